@@ -1,0 +1,38 @@
+# kinefake: every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= ../shared/data/faces
+DEMO_INPUT ?= $(DATA)
+DEMO_OUT ?= demo_out
+
+.PHONY: install test test-all lint bench demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[gcp,dev]'
+	$(BIN)/pip check
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest -q -m "not slow" tests
+
+test-all: $(STAMP)
+	$(BIN)/pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench --data $(DATA)
+
+demo: $(STAMP)
+	$(BIN)/kinefake generate --input $(DEMO_INPUT) --output $(DEMO_OUT) --max-clips-per-video 2 --overwrite
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) bench_out .pytest_cache .ruff_cache *.egg-info

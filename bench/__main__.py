@@ -1,0 +1,54 @@
+"""Run the benchmarks and print one table per stage.
+
+    python -m bench --data ../shared/data/faces [--stages video]
+
+The process is pinned to one CPU core (and OpenCV/FFmpeg to one thread), because a
+Beam worker runs one such process per core: figures are per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+
+import cv2
+
+from bench import video
+
+STAGES = {"video": video.run}
+
+
+def pin_to_one_core() -> str:
+    cv2.setNumThreads(1)
+    if hasattr(os, "sched_setaffinity"):
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"pinned to core {core}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/faces"), help="Folder of real clips.")
+    parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=sorted(STAGES))
+    args = parser.parse_args(argv)
+    clips = sorted(p for p in args.data.glob("*") if p.suffix in (".mp4", ".mpg"))
+    if not clips:
+        print(f"no clips in {args.data}", file=sys.stderr)
+        return 2
+    pinning = pin_to_one_core()
+    print(
+        f"kinefake bench, {datetime.date.today()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, {pinning}, {len(clips)} clips from {args.data}"
+    )
+    for stage in args.stages:
+        STAGES[stage](clips)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Local-or-remote file access through Beam's filesystems (local paths, ``gs://``)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from synth.errors import Rejected
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri
+
+
+@contextlib.contextmanager
+def open_source(uri: str) -> Iterator[str | BinaryIO]:
+    """A local path as itself (FFmpeg reads it directly), a remote URI as a binary file object.
+
+    Raises:
+        Rejected: "file not found" when a remote object does not exist.
+    """
+    if not is_remote(uri):
+        yield uri
+        return
+    if not FileSystems.exists(uri):
+        raise Rejected("file not found", f"no object at {uri!r}")
+    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        yield f
+
+
+def read_bytes(uri: str) -> bytes:
+    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def write_atomic(uri: str, data: bytes) -> None:
+    """Write ``data`` to a temporary sibling, then rename it onto ``uri``.
+
+    Readers never see a half-written file; an interrupted write leaves only a ``.tmp-*``
+    name that the next run's cleanup removes.
+    """
+    tmp = f"{uri}.tmp-{hashlib.sha1(data).hexdigest()[:12]}"
+    with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(data)
+    if FileSystems.exists(uri):
+        FileSystems.delete([uri])
+    FileSystems.rename([tmp], [uri])
+
+
+def sha256_of(uri: str, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_files(pattern: str) -> list[str]:
+    """Paths matching a glob, sorted; empty when nothing matches."""
+    result = FileSystems.match([pattern])[0]
+    return sorted(m.path for m in result.metadata_list)

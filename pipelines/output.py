@@ -1,0 +1,97 @@
+"""The output folder: refuse to mix runs, clear stale files, and write manifest.json last.
+
+A run owns ``OUT/manifest.json`` and the folders ``webdataset/``, ``parquet/`` and
+``rejects/``; nothing else under ``OUT`` is touched. ``manifest.json`` is written only
+after every shard is complete, so its presence marks a finished run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+from collections import Counter
+
+import pyarrow.parquet as pq
+
+from pipelines.fs import list_files, read_bytes, sha256_of, write_atomic
+from schemas import SCHEMA_VERSION
+from synth import __version__
+
+OWNED_FOLDERS = ("webdataset", "parquet", "rejects")
+MANIFEST = "manifest.json"
+
+
+class OutputConflict(Exception):
+    """The output folder holds a finished run with a different configuration."""
+
+
+def _join(out: str, *parts: str) -> str:
+    return posixpath.join(out.rstrip("/"), *parts)
+
+
+def owned_files(out: str) -> list[str]:
+    files = []
+    for folder in OWNED_FOLDERS:
+        files += list_files(_join(out, folder, "*"))
+    return files
+
+
+def prepare_output(out: str, config: dict, overwrite: bool) -> None:
+    """Make ``out`` ready for a run with ``config``, removing what a previous run left.
+
+    Re-running the same configuration replaces the previous output (same inputs and
+    seed give the same samples, so nothing is duplicated); a different configuration is
+    refused unless ``overwrite``.
+
+    Raises:
+        OutputConflict: a finished run with another configuration is there.
+    """
+    from apache_beam.io.filesystems import FileSystems
+
+    manifest = _join(out, MANIFEST)
+    if FileSystems.exists(manifest) and not overwrite:
+        previous = json.loads(read_bytes(manifest)).get("config")
+        if previous != config:
+            changed = sorted(k for k in set(previous or {}) | set(config) if (previous or {}).get(k) != config.get(k))
+            raise OutputConflict(
+                f"{out} holds a finished run with a different configuration (differs in: {', '.join(changed)}); "
+                "choose another --output or pass --overwrite"
+            )
+    stale = owned_files(out) + list_files(_join(out, MANIFEST + "*"))
+    if stale:
+        FileSystems.delete(stale)
+
+
+def write_manifest(out: str, config: dict) -> dict:
+    """Checksum every shard, count rows, and write ``OUT/manifest.json`` atomically."""
+    shards = []
+    for path in owned_files(out):
+        entry = {"path": posixpath.relpath(path, out.rstrip("/")), "sha256": sha256_of(path)}
+        if path.endswith(".parquet"):
+            entry["rows"] = pq.read_metadata(io.BytesIO(read_bytes(path))).num_rows
+        shards.append(entry)
+    counts = {"clips": 0, "videos": 0, "rejects": 0, "rejects_by_reason": {}}
+    clip_files = list_files(_join(out, "parquet", "clips-*.parquet"))
+    if clip_files:
+        ids = set()
+        for path in clip_files:
+            table = pq.read_table(io.BytesIO(read_bytes(path)), columns=["video_id"])
+            counts["clips"] += table.num_rows
+            ids.update(table.column("video_id").to_pylist())
+        counts["videos"] = len(ids)
+    reasons: Counter = Counter()
+    for path in list_files(_join(out, "rejects", "*.parquet")):
+        table = pq.read_table(io.BytesIO(read_bytes(path)), columns=["stage", "reason"])
+        reasons.update(f"{row['stage']}: {row['reason']}" for row in table.to_pylist())
+    counts["rejects"] = sum(reasons.values())
+    counts["rejects_by_reason"] = dict(sorted(reasons.items()))
+    manifest = {
+        "version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "config": config,
+        "counts": counts,
+        "shards": shards,
+    }
+    write_atomic(_join(out, MANIFEST), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return manifest

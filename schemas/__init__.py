@@ -1,0 +1,20 @@
+"""Every table kinefake writes: pyarrow schemas and the record types that fill them.
+
+Field names and dtypes live here and nowhere else; code builds rows through the record
+dataclasses and writes tables with the schemas, so a renamed field is a one-line change.
+``SCHEMA_VERSION`` is stored in each table's metadata and in ``manifest.json``.
+"""
+
+from schemas.clips import CLIP_SCHEMA, ClipRecord
+from schemas.common import SCHEMA_VERSION
+from schemas.inputs import InputRecord
+from schemas.rejects import REJECT_SCHEMA, RejectRecord
+
+__all__ = [
+    "CLIP_SCHEMA",
+    "REJECT_SCHEMA",
+    "SCHEMA_VERSION",
+    "ClipRecord",
+    "InputRecord",
+    "RejectRecord",
+]

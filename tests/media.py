@@ -1,0 +1,78 @@
+"""Small media files made on the fly for tests: rotated copies, audio-only, bad inputs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+
+from synth.video import encode_mp4
+
+
+def remux_with_rotation(src: Path, dst: Path, degrees: int) -> Path:
+    """Copy ``src``'s video packets into ``dst`` with a display-matrix rotation."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        ist = inp.streams.video[0]
+        ost = out.add_stream_from_template(ist)
+        ost.set_display_rotation(degrees)
+        for packet in inp.demux(ist):
+            if packet.dts is None:
+                continue
+            packet.stream = ost
+            out.mux(packet)
+    return dst
+
+
+def write_audio_only(dst: Path, seconds: float = 1.0, rate: int = 16000) -> Path:
+    """An AAC-in-MP4 file with a sine tone and no video stream."""
+    with av.open(str(dst), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=rate)
+        t = np.arange(int(seconds * rate)) / rate
+        samples = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return dst
+
+
+def write_noise_video(dst: Path, frames: int, size: tuple[int, int] = (64, 48), seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    dst.write_bytes(encode_mp4(rng.integers(0, 256, (frames, size[1], size[0], 3), dtype=np.uint8), 25))
+    return dst
+
+
+def make_bad_inputs(folder: Path, real_moov_at_end: Path, real_faststart: Path) -> dict[str, tuple[Path, str]]:
+    """Every bad input the shard stage must reject: name -> (path, expected reason)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    empty = folder / "empty.mp4"
+    empty.write_bytes(b"")
+    cut = folder / "truncated.mp4"
+    data = real_moov_at_end.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    cut_fast = folder / "truncated_faststart.mp4"
+    data = real_faststart.read_bytes()
+    cut_fast.write_bytes(data[: len(data) // 2])
+    text = folder / "notes.mp4"
+    text.write_text("these are meeting notes, not a video\n" * 20)
+    return {
+        "empty": (empty, "empty file"),
+        "truncated": (cut, "truncated"),
+        "truncated_faststart": (cut_fast, "truncated"),
+        "text": (text, "not a video"),
+        "audio_only": (write_audio_only(folder / "audio_only.mp4"), "no video stream"),
+        "one_frame": (write_noise_video(folder / "one_frame.mp4", 1), "too short"),
+        "short": (write_noise_video(folder / "short.mp4", 10), "too short"),
+    }
+
+
+def copy_to_odd_path(src: Path, folder: Path) -> Path:
+    """``src`` copied to a path with spaces and non-ASCII characters."""
+    dst = folder / "clips with spaces" / "vidéo ñandú 日本 (1).mp4"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    return dst
