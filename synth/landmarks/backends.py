@@ -1,0 +1,185 @@
+"""Landmark backends: one interface, two offline models that ship inside pip wheels.
+
+- :class:`MediaPipeBackend` (default): BlazeFace full-range detector + face mesh with iris
+  refinement, 478 points (``mesh478`` layout), models bundled in ``mediapipe==0.10.14``.
+- :class:`DlibBackend`: dlib's HOG detector + the 68-point predictor shipped in
+  ``face-recognition-models`` (``ibug68`` layout).
+
+A backend detects faces on a whole frame (:meth:`detect`) and fits landmarks inside a box
+(:meth:`fit`); tracking, primary-face choice and gates are the tracker's job
+(:mod:`synth.landmarks.track`). Backends hold model state: build one per worker and call
+:meth:`reset` between clips.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from synth.landmarks.layout import IBUG68, MESH478
+
+#: Faces are detected on a copy whose longer side is at most this many pixels.
+DETECT_MAX_SIDE = 640
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A detected face: ``box`` ``(4,)`` float32 ``x0, y0, x1, y1`` in frame pixels; ``score`` in [0, 1]."""
+
+    box: np.ndarray
+    score: float
+
+
+class LandmarkBackend(Protocol):
+    name: str
+    layout: str
+    version: str
+    #: True when :meth:`fit` returns None on its own once the face is gone; False when it
+    #: always returns points, so the tracker needs the detector to confirm the subject.
+    fit_checks_presence: bool
+
+    def reset(self) -> None:
+        """Forget tracking state (call at the start of every clip)."""
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        """All faces in an ``(H, W, 3)`` uint8 RGB frame."""
+
+    def fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """Landmarks ``(N, 2)`` float32 (x, y pixels) of the face in ``box``, or None if no face there."""
+
+
+def _downscale(frame: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    scale = min(1.0, max_side / max(frame.shape[:2]))
+    if scale == 1.0:
+        return frame, 1.0
+    return cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
+
+
+def square_crop_transform(box: np.ndarray, margin: float, size: int) -> np.ndarray:
+    """``(2, 3)`` affine taking frame pixels to a ``size``² crop of the square around ``box``.
+
+    The square is centred on the box, its side ``margin`` times the box's longer side.
+    """
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    side = margin * max(box[2] - box[0], box[3] - box[1], 1.0)
+    s = size / side
+    return np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float64)
+
+
+class MediaPipeBackend:
+    """MediaPipe face mesh (478 points with iris refinement) on a square crop around the face.
+
+    Fitting on a fixed-size crop instead of the whole frame makes the cost independent of
+    the video's resolution and keeps the mesh on the tracked subject when other faces are
+    in view. The mesh runs in tracking mode (its own ROI from the previous frame's points).
+    """
+
+    name = "mediapipe"
+    layout = MESH478
+    fit_checks_presence = True  # the mesh model scores face presence and drops lost faces
+
+    def __init__(self, crop_size: int = 256, crop_margin: float = 1.7) -> None:
+        import mediapipe as mp
+
+        self.version = f"mediapipe {mp.__version__} face_mesh refine_landmarks"
+        self.crop_size = crop_size
+        self.crop_margin = crop_margin
+        self._detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5
+        )
+
+    def reset(self) -> None:
+        self._mesh.reset()
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        small, scale = _downscale(frame, DETECT_MAX_SIDE)
+        found = self._detector.process(small).detections or []
+        h, w = frame.shape[:2]
+        out = []
+        for d in found:
+            b = d.location_data.relative_bounding_box
+            box = np.array([b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h], np.float32)
+            out.append(Detection(box=box, score=float(d.score[0])))
+        return out
+
+    def fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        m = square_crop_transform(box, self.crop_margin, self.crop_size)
+        crop = cv2.warpAffine(frame, m, (self.crop_size, self.crop_size), flags=cv2.INTER_LINEAR)
+        found = self._mesh.process(crop).multi_face_landmarks
+        if not found:
+            return None
+        pts = np.array([(p.x, p.y) for p in found[0].landmark], np.float64) * self.crop_size
+        # Back to frame pixels: invert the scale-and-shift crop transform.
+        pts = (pts - m[:, 2]) / m[0, 0]
+        return pts.astype(np.float32)
+
+
+def dlib_predictor_path() -> str:
+    """Path of dlib's 68-point predictor inside face-recognition-models, found without importing it.
+
+    The package's ``__init__`` imports ``pkg_resources``, which setuptools 81 removed.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("face-recognition-models is not installed (pip install face-recognition-models)")
+    path = os.path.join(spec.submodule_search_locations[0], "models", "shape_predictor_68_face_landmarks.dat")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"dlib's 68-point predictor is missing at {path}")
+    return path
+
+
+class DlibBackend:
+    """dlib HOG face detector + 68-point shape predictor (ensemble of regression trees)."""
+
+    name = "dlib"
+    layout = IBUG68
+    fit_checks_presence = False
+
+    def __init__(self, upsample: int = 1) -> None:
+        import dlib
+
+        self.version = f"dlib {dlib.__version__} hog + shape_predictor_68_face_landmarks"
+        self.upsample = upsample
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = dlib.shape_predictor(dlib_predictor_path())
+        self._rect = dlib.rectangle
+
+    def reset(self) -> None:
+        """dlib's models are stateless between frames."""
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        small, scale = _downscale(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), DETECT_MAX_SIDE)
+        rects, scores, _ = self._detector.run(small, self.upsample, 0.0)
+        out = []
+        for r, s in zip(rects, scores, strict=True):
+            box = np.array([r.left(), r.top(), r.right(), r.bottom()], np.float32) / scale
+            # HOG scores are SVM margins (about 0..3); squash to (0, 1) with 0 -> 0.5.
+            out.append(Detection(box=box, score=float(1 / (1 + np.exp(-2 * s)))))
+        return out
+
+    def fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        x0, y0, x1, y1 = (round(float(v)) for v in box)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        shape = self._predictor(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self._rect(x0, y0, x1, y1))
+        return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+
+
+BACKENDS = {"mediapipe": MediaPipeBackend, "dlib": DlibBackend}
+
+
+def make_backend(name: str) -> LandmarkBackend:
+    """A fresh backend by name (``mediapipe`` or ``dlib``).
+
+    Raises:
+        ValueError: unknown name.
+    """
+    if name not in BACKENDS:
+        raise ValueError(f"expected backend in {sorted(BACKENDS)}, got {name!r}")
+    return BACKENDS[name]()

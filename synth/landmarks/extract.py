@@ -1,0 +1,150 @@
+"""Landmark trajectories of one clip: track, smooth, pose, visibility, quality gates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synth.errors import Rejected
+from synth.landmarks.backends import LandmarkBackend
+from synth.landmarks.layout import inter_ocular, to_ibug68
+from synth.landmarks.pose import camera_matrix, euler_degrees, solve_pose, visibility
+from synth.landmarks.smooth import rigid_jitter, smooth_points
+from synth.landmarks.track import TrackConfig, points_box, track_clip
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Quality gates; a clip failing one is rejected with the measured value.
+
+    Attributes:
+        min_iod_px: smallest median inter-ocular distance, pixels (tiny faces).
+        max_abs_yaw: largest |yaw| on any frame, degrees (profile views).
+        min_confidence: smallest mean detector score of the subject.
+        max_jitter: largest rigid-point jitter left after smoothing, IOD per frame.
+    """
+
+    min_iod_px: float = 20.0
+    max_abs_yaw: float = 45.0
+    min_confidence: float = 0.5
+    max_jitter: float = 0.02
+
+
+@dataclass
+class ClipLandmarks:
+    """Per-frame landmarks of a clip's subject, smoothed, with pose and quality figures.
+
+    Attributes:
+        points: ``(T, N, 2)`` float32, x then y, frame pixels, smoothed.
+        ibug68: ``(T, 68, 2)`` float32, the iBUG-68 subset of ``points``.
+        confidence: ``(T,)`` float32 detector score of the subject (0 on interpolated frames).
+        visibility: ``(T, N)`` float32 in [0, 1], 0 = turned away from the camera.
+        rotation: ``(T, 3, 3)`` float32 canonical face -> camera.
+        translation: ``(T, 3)`` float32, IOD units.
+        euler: ``(T, 3)`` float32 yaw, pitch, roll, degrees.
+        bbox: ``(T, 4)`` float32 ``x0, y0, x1, y1`` of ``points``, pixels.
+        iod: ``(T,)`` float32 inter-ocular distance, pixels.
+        interpolated: ``(T,)`` bool, frames where the fit failed and points were filled.
+        raw_jitter, jitter: rigid-point jitter before and after smoothing, IOD per frame.
+    """
+
+    layout: str
+    backend: str
+    model_version: str
+    points: np.ndarray
+    ibug68: np.ndarray
+    confidence: np.ndarray
+    visibility: np.ndarray
+    rotation: np.ndarray
+    translation: np.ndarray
+    euler: np.ndarray
+    bbox: np.ndarray
+    iod: np.ndarray
+    interpolated: np.ndarray
+    raw_jitter: float
+    jitter: float
+
+
+def extract_landmarks(
+    frames: np.ndarray,
+    backend: LandmarkBackend,
+    fps: float,
+    track: TrackConfig | None = None,
+    gates: GateConfig | None = None,
+) -> ClipLandmarks:
+    """Track the subject through ``frames`` ``(T, H, W, 3)`` uint8 RGB and describe every frame.
+
+    Raises:
+        Rejected: from tracking ("no face", "competing faces", "face lost") or a gate
+            ("face too small", "head turned too far", "low confidence", "too much jitter"),
+            or "no pose" when PnP fails on degenerate landmarks.
+    """
+    gates = gates or GateConfig()
+    raw = track_clip(frames, backend, track)
+    points = smooth_points(raw.points, fps)
+    ibug = to_ibug68(points, backend.layout)
+    iod = inter_ocular(ibug).astype(np.float32)
+    camera = camera_matrix(frames.shape[2], frames.shape[1])
+    try:
+        poses = [solve_pose(p, backend.layout, camera) for p in points]
+    except ValueError as exc:
+        raise Rejected("no pose", f"head pose could not be solved: {exc}") from None
+    rotation = np.stack([r for r, _, _ in poses])
+    translation = np.stack([t for _, t, _ in poses])
+    euler = euler_degrees(rotation)
+    result = ClipLandmarks(
+        layout=backend.layout,
+        backend=backend.name,
+        model_version=backend.version,
+        points=points,
+        ibug68=ibug,
+        confidence=raw.confidence,
+        visibility=visibility(backend.layout, rotation, translation),
+        rotation=rotation,
+        translation=translation,
+        euler=euler,
+        bbox=np.stack([points_box(p) for p in points]),
+        iod=iod,
+        interpolated=raw.lost,
+        raw_jitter=rigid_jitter(to_ibug68(raw.points, backend.layout)),
+        jitter=rigid_jitter(ibug),
+    )
+    check_gates(result, gates)
+    return result
+
+
+def check_gates(lm: ClipLandmarks, gates: GateConfig) -> None:
+    """Raise :class:`Rejected` for the first gate ``lm`` fails (naming gate, value, threshold)."""
+    iod = float(np.median(lm.iod))
+    if iod < gates.min_iod_px:
+        raise Rejected(
+            "face too small",
+            f"median inter-ocular distance {iod:.1f} px < min_iod_px {gates.min_iod_px:g}",
+            iod,
+            gates.min_iod_px,
+        )
+    yaw = float(np.abs(lm.euler[:, 0]).max())
+    if yaw > gates.max_abs_yaw:
+        raise Rejected(
+            "head turned too far",
+            f"|yaw| reaches {yaw:.1f}° > max_abs_yaw {gates.max_abs_yaw:g}°",
+            yaw,
+            gates.max_abs_yaw,
+        )
+    fitted = lm.confidence[~lm.interpolated]
+    confidence = float(fitted.mean()) if fitted.size else 0.0
+    if confidence < gates.min_confidence:
+        raise Rejected(
+            "low confidence",
+            f"mean detector score {confidence:.2f} < min_confidence {gates.min_confidence:g}",
+            confidence,
+            gates.min_confidence,
+        )
+    if lm.jitter > gates.max_jitter:
+        raise Rejected(
+            "too much jitter",
+            f"rigid-point jitter after smoothing {lm.jitter:.4f} IOD/frame > max_jitter {gates.max_jitter:g}",
+            lm.jitter,
+            gates.max_jitter,
+        )

