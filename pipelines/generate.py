@@ -5,17 +5,19 @@ python -m pipelines.generate --input 'videos/*.mp4' --output OUT [Beam options]
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import posixpath
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.options import KinefakeOptions, require
+from pipelines.landmarks import ExtractLandmarks, to_table
+from pipelines.options import KinefakeOptions, gate_config, require, track_config
 from pipelines.output import prepare_output, write_manifest
 from pipelines.shard import ShardVideos
-from pipelines.tables import WriteRecords
-from schemas import CLIP_SCHEMA, REJECT_SCHEMA
+from pipelines.tables import SHARD_NAMES, WriteRecords
+from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA
 
 
 def job_config(opts: KinefakeOptions) -> dict:
@@ -27,6 +29,9 @@ def job_config(opts: KinefakeOptions) -> dict:
         "max_clips_per_video": opts.max_clips_per_video,
         "decode_timeout": opts.decode_timeout,
         "seed": opts.seed,
+        "landmark_backend": opts.landmark_backend,
+        "track": dataclasses.asdict(track_config(opts)),
+        "gates": dataclasses.asdict(gate_config(opts)),
     }
 
 
@@ -38,7 +43,23 @@ def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:
         | "Shard" >> ShardVideos(opts.clip_frames, opts.clip_stride, opts.max_clips_per_video, opts.decode_timeout)
     )
     shard["clips"] | "WriteClips" >> WriteRecords(posixpath.join(out, "parquet", "clips"), CLIP_SCHEMA)
-    shard["rejects"] | "WriteRejects" >> WriteRecords(posixpath.join(out, "rejects", "rejects"), REJECT_SCHEMA)
+    landmarks = shard["clips"] | "Landmarks" >> ExtractLandmarks(
+        opts.landmark_backend, track_config(opts), gate_config(opts), opts.decode_timeout
+    )
+    (
+        landmarks["landmarks"]
+        | "LandmarkTables" >> beam.Map(to_table)
+        | "WriteLandmarks"
+        >> beam.io.WriteToParquetBatched(
+            posixpath.join(out, "parquet", "landmarks"),
+            LANDMARK_SCHEMA,
+            codec="snappy",
+            file_name_suffix=".parquet",
+            shard_name_template=SHARD_NAMES,
+        )
+    )
+    rejects = (shard["rejects"], landmarks["rejects"]) | "FlattenRejects" >> beam.Flatten()
+    rejects | "WriteRejects" >> WriteRecords(posixpath.join(out, "rejects", "rejects"), REJECT_SCHEMA)
 
 
 def run(argv: list[str] | None = None) -> dict:

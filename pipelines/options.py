@@ -43,6 +43,25 @@ class KinefakeOptions(PipelineOptions):
             help="Seconds one probe or clip decode may take before the input is rejected.",
         )
         parser.add_argument("--seed", type=int, default=0, help="Global seed; same seed, same samples.")
+        parser.add_argument(
+            "--landmark-backend", choices=["mediapipe", "dlib"], default="mediapipe", help="Landmark model."
+        )
+        parser.add_argument("--detect-every", type=int, default=8, help="Run the face detector every N frames.")
+        parser.add_argument(
+            "--max-lost-frames", type=int, default=3, help="Longest run of frames without the face that is filled."
+        )
+        parser.add_argument(
+            "--compete-ratio",
+            type=float,
+            default=0.35,
+            help="Reject a clip when another face is at least this fraction of the subject's area.",
+        )
+        parser.add_argument("--min-iod-px", type=float, default=20.0, help="Gate: smallest median inter-ocular px.")
+        parser.add_argument("--max-abs-yaw", type=float, default=45.0, help="Gate: largest |yaw| in degrees.")
+        parser.add_argument("--min-confidence", type=float, default=0.5, help="Gate: smallest mean detector score.")
+        parser.add_argument(
+            "--max-jitter", type=float, default=0.02, help="Gate: largest smoothed rigid jitter, IOD per frame."
+        )
 
 
 class UsageError(Exception):
@@ -54,3 +73,22 @@ def require(opts: KinefakeOptions, *names: str) -> None:
     for name in names:
         if getattr(opts, name) in (None, []):
             raise UsageError(f"--{name.replace('_', '-')} is required")
+
+
+def track_config(opts: KinefakeOptions):
+    from synth.landmarks import TrackConfig
+
+    return TrackConfig(
+        detect_every=opts.detect_every, max_lost_frames=opts.max_lost_frames, compete_ratio=opts.compete_ratio
+    )
+
+
+def gate_config(opts: KinefakeOptions):
+    from synth.landmarks import GateConfig
+
+    return GateConfig(
+        min_iod_px=opts.min_iod_px,
+        max_abs_yaw=opts.max_abs_yaw,
+        min_confidence=opts.min_confidence,
+        max_jitter=opts.max_jitter,
+    )

@@ -71,7 +71,7 @@ def write_manifest(out: str, config: dict) -> dict:
         if path.endswith(".parquet"):
             entry["rows"] = pq.read_metadata(io.BytesIO(read_bytes(path))).num_rows
         shards.append(entry)
-    counts = {"clips": 0, "videos": 0, "rejects": 0, "rejects_by_reason": {}}
+    counts = {"clips": 0, "videos": 0, "clips_with_landmarks": 0, "rejects": 0, "rejects_by_reason": {}}
     clip_files = list_files(_join(out, "parquet", "clips-*.parquet"))
     if clip_files:
         ids = set()
@@ -80,6 +80,11 @@ def write_manifest(out: str, config: dict) -> dict:
             counts["clips"] += table.num_rows
             ids.update(table.column("video_id").to_pylist())
         counts["videos"] = len(ids)
+    landmark_clips = set()
+    for path in list_files(_join(out, "parquet", "landmarks-*.parquet")):
+        table = pq.read_table(io.BytesIO(read_bytes(path)), columns=["video_id", "clip"])
+        landmark_clips.update(zip(table.column("video_id").to_pylist(), table.column("clip").to_pylist(), strict=True))
+    counts["clips_with_landmarks"] = len(landmark_clips)
     reasons: Counter = Counter()
     for path in list_files(_join(out, "rejects", "*.parquet")):
         table = pq.read_table(io.BytesIO(read_bytes(path)), columns=["stage", "reason"])

@@ -7,6 +7,9 @@ import dataclasses
 import apache_beam as beam
 import pyarrow as pa
 
+#: Shard file names: ``{prefix}-00000-of-00004.parquet``.
+SHARD_NAMES = "-SSSSS-of-NNNNN"
+
 
 class WriteRecords(beam.PTransform):
     """PCollection of record dataclasses -> ``{prefix}-SSSSS-of-NNNNN.parquet``.
@@ -34,6 +37,6 @@ class WriteRecords(beam.PTransform):
                 self.schema,
                 file_name_suffix=".parquet",
                 num_shards=self.num_shards,
-                shard_name_template="-SSSSS-of-NNNNN",
+                shard_name_template=SHARD_NAMES,
             )
         )

@@ -8,13 +8,18 @@ dataclasses and writes tables with the schemas, so a renamed field is a one-line
 from schemas.clips import CLIP_SCHEMA, ClipRecord
 from schemas.common import SCHEMA_VERSION
 from schemas.inputs import InputRecord
+from schemas.landmarks import LANDMARK_SCHEMA, ClipLandmarks, landmarks_table, read_clip_landmarks
 from schemas.rejects import REJECT_SCHEMA, RejectRecord
 
 __all__ = [
     "CLIP_SCHEMA",
+    "LANDMARK_SCHEMA",
     "REJECT_SCHEMA",
     "SCHEMA_VERSION",
+    "ClipLandmarks",
     "ClipRecord",
     "InputRecord",
     "RejectRecord",
+    "landmarks_table",
+    "read_clip_landmarks",
 ]

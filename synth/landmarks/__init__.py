@@ -1,7 +1,8 @@
 """Stage 2: per-frame facial landmarks of a clip's subject, with pose and quality gates."""
 
+from schemas.landmarks import ClipLandmarks
 from synth.landmarks.backends import BACKENDS, DlibBackend, LandmarkBackend, MediaPipeBackend, make_backend
-from synth.landmarks.extract import ClipLandmarks, GateConfig, extract_landmarks
+from synth.landmarks.extract import GateConfig, extract_landmarks
 from synth.landmarks.track import TrackConfig
 
 __all__ = [

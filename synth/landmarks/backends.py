@@ -98,7 +98,7 @@ class MediaPipeBackend:
         self._mesh.reset()
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        small, scale = _downscale(frame, DETECT_MAX_SIDE)
+        small, _ = _downscale(frame, DETECT_MAX_SIDE)  # boxes come back relative to the image
         found = self._detector.process(small).detections or []
         h, w = frame.shape[:2]
         out = []

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from schemas.landmarks import ClipLandmarks
 from synth.errors import Rejected
 from synth.landmarks.backends import LandmarkBackend
 from synth.landmarks.layout import inter_ocular, to_ibug68
@@ -29,41 +30,6 @@ class GateConfig:
     max_abs_yaw: float = 45.0
     min_confidence: float = 0.5
     max_jitter: float = 0.02
-
-
-@dataclass
-class ClipLandmarks:
-    """Per-frame landmarks of a clip's subject, smoothed, with pose and quality figures.
-
-    Attributes:
-        points: ``(T, N, 2)`` float32, x then y, frame pixels, smoothed.
-        ibug68: ``(T, 68, 2)`` float32, the iBUG-68 subset of ``points``.
-        confidence: ``(T,)`` float32 detector score of the subject (0 on interpolated frames).
-        visibility: ``(T, N)`` float32 in [0, 1], 0 = turned away from the camera.
-        rotation: ``(T, 3, 3)`` float32 canonical face -> camera.
-        translation: ``(T, 3)`` float32, IOD units.
-        euler: ``(T, 3)`` float32 yaw, pitch, roll, degrees.
-        bbox: ``(T, 4)`` float32 ``x0, y0, x1, y1`` of ``points``, pixels.
-        iod: ``(T,)`` float32 inter-ocular distance, pixels.
-        interpolated: ``(T,)`` bool, frames where the fit failed and points were filled.
-        raw_jitter, jitter: rigid-point jitter before and after smoothing, IOD per frame.
-    """
-
-    layout: str
-    backend: str
-    model_version: str
-    points: np.ndarray
-    ibug68: np.ndarray
-    confidence: np.ndarray
-    visibility: np.ndarray
-    rotation: np.ndarray
-    translation: np.ndarray
-    euler: np.ndarray
-    bbox: np.ndarray
-    iod: np.ndarray
-    interpolated: np.ndarray
-    raw_jitter: float
-    jitter: float
 
 
 def extract_landmarks(

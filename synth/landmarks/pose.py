@@ -88,7 +88,8 @@ def euler_degrees(rotation: np.ndarray) -> np.ndarray:
     """``(..., 3, 3)`` rotations -> ``(..., 3)`` yaw, pitch, roll in degrees.
 
     ``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)``; yaw turns about the vertical (y) axis,
-    positive when the subject turns to their left; pitch about x; roll about the view axis.
+    positive when the subject turns to their right (nose towards the image's left); pitch
+    about x; roll about the view axis.
     """
     r = np.asarray(rotation, np.float64)
     yaw = np.degrees(np.arcsin(np.clip(-r[..., 2, 0], -1.0, 1.0)))

@@ -6,13 +6,14 @@ import hashlib
 import json
 import shutil
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main
 from pipelines.generate import run
 from pipelines.output import OutputConflict
-from schemas import CLIP_SCHEMA, REJECT_SCHEMA
+from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA
 from tests.conftest import face
 from tests.media import write_noise_video
 
@@ -29,15 +30,18 @@ def inputs(faces, tmp_path):
     return folder
 
 
-def read_dir(path):
-    return pq.read_table(path).to_pylist()
+def read_tables(out, pattern):
+    """All shards of one table, e.g. ``parquet/clips-*.parquet``, as one pyarrow table."""
+    paths = sorted(out.glob(pattern))
+    assert paths, pattern
+    return pa.concat_tables([pq.read_table(p) for p in paths])
 
 
 def test_generate_writes_tables_and_manifest(inputs, tmp_path):
     out = tmp_path / "out"
     manifest = run(["--input", str(inputs), "--output", str(out), "--max-clips-per-video", "2"])
 
-    clips = pq.read_table(out / "parquet")
+    clips = read_tables(out, "parquet/clips-*.parquet")
     assert clips.schema.names == CLIP_SCHEMA.names
     by_video = {}
     for row in clips.to_pylist():
@@ -46,16 +50,26 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
     assert sorted(by_video["first-order-model__08.mp4"]) == [(0, 0), (3, 96)]
     assert by_video["spectre__00002.mp4"] == [(0, 0)]
 
-    rejects = pq.read_table(out / "rejects")
+    rejects = read_tables(out, "rejects/*.parquet")
     assert rejects.schema.names == REJECT_SCHEMA.names
     (reject,) = rejects.to_pylist()
     assert reject["uri"].endswith("short.mp4") and reject["reason"] == "too short"
+
+    landmarks = read_tables(out, "parquet/landmarks-*.parquet")
+    assert landmarks.schema.names == LANDMARK_SCHEMA.names
+    assert landmarks.num_rows == 5 * 32
+    assert set(landmarks.column("layout").to_pylist()) == {"mesh478"}
+    by_clip = {(r["video_id"], r["clip"]) for r in clips.to_pylist()}
+    assert {
+        (v, c) for v, c in zip(landmarks["video_id"].to_pylist(), landmarks["clip"].to_pylist(), strict=True)
+    } == by_clip
 
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk == manifest
     assert manifest["counts"] == {
         "clips": 5,
         "videos": 3,
+        "clips_with_landmarks": 5,
         "rejects": 1,
         "rejects_by_reason": {"shard: too short": 1},
     }
@@ -71,7 +85,7 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
     second = run(argv)
     assert second["counts"] == first["counts"]
     assert [s["path"] for s in second["shards"]] == [s["path"] for s in first["shards"]]
-    assert pq.read_table(out / "parquet").num_rows == first["counts"]["clips"]
+    assert read_tables(out, "parquet/clips-*.parquet").num_rows == first["counts"]["clips"]
 
     assert main(["generate", *argv[:-1], "24"]) == 2
     assert "differs in: clip_frames, clip_stride" in capsys.readouterr().err

@@ -1,0 +1,174 @@
+"""The landmark trajectory table: one row per frame of every clip that passed the gates.
+
+Arrays are stored flat in list columns (``landmarks`` is ``N * 2`` float32, x then y per
+point, frame pixels, with ``num_points`` and ``layout`` saying how to reshape);
+:class:`ClipLandmarks` is the in-memory record of one clip; :func:`landmarks_table`
+builds its rows and :func:`read_clip_landmarks` reads them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from schemas.common import with_version
+
+LANDMARK_SCHEMA = with_version(
+    pa.schema(
+        [
+            pa.field("video_id", pa.string(), nullable=False),
+            pa.field("clip", pa.int32(), nullable=False),
+            pa.field("frame", pa.int32(), nullable=False),  # index within the clip
+            pa.field("source_frame", pa.int64(), nullable=False),  # index within the video
+            pa.field("width", pa.int32(), nullable=False),
+            pa.field("height", pa.int32(), nullable=False),
+            pa.field("layout", pa.string(), nullable=False),  # ibug68 | mesh478
+            pa.field("num_points", pa.int32(), nullable=False),
+            pa.field("landmarks", pa.list_(pa.float32()), nullable=False),  # N * 2, pixels
+            pa.field("landmarks68", pa.list_(pa.float32(), 136), nullable=False),  # iBUG subset, pixels
+            pa.field("confidence", pa.float32(), nullable=False),
+            pa.field("visibility", pa.list_(pa.float32()), nullable=False),  # N, in [0, 1]
+            pa.field("rotation", pa.list_(pa.float32(), 9), nullable=False),  # row-major 3x3
+            pa.field("translation", pa.list_(pa.float32(), 3), nullable=False),  # IOD units
+            pa.field("yaw", pa.float32(), nullable=False),  # degrees
+            pa.field("pitch", pa.float32(), nullable=False),
+            pa.field("roll", pa.float32(), nullable=False),
+            pa.field("bbox", pa.list_(pa.float32(), 4), nullable=False),  # x0, y0, x1, y1 pixels
+            pa.field("iod", pa.float32(), nullable=False),  # pixels
+            pa.field("interpolated", pa.bool_(), nullable=False),
+            pa.field("backend", pa.string(), nullable=False),
+            pa.field("model_version", pa.string(), nullable=False),
+            pa.field("raw_jitter", pa.float64(), nullable=False),  # clip's rigid jitter before smoothing, IOD
+            pa.field("jitter", pa.float64(), nullable=False),  # and after
+        ]
+    ),
+    "landmarks",
+)
+
+
+def _fixed(values: np.ndarray, width: int) -> pa.Array:
+    flat = pa.array(np.ascontiguousarray(values, np.float32).reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(flat, width)
+
+
+def _ragged(values: np.ndarray) -> pa.Array:
+    t = values.shape[0]
+    per = int(np.prod(values.shape[1:]))
+    offsets = pa.array(np.arange(t + 1, dtype=np.int32) * per)
+    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(values, np.float32).reshape(-1)))
+
+
+@dataclass
+class ClipLandmarks:
+    """Per-frame landmarks of a clip's subject, smoothed, with pose and quality figures.
+
+    Attributes:
+        points: ``(T, N, 2)`` float32, x then y, frame pixels, smoothed.
+        ibug68: ``(T, 68, 2)`` float32, the iBUG-68 subset of ``points``.
+        confidence: ``(T,)`` float32 detector score of the subject (0 on interpolated frames).
+        visibility: ``(T, N)`` float32 in [0, 1], 0 = turned away from the camera.
+        rotation: ``(T, 3, 3)`` float32 canonical face -> camera.
+        translation: ``(T, 3)`` float32, IOD units.
+        euler: ``(T, 3)`` float32 yaw, pitch, roll, degrees.
+        bbox: ``(T, 4)`` float32 ``x0, y0, x1, y1`` of ``points``, pixels.
+        iod: ``(T,)`` float32 inter-ocular distance, pixels.
+        interpolated: ``(T,)`` bool, frames where the fit failed and points were filled.
+        raw_jitter, jitter: rigid-point jitter before and after smoothing, IOD per frame.
+    """
+
+    layout: str
+    backend: str
+    model_version: str
+    points: np.ndarray
+    ibug68: np.ndarray
+    confidence: np.ndarray
+    visibility: np.ndarray
+    rotation: np.ndarray
+    translation: np.ndarray
+    euler: np.ndarray
+    bbox: np.ndarray
+    iod: np.ndarray
+    interpolated: np.ndarray
+    raw_jitter: float
+    jitter: float
+
+
+def landmarks_table(video_id: str, clip: int, start_frame: int, width: int, height: int, lm: ClipLandmarks) -> pa.Table:
+    """One clip's rows, from a :class:`ClipLandmarks` of a ``width`` x ``height`` video.
+
+    Raises:
+        ValueError: the arrays of ``lm`` disagree on T or N.
+    """
+    t, n = lm.points.shape[:2]
+    if lm.ibug68.shape != (t, 68, 2) or lm.visibility.shape != (t, n) or lm.rotation.shape != (t, 3, 3):
+        raise ValueError(
+            f"expected ibug68 {(t, 68, 2)}, visibility {(t, n)}, rotation {(t, 3, 3)}; "
+            f"got {lm.ibug68.shape}, {lm.visibility.shape}, {lm.rotation.shape}"
+        )
+    columns = {
+        "video_id": pa.array([video_id] * t, pa.string()),
+        "clip": pa.array(np.full(t, clip, np.int32)),
+        "frame": pa.array(np.arange(t, dtype=np.int32)),
+        "source_frame": pa.array(start_frame + np.arange(t, dtype=np.int64)),
+        "width": pa.array(np.full(t, width, np.int32)),
+        "height": pa.array(np.full(t, height, np.int32)),
+        "layout": pa.array([lm.layout] * t, pa.string()),
+        "num_points": pa.array(np.full(t, n, np.int32)),
+        "landmarks": _ragged(lm.points),
+        "landmarks68": _fixed(lm.ibug68, 136),
+        "confidence": pa.array(np.asarray(lm.confidence, np.float32)),
+        "visibility": _ragged(lm.visibility),
+        "rotation": _fixed(lm.rotation, 9),
+        "translation": _fixed(lm.translation, 3),
+        "yaw": pa.array(np.asarray(lm.euler[:, 0], np.float32)),
+        "pitch": pa.array(np.asarray(lm.euler[:, 1], np.float32)),
+        "roll": pa.array(np.asarray(lm.euler[:, 2], np.float32)),
+        "bbox": _fixed(lm.bbox, 4),
+        "iod": pa.array(np.asarray(lm.iod, np.float32)),
+        "interpolated": pa.array(np.asarray(lm.interpolated, bool)),
+        "backend": pa.array([lm.backend] * t, pa.string()),
+        "model_version": pa.array([lm.model_version] * t, pa.string()),
+        "raw_jitter": pa.array(np.full(t, lm.raw_jitter, np.float64)),
+        "jitter": pa.array(np.full(t, lm.jitter, np.float64)),
+    }
+    return pa.Table.from_pydict(columns, schema=LANDMARK_SCHEMA)
+
+
+def read_clip_landmarks(table: pa.Table) -> ClipLandmarks:
+    """The rows of *one* clip (any order) back to a :class:`ClipLandmarks`, sorted by ``frame``.
+
+    Raises:
+        ValueError: the rows span several clips or mix layouts.
+    """
+    keys = set(zip(table.column("video_id").to_pylist(), table.column("clip").to_pylist(), strict=True))
+    if len(keys) != 1 or len(set(table.column("layout").to_pylist())) != 1:
+        raise ValueError(f"expected the rows of one clip with one layout, got clips {sorted(keys)[:3]}")
+    table = table.sort_by("frame")
+    t = table.num_rows
+    n = table.column("num_points")[0].as_py()
+
+    def flat(name: str) -> np.ndarray:
+        return table.column(name).combine_chunks().flatten().to_numpy(zero_copy_only=False)
+
+    def col(name: str) -> np.ndarray:
+        return table.column(name).to_numpy()
+
+    return ClipLandmarks(
+        layout=table.column("layout")[0].as_py(),
+        backend=table.column("backend")[0].as_py(),
+        model_version=table.column("model_version")[0].as_py(),
+        points=flat("landmarks").reshape(t, n, 2),
+        ibug68=flat("landmarks68").reshape(t, 68, 2),
+        confidence=col("confidence"),
+        visibility=flat("visibility").reshape(t, n),
+        rotation=flat("rotation").reshape(t, 3, 3),
+        translation=flat("translation").reshape(t, 3),
+        euler=np.stack([col("yaw"), col("pitch"), col("roll")], 1),
+        bbox=flat("bbox").reshape(t, 4),
+        iod=col("iod"),
+        interpolated=col("interpolated"),
+        raw_jitter=float(col("raw_jitter")[0]),
+        jitter=float(col("jitter")[0]),
+    )
