@@ -12,7 +12,8 @@ from pipelines.output import OutputConflict
 USAGE = """usage: kinefake COMMAND [ARGS]
 
 commands:
-  generate   shard input videos and write the corpus (python -m pipelines.generate)
+  generate            shard input videos and write the corpus (python -m pipelines.generate)
+  landmarks-preview   draw the tracked landmarks and head pose of one clip into an mp4
 
 'kinefake COMMAND --help' shows each command's flags."""
 
@@ -23,6 +24,47 @@ def _print_flags(prog: str, description: str) -> None:
     parser = argparse.ArgumentParser(prog=prog, description=description)
     KinefakeOptions._add_argparse_args(parser)
     parser.print_help()
+
+
+def landmarks_preview(argv: list[str]) -> int:
+    from pathlib import Path
+
+    from synth.errors import Rejected
+    from synth.landmarks import GateConfig, extract_landmarks, make_backend
+    from synth.landmarks.extract import check_gates
+    from synth.landmarks.preview import draw_frame
+    from synth.video import encode_mp4, probe, read_frames
+
+    parser = argparse.ArgumentParser(
+        prog="kinefake landmarks-preview", description="Draw tracked landmarks and head-pose axes on one clip."
+    )
+    parser.add_argument("video", help="Local video file.")
+    parser.add_argument("--out", required=True, help="Output .mp4.")
+    parser.add_argument("--backend", choices=["mediapipe", "dlib"], default="mediapipe")
+    parser.add_argument("--start", type=int, default=0, help="First frame.")
+    parser.add_argument("--frames", type=int, default=96, help="Number of frames (clipped to the video).")
+    args = parser.parse_args(argv)
+    try:
+        info = probe(args.video)
+        count = min(args.frames, info.frame_count - args.start)
+        frames = read_frames(args.video, args.start, count, info.frame_pts[args.start] if info.frame_pts else None)
+        # Track with the gates open so a failing clip can still be looked at; report the failure on it.
+        lenient = GateConfig(min_iod_px=0, max_abs_yaw=180, min_confidence=0, max_jitter=float("inf"))
+        lm = extract_landmarks(frames, make_backend(args.backend), float(info.fps), gates=lenient)
+    except Rejected as exc:
+        print(f"kinefake landmarks-preview: {exc.reason}: {exc.detail}", file=sys.stderr)
+        return 1
+    banner = None
+    try:
+        check_gates(lm, GateConfig())
+    except Rejected as exc:
+        banner = f"REJECTED by default gates: {exc.reason}"
+    Path(args.out).write_bytes(encode_mp4([draw_frame(f, lm, t, banner) for t, f in enumerate(frames)], info.fps))
+    print(
+        f"wrote {args.out}: {count} frames, backend {args.backend}, median IOD {float(sorted(lm.iod)[count // 2]):.1f} px, "
+        f"jitter {100 * lm.raw_jitter:.2f} -> {100 * lm.jitter:.2f} % IOD/frame" + (f"; {banner}" if banner else "")
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(json.dumps(manifest["counts"], indent=2))
         return 0
+    if command == "landmarks-preview":
+        return landmarks_preview(rest)
     print(f"kinefake: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 
