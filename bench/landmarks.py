@@ -64,9 +64,8 @@ def _quality(clips: list[Path], backend) -> None:
         kept = f"{np.ptp(smooth) / np.ptp(raw):>10.2f}" if moving else "  (still)"
         drop = 1 - lm.jitter / lm.raw_jitter
         drops.append(drop)
-        print(
-            f"  {path.name[:44]:<44} {100 * lm.raw_jitter:>6.2f} {100 * lm.jitter:>6.2f} {100 * drop:>4.0f}% {lag} {kept}"
-        )
+        jitter = f"{100 * lm.raw_jitter:>6.2f} {100 * lm.jitter:>6.2f} {100 * drop:>4.0f}%"
+        print(f"  {path.name[:44]:<44} {jitter} {lag} {kept}")
     print(f"  jitter drop: min {100 * min(drops):.0f}%, median {100 * np.median(drops):.0f}%")
 
 

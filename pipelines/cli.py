@@ -29,6 +29,8 @@ def _print_flags(prog: str, description: str) -> None:
 def landmarks_preview(argv: list[str]) -> int:
     from pathlib import Path
 
+    import numpy as np
+
     from synth.errors import Rejected
     from synth.landmarks import GateConfig, extract_landmarks, make_backend
     from synth.landmarks.extract import check_gates
@@ -61,7 +63,7 @@ def landmarks_preview(argv: list[str]) -> int:
         banner = f"REJECTED by default gates: {exc.reason}"
     Path(args.out).write_bytes(encode_mp4([draw_frame(f, lm, t, banner) for t, f in enumerate(frames)], info.fps))
     print(
-        f"wrote {args.out}: {count} frames, backend {args.backend}, median IOD {float(sorted(lm.iod)[count // 2]):.1f} px, "
+        f"wrote {args.out}: {count} frames, backend {args.backend}, median IOD {float(np.median(lm.iod)):.1f} px, "
         f"jitter {100 * lm.raw_jitter:.2f} -> {100 * lm.jitter:.2f} % IOD/frame" + (f"; {banner}" if banner else "")
     )
     return 0

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from schemas.landmarks import ClipLandmarks
-from synth.landmarks.layout import REGIONS
+from synth.landmarks.layout import IBUG68, MESH_TO_IBUG68, REGIONS
 from synth.landmarks.pose import camera_matrix, layout_model
 
 #: RGB colour per region; points outside every region are grey.
@@ -49,8 +49,8 @@ def draw_frame(frame: np.ndarray, lm: ClipLandmarks, t: int, banner: str | None 
     cv2.rectangle(out, (x0, y0), (x1, y1), (255, 255, 0), scale)
     # Pose axes: 1 IOD long from the nose bridge, x red, y green, z (towards the face's back) blue.
     model = layout_model(lm.layout)
-    origin = model[lm.layout == "ibug68" and 27 or 168]
-    axes = np.array([origin, origin + [1, 0, 0], origin + [0, 1, 0], origin + [0, 0, 1]], np.float64)
+    origin = model[27 if lm.layout == IBUG68 else MESH_TO_IBUG68[27]]
+    axes = np.vstack([origin, origin + np.eye(3)]).astype(np.float64)
     rvec = cv2.Rodrigues(lm.rotation[t].astype(np.float64))[0]
     pts, _ = cv2.projectPoints(axes, rvec, lm.translation[t].astype(np.float64), camera_matrix(w, h), None)
     pts = pts[:, 0].round().astype(int)

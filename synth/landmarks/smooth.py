@@ -31,10 +31,11 @@ MOUTH_OPENING = (62, 66)
 
 
 def _savgol(x: np.ndarray, fps: float, seconds: float, order: int = 2) -> np.ndarray:
-    """Savitzky-Golay along axis 0 with an odd window of about ``seconds`` (at least 5 frames)."""
-    window = max(5, round(fps * seconds))
-    window += 1 - window % 2
-    if x.shape[0] < window:
+    """Savitzky-Golay along axis 0, odd window of about ``seconds``: at least 5 frames, at
+    most the clip's length (a clip shorter than 5 frames comes back unchanged)."""
+    window = min(max(5, round(fps * seconds)), x.shape[0])
+    window -= 1 - window % 2
+    if window < 5:
         return x.copy()
     return savgol_filter(x, window, order, axis=0, mode="interp")
 
@@ -92,7 +93,8 @@ def smooth_points(
         motion_k: how many noise levels of light-vs-strong disagreement count as motion.
 
     Returns:
-        ``(T, N, 2)`` float32. Clips shorter than the light window come back unchanged.
+        ``(T, N, 2)`` float32. Windows shrink to the clip's length; clips shorter than
+        5 frames come back unchanged.
 
     Raises:
         ValueError: ``points`` is not ``(T, N, 2)``.

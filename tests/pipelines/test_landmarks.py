@@ -22,10 +22,10 @@ def clips_of(path, frames=16):
 def test_extract_landmarks_routes_gate_failures(faces):
     good = face(faces, "first-order")
     crowd = face(faces, "facenet-pytorch")
-    turned = face(faces, "styletalk")  # reaches |yaw| ~ 30°
-    clips = clips_of(good) + clips_of(crowd) + clips_of(turned)
+    small = face(faces, "styletalk")  # IOD ~41 px, against ~62 for first-order
+    clips = clips_of(good) + clips_of(crowd) + clips_of(small)
     with TestPipeline() as p:
-        out = p | beam.Create(clips) | ExtractLandmarks(gates=GateConfig(max_abs_yaw=25))
+        out = p | beam.Create(clips) | ExtractLandmarks(gates=GateConfig(min_iod_px=50))
         assert_that(
             out["landmarks"] | beam.Map(lambda item: (item[0].uri, item[1].points.shape, item[1].backend)),
             equal_to([(str(good), (16, 478, 2), "mediapipe")]),
@@ -36,7 +36,7 @@ def test_extract_landmarks_routes_gate_failures(faces):
             equal_to(
                 [
                     (str(crowd), 0, "landmarks", "competing faces", 0.35),
-                    (str(turned), 0, "landmarks", "head turned too far", 25.0),
+                    (str(small), 0, "landmarks", "face too small", 50.0),
                 ]
             ),
             label="Rejected",
