@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import savgol_filter
 
+from synth.geometry import apply_similarity, invert_similarity, similarity_params
 from synth.landmarks.layout import inter_ocular
 
 #: Inner eye corners and nose bridge (iBUG indices): points that move least with expression.
@@ -38,41 +39,6 @@ def _savgol(x: np.ndarray, fps: float, seconds: float, order: int = 2) -> np.nda
     if window < 5:
         return x.copy()
     return savgol_filter(x, window, order, axis=0, mode="interp")
-
-
-def similarity_params(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Least-squares 2D similarity of ``reference`` onto each frame: ``(T, 4)`` ``a, b, tx, ty``.
-
-    Frame ``t`` is approximated by ``[[a, -b], [b, a]] @ reference + (tx, ty)``.
-
-    Args:
-        points: ``(T, N, 2)``; reference: ``(N, 2)``; same units.
-    """
-    ref_mean = reference.mean(0)
-    r = reference - ref_mean
-    frame_mean = points.mean(1)
-    q = points - frame_mean[:, None]
-    norm = (r**2).sum()
-    a = (q[..., 0] * r[:, 0] + q[..., 1] * r[:, 1]).sum(1) / norm
-    b = (q[..., 1] * r[:, 0] - q[..., 0] * r[:, 1]).sum(1) / norm
-    tx = frame_mean[:, 0] - (a * ref_mean[0] - b * ref_mean[1])
-    ty = frame_mean[:, 1] - (b * ref_mean[0] + a * ref_mean[1])
-    return np.stack([a, b, tx, ty], 1)
-
-
-def apply_similarity(params: np.ndarray, shapes: np.ndarray) -> np.ndarray:
-    """``(T, 4)`` params applied to ``(T, N, 2)`` shapes."""
-    a, b, tx, ty = (params[:, i, None] for i in range(4))
-    x, y = shapes[..., 0], shapes[..., 1]
-    return np.stack([a * x - b * y + tx, b * x + a * y + ty], -1)
-
-
-def invert_similarity(params: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`apply_similarity`: frame points back to the reference's frame."""
-    a, b, tx, ty = (params[:, i, None] for i in range(4))
-    x, y = points[..., 0] - tx, points[..., 1] - ty
-    det = a * a + b * b
-    return np.stack([(a * x + b * y) / det, (a * y - b * x) / det], -1)
 
 
 def smooth_points(
@@ -117,12 +83,8 @@ def smooth_points(
 
 def _similarity_residual(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Per-point residual ``(K,)`` after the least-squares 2D similarity of ``src`` onto ``dst``."""
-    s = src - src.mean(0)
-    d = dst - dst.mean(0)
-    a = (s * d).sum() / (s**2).sum()
-    b = (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum() / (s**2).sum()
-    mapped = np.stack([a * s[:, 0] - b * s[:, 1], b * s[:, 0] + a * s[:, 1]], 1)
-    return np.linalg.norm(mapped - d, axis=1)
+    params = similarity_params(dst[None], src)
+    return np.linalg.norm(apply_similarity(params, src[None])[0] - dst, axis=1)
 
 
 def rigid_jitter(ibug: np.ndarray) -> float:
