@@ -7,7 +7,7 @@ DATA ?= ../shared/data/faces
 DEMO_INPUT ?= $(DATA)
 DEMO_OUT ?= demo_out
 
-.PHONY: install test test-all lint bench demo clean
+.PHONY: install test test-all lint bench demo bases clean
 
 install: $(STAMP)
 
@@ -34,5 +34,10 @@ bench: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/kinefake generate --input $(DEMO_INPUT) --output $(DEMO_OUT) --max-clips-per-video 2 --overwrite
 
+# Rebuild the default motion-bases model shipped in the package from the shared clips.
+bases: $(STAMP)
+	$(BIN)/kinefake fit-bases --input $(DATA) --out synth/models/bases_default.safetensors --work-dir build/bases-landmarks
+	$(BIN)/kinefake bases-preview --out build/bases_default.png
+
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) bench_out .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(DEMO_OUT) build bench_out .pytest_cache .ruff_cache *.egg-info

@@ -14,6 +14,8 @@ USAGE = """usage: kinefake COMMAND [ARGS]
 commands:
   generate            shard input videos and write the corpus (python -m pipelines.generate)
   landmarks-preview   draw the tracked landmarks and head pose of one clip into an mp4
+  fit-bases           train motion bases from landmark tables or videos
+  bases-preview       draw each motion basis as arrows on the mean face (PNG)
 
 'kinefake COMMAND --help' shows each command's flags."""
 
@@ -69,6 +71,46 @@ def landmarks_preview(argv: list[str]) -> int:
     return 0
 
 
+def fit_bases(argv: list[str]) -> int:
+    from pipelines import fit_bases as job
+
+    try:
+        info = job.run(argv)
+    except (OutputConflict, UsageError, ValueError) as exc:
+        print(f"kinefake fit-bases: {exc}", file=sys.stderr)
+        return 2
+    metrics = info["metrics"]
+    print(
+        f"{info['kind']} k={info['config']['k']}: {info['train_frames']} training frames from "
+        f"{len(info['train_videos'])} videos; held out {info['held_out_frames']} frames from "
+        f"{len(info['held_out_videos'])} videos: NME {metrics['held_out_nme_pct_iod']:.2f} % IOD, "
+        f"mean locality {metrics['mean_locality']:.2f}"
+    )
+    return 0
+
+
+def bases_preview(argv: list[str]) -> int:
+    import cv2
+
+    from synth.bases.io import ModelFileError, load_bases
+    from synth.bases.preview import draw_bases
+
+    parser = argparse.ArgumentParser(prog="kinefake bases-preview", description="Draw each basis on the mean face.")
+    parser.add_argument("model", nargs="?", help="Model file (default: the model shipped with kinefake).")
+    parser.add_argument("--out", required=True, help="Output .png.")
+    args = parser.parse_args(argv)
+    try:
+        bases, _ = load_bases(args.model)
+    except ModelFileError as exc:
+        print(f"kinefake bases-preview: {exc}", file=sys.stderr)
+        return 2
+    if not cv2.imwrite(args.out, draw_bases(bases)):
+        print(f"kinefake bases-preview: cannot write {args.out}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {bases.kind}, k={bases.k}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -90,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "landmarks-preview":
         return landmarks_preview(rest)
+    if command == "fit-bases":
+        return fit_bases(rest)
+    if command == "bases-preview":
+        return bases_preview(rest)
     print(f"kinefake: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

@@ -42,6 +42,21 @@ def faces() -> dict[str, Path]:
     return paths
 
 
+@pytest.fixture(scope="session")
+def mediapipe_backend():
+    """One MediaPipe backend per session (models load once)."""
+    from synth.landmarks import make_backend
+
+    return make_backend("mediapipe")
+
+
+@pytest.fixture(scope="session")
+def dlib_backend():
+    from synth.landmarks import make_backend
+
+    return make_backend("dlib")
+
+
 def face(faces: dict[str, Path], prefix: str) -> Path:
     """The one shared clip whose name starts with ``prefix``."""
     (match,) = [p for name, p in faces.items() if name.startswith(prefix)]

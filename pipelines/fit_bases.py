@@ -1,0 +1,69 @@
+"""``kinefake fit-bases``: train motion bases from landmark tables, or from videos via Beam.
+
+    kinefake fit-bases --landmarks 'OUT/parquet/landmarks-*.parquet' --out bases.safetensors
+    kinefake fit-bases --input ../shared/data/faces --out bases.safetensors [generate's flags]
+
+With ``--input`` the shard and landmark stages of ``generate`` run first (DirectRunner or
+Dataflow, per the Beam flags) and write their tables under ``--work-dir``; training
+itself is small and runs in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import posixpath
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.fs import list_files, read_bytes
+from synth.bases.fit import KINDS, fit_from_table
+from synth.bases.io import save_bases
+from synth.bases.model import TrainConfig
+
+LANDMARK_COLUMNS = ["video_id", "clip", "frame", "landmarks68"]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kinefake fit-bases", description=__doc__.split("\n\n")[0])
+    p.add_argument("--landmarks", action="append", help="Glob of landmark Parquet tables; repeatable.")
+    p.add_argument("--out", required=True, help="Model file to write (.safetensors).")
+    p.add_argument("--kind", choices=KINDS, default="autoencoder")
+    p.add_argument("--k", type=int, default=TrainConfig.k, help="Number of bases.")
+    p.add_argument("--locality", type=float, default=TrainConfig.locality, help="Regional penalty weight.")
+    p.add_argument("--orthogonality", type=float, default=TrainConfig.orthogonality, help="Overlap penalty weight.")
+    p.add_argument("--steps", type=int, default=TrainConfig.steps, help="Training steps.")
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--held-out-fraction", type=float, default=0.2, help="Share of videos held out for metrics.")
+    p.add_argument("--work-dir", help="Where --input's landmark tables go (default: OUT.landmarks).")
+    return p
+
+
+def read_landmarks(patterns: list[str]) -> pa.Table:
+    paths = sorted({path for pattern in patterns for path in list_files(pattern)})
+    if not paths:
+        raise ValueError(f"no landmark tables match {patterns}")
+    return pa.concat_tables([pq.read_table(io.BytesIO(read_bytes(p)), columns=LANDMARK_COLUMNS) for p in paths])
+
+
+def run(argv: list[str]) -> dict:
+    """Fit, save, and return the model's info (config, split, data hash, metrics)."""
+    args, beam_argv = parser().parse_known_args(argv)
+    patterns = args.landmarks
+    if not patterns:
+        if "--input" not in beam_argv:
+            raise ValueError("give --landmarks TABLES, or --input VIDEOS to extract landmarks first")
+        from pipelines import generate
+
+        work = args.work_dir or f"{args.out}.landmarks"
+        generate.run([*beam_argv, "--output", work, "--overwrite"])
+        patterns = [posixpath.join(work, "parquet", "landmarks-*.parquet")]
+    elif beam_argv:
+        raise ValueError(f"unrecognised arguments: {' '.join(beam_argv)}")
+    config = TrainConfig(
+        k=args.k, locality=args.locality, orthogonality=args.orthogonality, steps=args.steps, seed=args.seed
+    )
+    bases, info = fit_from_table(read_landmarks(patterns), args.kind, config, args.held_out_fraction)
+    save_bases(bases, args.out, info)
+    return info
