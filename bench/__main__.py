@@ -17,9 +17,9 @@ from pathlib import Path
 
 import cv2
 
-from bench import landmarks, video
+from bench import bases, landmarks, video
 
-STAGES = {"video": video.run, "landmarks": landmarks.run}
+STAGES = {"video": video.run, "landmarks": landmarks.run, "bases": bases.run}
 
 
 def pin_to_one_core() -> str:

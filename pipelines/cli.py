@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         try:
             manifest = generate.run(rest)
-        except (OutputConflict, UsageError, ValueError) as exc:
+        except (OutputConflict, UsageError, ValueError, FileNotFoundError) as exc:
             print(f"kinefake generate: {exc}", file=sys.stderr)
             return 2
         print(json.dumps(manifest["counts"], indent=2))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import posixpath
+import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -31,6 +34,19 @@ def open_source(uri: str) -> Iterator[str | BinaryIO]:
         raise Rejected("file not found", f"no object at {uri!r}")
     with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         yield f
+
+
+@contextlib.contextmanager
+def local_copy(uri: str) -> Iterator[str]:
+    """A local path holding ``uri``'s bytes: the path itself when local, else a temporary copy."""
+    if not is_remote(uri):
+        yield uri
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, posixpath.basename(uri))
+        with open(path, "wb") as f:
+            f.write(read_bytes(uri))
+        yield path
 
 
 def read_bytes(uri: str) -> bytes:

@@ -5,6 +5,7 @@ python -m pipelines.generate --input 'videos/*.mp4' --output OUT [Beam options]
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import posixpath
@@ -12,17 +13,27 @@ import posixpath
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.fs import local_copy
 from pipelines.landmarks import ExtractLandmarks, to_table
 from pipelines.options import KinefakeOptions, gate_config, require, track_config
 from pipelines.output import prepare_output, write_manifest
 from pipelines.shard import ShardVideos
 from pipelines.tables import SHARD_NAMES, WriteRecords
 from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA
+from synth.bases.io import load_bases
+
+
+def bases_summary(path: str | None) -> dict:
+    """Load the motion-bases model once up front (a bad file fails the job before any work)."""
+    with local_copy(path) if path else contextlib.nullcontext() as local:
+        bases, info = load_bases(local)
+    return {"path": path or "default", "kind": bases.kind, "k": bases.k, "data_sha256": info.get("data_sha256")}
 
 
 def job_config(opts: KinefakeOptions) -> dict:
     """What decides the samples: recorded in the manifest and compared on re-runs."""
     return {
+        "bases": bases_summary(opts.bases),
         "input": list(opts.input),
         "clip_frames": opts.clip_frames,
         "clip_stride": opts.clip_stride or opts.clip_frames,

@@ -44,6 +44,9 @@ class KinefakeOptions(PipelineOptions):
         )
         parser.add_argument("--seed", type=int, default=0, help="Global seed; same seed, same samples.")
         parser.add_argument(
+            "--bases", default=None, help="Motion-bases model (.safetensors); default: the one shipped in kinefake."
+        )
+        parser.add_argument(
             "--landmark-backend", choices=["mediapipe", "dlib"], default="mediapipe", help="Landmark model."
         )
         parser.add_argument("--detect-every", type=int, default=8, help="Run the face detector every N frames.")

@@ -1,0 +1,42 @@
+"""``kinefake fit-bases`` end to end: it reproduces the shipped default model from the shared clips."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from pipelines.cli import main
+from pipelines.fit_bases import run
+from synth.bases.io import load_bases
+from tests.conftest import REPO
+
+
+def test_fit_bases_from_videos_reproduces_the_default_model(faces, tmp_path, monkeypatch):
+    # Video ids hash the URI as written, and the train/held-out split follows the ids: give
+    # the folder exactly as `make bases` does (relative to the repository root).
+    monkeypatch.chdir(REPO)
+    folder = os.path.relpath(next(iter(faces.values())).parent, REPO)
+    assert folder == "../shared/data/faces", "the default model was built from ../shared/data/faces"
+    out = tmp_path / "bases.safetensors"
+    info = run(["--input", folder, "--out", str(out), "--work-dir", str(tmp_path / "work")])
+    shipped, shipped_info = load_bases()
+    fitted, _ = load_bases(out)
+    assert info["train_videos"] == shipped_info["train_videos"]
+    assert info["train_frames"] == shipped_info["train_frames"]
+    np.testing.assert_allclose(fitted.components, shipped.components, atol=1e-3)
+    np.testing.assert_allclose(fitted.coeff_std, shipped.coeff_std, rtol=1e-3)
+    assert abs(info["metrics"]["held_out_nme_pct_iod"] - shipped_info["metrics"]["held_out_nme_pct_iod"]) < 1e-3
+
+    # Refitting from the tables it just wrote, as PCA this time.
+    tables = str(tmp_path / "work" / "parquet" / "landmarks-*.parquet")
+    pca_out = tmp_path / "pca.safetensors"
+    assert main(["fit-bases", "--landmarks", tables, "--out", str(pca_out), "--kind", "pca", "--k", "8"]) == 0
+    pca, pca_info = load_bases(pca_out)
+    assert (pca.kind, pca.k) == ("pca", 8)
+    assert pca_info["data_sha256"] == info["data_sha256"]  # same frames, same split, whatever the model
+
+
+def test_fit_bases_needs_an_input(tmp_path, capsys):
+    assert main(["fit-bases", "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert "give --landmarks TABLES, or --input VIDEOS" in capsys.readouterr().err
