@@ -17,9 +17,9 @@ from pathlib import Path
 
 import cv2
 
-from bench import bases, landmarks, video
+from bench import bases, landmarks, perturb, video
 
-STAGES = {"video": video.run, "landmarks": landmarks.run, "bases": bases.run}
+STAGES = {"video": video.run, "landmarks": landmarks.run, "bases": bases.run, "perturb": perturb.run}
 
 
 def pin_to_one_core() -> str:

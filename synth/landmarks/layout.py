@@ -42,6 +42,18 @@ IBUG68_REGIONS: dict[str, tuple[int, ...]] = {
     "mouth_inner": tuple(range(60, 68)),
 }
 
+#: Region pairs that move together in real faces (both orders are used): the eyes in a
+#: blink, the brows, each brow with its eye, the outer and inner lips, the lips and the jaw.
+PARTNER_REGIONS = (
+    ("eye_left", "eye_right"),
+    ("brow_left", "brow_right"),
+    ("brow_left", "eye_left"),
+    ("brow_right", "eye_right"),
+    ("mouth_outer", "mouth_inner"),
+    ("mouth_outer", "jaw"),
+    ("mouth_inner", "jaw"),
+)
+
 #: Cheek vertices of the mesh (see tools/derive_landmark_constants.py for the rule).
 CHEEK_RIGHT = (36, 47, 48, 49, 50, 64, 100, 101, 102, 111, 116, 117, 118, 119, 120, 121, 123, 129, 142, 147,
                165, 187, 192, 203, 205, 206, 207, 228, 229, 230, 231)  # fmt: skip

@@ -1,0 +1,1 @@
+"""Stage 4: kinematic perturbations that break the coupling between facial regions, with labels."""

@@ -1,0 +1,108 @@
+"""Apply one operator: envelope, strength cap, flip check, pixel targets and labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synth.bases.model import REGION_NAMES
+from synth.perturb.motion import ClipMotion, RegionPair, region_displacement
+from synth.perturb.operators import OPERATORS
+from synth.perturb.schedule import envelope
+from synth.render.mesh import flipped
+
+#: Each flip makes the strength this much smaller, at most ``MAX_REDUCTIONS`` times.
+REDUCTION = 0.7
+MAX_REDUCTIONS = 6
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """The result of one operator on one clip.
+
+    Attributes:
+        target: ``(T, 68, 2)`` float32 target landmarks, frame pixels (equal to the source,
+            bit for bit, outside the active window and at strength 0).
+        delta: ``(T, 68, 2)`` float64 displacement in canonical units (IOD).
+        region_displacement: ``(T, R)`` float32 mean displacement per region, IOD, regions
+            in ``synth.bases.model.REGION_NAMES`` order.
+        label: JSON-serialisable description (operator, parameters, regions, window,
+            strength, how it was capped or reduced, displacement summary).
+    """
+
+    target: np.ndarray
+    delta: np.ndarray
+    region_displacement: np.ndarray
+    label: dict
+
+
+def to_pixels(pose: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Canonical-unit displacement ``(T, 68, 2)`` -> pixels through each frame's similarity (no shift)."""
+    a, b = pose[:, 0, None], pose[:, 1, None]
+    x, y = delta[..., 0], delta[..., 1]
+    return np.stack([a * x - b * y, b * x + a * y], -1)
+
+
+def perturb(
+    motion: ClipMotion,
+    operator: str,
+    pair: RegionPair,
+    window: tuple[int, int],
+    ramp: int,
+    strength: float,
+    rng: np.random.Generator,
+    params: dict,
+) -> Perturbation | None:
+    """Run ``operator`` on ``pair.region`` inside ``window`` and cap it at ``strength``.
+
+    The raw displacement is weighted by the window's envelope; if its largest landmark
+    displacement in any frame exceeds ``strength`` (IOD) it is scaled down to it. If a
+    render-mesh triangle would flip or collapse, the scale is reduced by ``REDUCTION``
+    up to ``MAX_REDUCTIONS`` times.
+
+    Returns:
+        The :class:`Perturbation`, or None when the operator produces no motion here
+        or every reduction still flips a triangle (the caller draws again).
+
+    Raises:
+        ValueError: unknown operator, or a negative strength.
+    """
+    if operator not in OPERATORS:
+        raise ValueError(f"expected operator in {sorted(OPERATORS)}, got {operator!r}")
+    if strength < 0:
+        raise ValueError(f"expected strength >= 0 (IOD), got {strength}")
+    raw, op_params = OPERATORS[operator](motion, pair, window, rng, params)
+    weighted = envelope(motion.frames, window[0], window[1], ramp)[:, None, None] * raw
+    natural = float(np.linalg.norm(weighted, axis=-1).max())
+    if natural <= 1e-9 and strength > 0:
+        return None
+    scale = min(1.0, strength / natural) if natural > 0 else 0.0
+    reductions = 0
+    while scale > 0 and flipped(motion.shapes, motion.shapes + scale * weighted).any():
+        if reductions == MAX_REDUCTIONS:
+            return None
+        scale *= REDUCTION
+        reductions += 1
+    delta = scale * weighted
+    target = motion.points + to_pixels(motion.pose, delta).astype(np.float32)
+    size = np.linalg.norm(delta, axis=-1)
+    active = np.flatnonzero(size.max(1) > 0)
+    label = {
+        "operator": operator,
+        "region": pair.region,
+        "partner": pair.partner,
+        "coupling_basis": pair.basis,
+        "params": op_params,
+        "window": [int(window[0]), int(window[1])],
+        "ramp_frames": int(ramp),
+        "active_frames": [int(active[0]), int(active[-1]) + 1] if active.size else [],
+        "strength_iod": float(strength),
+        "natural_max_iod": natural,
+        "scale": float(scale),
+        "flip_reductions": reductions,
+        "max_displacement_iod": float(size.max()),
+        "mean_displacement_iod": float(size[active][:, size.max(0) > 0].mean()) if active.size else 0.0,
+        "regions": list(REGION_NAMES),
+    }
+    return Perturbation(target, delta, region_displacement(delta).astype(np.float32), label)

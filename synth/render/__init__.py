@@ -1,0 +1,1 @@
+"""Stage 5: triangulated morphing of pristine frames onto perturbed landmarks."""

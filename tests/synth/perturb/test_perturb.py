@@ -1,0 +1,134 @@
+"""Perturbation operators on real clips: invariants, caps, regeneration, and what they break."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synth.bases.io import load_bases
+from synth.bases.model import REGION_NAMES
+from synth.landmarks import extract_landmarks
+from synth.landmarks.layout import IBUG68_REGIONS
+from synth.perturb.apply import perturb
+from synth.perturb.measure import operator_table
+from synth.perturb.motion import ClipMotion, RegionPair, coupled_pairs
+from synth.perturb.operators import OPERATORS
+from synth.perturb.policy import PerturbPolicy, sample_perturbation, sample_seed
+from synth.perturb.schedule import envelope
+from synth.render.mesh import flipped
+from synth.video import probe, read_frames
+from tests.conftest import face
+
+CLIPS = ["first-order", "EDTalk", "LivePortrait__d3", "SadTalker__WDA_A", "spectre__W023", "styletalk", "LipNet",
+         "Talking-Face_PC-AVS__6"]  # fmt: skip
+ALL_ON = {name: 1.0 for name in OPERATORS}
+
+
+@pytest.fixture(scope="module")
+def bases():
+    return load_bases()[0]
+
+
+@pytest.fixture(scope="module")
+def motions(faces, mediapipe_backend, bases):
+    out = []
+    for prefix in CLIPS:
+        path = face(faces, prefix)
+        lm = extract_landmarks(read_frames(path, 0, 32), mediapipe_backend, float(probe(path).fps))
+        out.append((prefix, ClipMotion.from_points(lm.ibug68, bases)))
+    return out
+
+
+def params(motions):
+    return {
+        "lag": (2, 4),
+        "damp": (0.0, 0.4),
+        "amplify": (1.6, 2.5),
+        "sigma": 0.01,
+        "donor": ("d", motions[1][1].coeffs),
+    }
+
+
+def test_envelope_is_zero_outside_and_smooth():
+    w = envelope(32, 6, 26, 4)
+    assert (w[:6] == 0).all() and (w[26:] == 0).all() and (w[10:22] == 1).all()
+    assert np.all(np.diff(w[6:11]) > 0) and np.all(np.diff(w[21:26]) < 0)
+    with pytest.raises(ValueError, match="expected 0 <= start < stop <= 32"):
+        envelope(32, 10, 40, 2)
+    with pytest.raises(ValueError, match="expected 0 <= ramp"):
+        envelope(32, 10, 14, 3)
+
+
+@pytest.mark.parametrize("operator", sorted(OPERATORS))
+def test_strength_zero_returns_the_input_bit_for_bit(motions, bases, operator):
+    _, motion = motions[0]
+    pair = coupled_pairs(bases)[0]
+    rng = np.random.default_rng(0)
+    result = perturb(motion, operator, pair, (4, 28), 4, 0.0, rng, params(motions))
+    assert result.target.tobytes() == motion.points.tobytes()
+    assert not result.region_displacement.any()
+
+
+@pytest.mark.parametrize("operator", sorted(OPERATORS))
+def test_outside_the_window_the_target_is_the_source(motions, bases, operator):
+    for _, motion in motions[:4]:
+        for pair in coupled_pairs(bases)[:4]:
+            result = perturb(motion, operator, pair, (8, 24), 4, 0.05, np.random.default_rng(1), params(motions))
+            if result is None:
+                continue
+            assert result.target[:8].tobytes() == motion.points[:8].tobytes()
+            assert result.target[24:].tobytes() == motion.points[24:].tobytes()
+            moved = np.linalg.norm(result.delta, axis=-1).max(0) > 0
+            edited = np.isin(np.arange(68), IBUG68_REGIONS[pair.region])
+            assert not (moved & ~edited).any()  # only the edited region moves
+            assert result.label["max_displacement_iod"] <= 0.05 + 1e-12
+            assert not flipped(motion.shapes, motion.shapes + result.delta).any()
+
+
+def test_a_flip_reduces_the_strength_and_says_so(motions, bases):
+    """Freezing the outer lips while the inner lips keep moving would cross them."""
+    reductions = []
+    for _, motion in motions:
+        pair = RegionPair("mouth_outer", "mouth_inner", 2, 0.4)
+        result = perturb(motion, "freeze", pair, (0, 32), 4, 0.5, np.random.default_rng(0), params(motions))
+        if result is not None:
+            assert not flipped(motion.shapes, motion.shapes + result.delta).any()
+            reductions.append(result.label["flip_reductions"])
+    assert max(reductions) > 0
+
+
+def test_a_sample_regenerates_alone_from_its_key_and_seed(motions):
+    _, motion = motions[2]
+    donors = [(k, m.coeffs) for k, m in motions if k != motions[2][0]]
+    policy = PerturbPolicy(weights=ALL_ON)
+    first = sample_perturbation("abc_0003_fake1", 7, motion, policy, donors)
+    again = sample_perturbation("abc_0003_fake1", 7, motion, policy, donors)
+    assert first.target.tobytes() == again.target.tobytes() and first.label == again.label
+    other = sample_perturbation("abc_0003_fake2", 7, motion, policy, donors)
+    assert other.target.tobytes() != first.target.tobytes()
+    assert sample_seed(7, "abc_0003_fake1") != sample_seed(8, "abc_0003_fake1")
+    assert first.label["key"] == "abc_0003_fake1" and first.label["seed"] == 7
+
+
+def test_labels_describe_the_edit(motions):
+    _, motion = motions[0]
+    result = sample_perturbation("k_0000_fake0", 0, motion, PerturbPolicy())
+    label = result.label
+    assert label["operator"] in OPERATORS and label["region"] in REGION_NAMES
+    assert result.region_displacement.shape == (32, len(REGION_NAMES))
+    per_region = result.region_displacement.max(0)
+    assert per_region[REGION_NAMES.index(label["region"])] > 0
+    assert per_region.sum() == per_region[REGION_NAMES.index(label["region"])]
+    start, stop = label["active_frames"]
+    assert label["window"][0] <= start < stop <= label["window"][1]
+
+
+def test_every_operator_breaks_coupling_and_kinematic_ones_keep_speeds(motions):
+    table = operator_table(motions, samples=3)
+    for operator, row in table.items():
+        assert row["samples"] >= len(motions), operator
+        assert row["coupling_drop"] >= 0.04, (operator, row)
+        assert row["max_displacement_iod"] <= PerturbPolicy().max_shift + 1e-12
+    for operator in ("decouple", "desync", "transplant", "amplitude"):
+        assert table[operator]["ks_region"] <= 0.3, (operator, table[operator])
+    assert table["jitter"]["ks_region"] > table["desync"]["ks_region"]  # the non-kinematic baseline shows
