@@ -31,7 +31,7 @@ JITTER_POINTS = (39, 42, 27, 28, 29, 30)
 MOUTH_OPENING = (62, 66)
 
 
-def _savgol(x: np.ndarray, fps: float, seconds: float, order: int = 2) -> np.ndarray:
+def savgol_time(x: np.ndarray, fps: float, seconds: float, order: int = 2) -> np.ndarray:
     """Savitzky-Golay along axis 0, odd window of about ``seconds``: at least 5 frames, at
     most the clip's length (a clip shorter than 5 frames comes back unchanged)."""
     window = min(max(5, round(fps * seconds)), x.shape[0])
@@ -70,15 +70,15 @@ def smooth_points(
     p = points.astype(np.float64)
     params = similarity_params(p, p.mean(0))
     shapes = invert_similarity(params, p)
-    light = _savgol(shapes, fps, light_seconds)
-    strong = _savgol(shapes, fps, strong_seconds)
+    light = savgol_time(shapes, fps, light_seconds)
+    strong = savgol_time(shapes, fps, strong_seconds)
     # One noise level for the whole face: a per-point estimate would count a talking
     # mouth's fast motion as noise and smooth it away.
     noise = np.median(np.linalg.norm(shapes - light, axis=-1)) + 1e-9
     motion = np.linalg.norm(light - strong, axis=-1) / (motion_k * noise)
     weight = np.clip(motion**2, 0.0, 1.0)[..., None]
     blended = strong + weight * (light - strong)
-    return apply_similarity(_savgol(params, fps, light_seconds), blended).astype(np.float32)
+    return apply_similarity(savgol_time(params, fps, light_seconds), blended).astype(np.float32)
 
 
 def _similarity_residual(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

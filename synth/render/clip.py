@@ -1,0 +1,94 @@
+"""Render a pseudo-fake clip: crop, warp every frame onto the perturbed landmarks, masks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synth.bases.normalize import normalize
+from synth.geometry import apply_similarity
+from synth.landmarks.layout import inter_ocular
+from synth.render.crop import crop_boxes, crop_frame, to_crop
+from synth.render.masks import patch_mask, pixel_mask
+from synth.render.mesh import RING_POINTS, ring_canonical, triangles
+from synth.render.warp import warp_frame
+
+
+@dataclass(frozen=True)
+class RenderedClip:
+    """Real and fake frames of one clip, in crop (or frame) pixels, with masks.
+
+    Attributes:
+        real, fake: ``(T, S, S, 3)`` uint8 (``(T, H, W, 3)`` with ``full_frame``).
+        source, target: ``(T, 68, 2)`` float32 landmarks in output pixels.
+        pixel: ``(T, S, S)`` uint8 soft mask of displacement magnitude.
+        patch: ``(T, 14, 14)`` float16 pixel mask pooled per patch.
+        boxes: ``(T, 3)`` float64 crop ``cx, cy, side`` in frame pixels (empty with ``full_frame``).
+    """
+
+    real: np.ndarray
+    fake: np.ndarray
+    source: np.ndarray
+    target: np.ndarray
+    pixel: np.ndarray
+    patch: np.ndarray
+    boxes: np.ndarray
+
+
+def ring_pixels(points: np.ndarray) -> np.ndarray:
+    """The fixed boundary ring ``(T, RING_POINTS, 2)`` placed on each frame's face (pixels)."""
+    _, pose = normalize(points.astype(np.float64))
+    return apply_similarity(pose, np.broadcast_to(ring_canonical(), (len(points), RING_POINTS, 2)))
+
+
+def render_clip(
+    frames: np.ndarray,
+    source: np.ndarray,
+    target: np.ndarray,
+    fps: float,
+    size: int = 256,
+    margin: float = 1.3,
+    full_frame: bool = False,
+    interpolation: str = "bilinear",
+) -> RenderedClip:
+    """Warp ``frames`` so that the landmarks at ``source`` move to ``target``.
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8 RGB pristine frames.
+        source: ``(T, 68, 2)`` iBUG-68 landmarks of ``frames``, x then y, frame pixels.
+        target: ``(T, 68, 2)`` where they should be (a perturbation's target).
+        fps: frame rate (the crop box is smoothed over about a second).
+        size: crop side in pixels; margin: crop side over the landmarks' box side.
+        full_frame: warp the full frames instead of crops.
+        interpolation: ``bilinear`` or ``bicubic``.
+
+    Raises:
+        ValueError: shapes disagree.
+        DegenerateMesh: a triangle would flip (perturbations are checked against this).
+    """
+    if source.shape != target.shape or source.shape != (len(frames), 68, 2):
+        raise ValueError(f"expected source and target ({len(frames)}, 68, 2), got {source.shape}, {target.shape}")
+    ring = ring_pixels(source)
+    if full_frame:
+        boxes = np.empty((0, 3))
+        real = frames
+        src, dst, ring_out = source.astype(np.float32), target.astype(np.float32), ring
+    else:
+        boxes = crop_boxes(source, fps, margin)
+        real = np.stack([crop_frame(f, b, size) for f, b in zip(frames, boxes, strict=True)])
+        src = np.stack([to_crop(p, b, size) for p, b in zip(source, boxes, strict=True)])
+        dst = np.stack([to_crop(p, b, size) for p, b in zip(target, boxes, strict=True)])
+        ring_out = np.stack([to_crop(r, b, size) for r, b in zip(ring, boxes, strict=True)])
+    tri = triangles()
+    iod = inter_ocular(src)
+    fake = np.empty_like(real)
+    pixel = np.zeros(real.shape[:3], np.uint8)
+    for t in range(len(real)):
+        vertices_src = np.concatenate([src[t], ring_out[t]])
+        vertices_dst = np.concatenate([dst[t], ring_out[t]])
+        warped = warp_frame(real[t], vertices_src, vertices_dst, tri, interpolation)
+        fake[t] = warped.image
+        x0, y0, x1, y1 = warped.box
+        pixel[t, y0:y1, x0:x1] = pixel_mask(warped.displacement, float(iod[t]))
+    return RenderedClip(real, fake, src, dst, pixel, patch_mask(pixel), boxes)

@@ -1,0 +1,123 @@
+"""Piecewise-affine backward warp of one frame, re-rasterising only the triangles that move.
+
+For the triangles with at least one moved vertex, the target triangles are rasterised
+into a triangle-index map over their bounding box (``cv2.fillConvexPoly`` with sub-pixel
+vertices), each triangle's affine map from target to source is solved in one batched
+call, and the box is resampled with one ``cv2.remap``. Every pixel outside the moved
+triangles is copied, so it is unchanged bit for bit; inside, the map is continuous
+across triangle edges (adjacent triangles share their edge's vertices), so there is no
+seam, and it is the identity on the fixed boundary ring, so nothing beyond it moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: Sub-pixel bits for rasterising triangle vertices (1/16 px).
+SHIFT = 4
+INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
+
+
+class DegenerateMesh(ValueError):
+    """Target triangles that flip or collapse; ``triangles`` holds their indices."""
+
+    def __init__(self, message: str, triangles: np.ndarray) -> None:
+        super().__init__(message)
+        self.triangles = triangles
+
+
+@dataclass(frozen=True)
+class Warped:
+    """A warped frame and its displacement field.
+
+    Attributes:
+        image: ``(H, W, C)`` uint8, the warped frame.
+        box: ``(x0, y0, x1, y1)`` of the region that was resampled (empty when nothing moved).
+        displacement: ``(y1 - y0, x1 - x0)`` float32 length of the backward map's
+            displacement in pixels inside ``box`` (0 where nothing moved).
+    """
+
+    image: np.ndarray
+    box: tuple[int, int, int, int]
+    displacement: np.ndarray
+
+
+def _signed_area(tri: np.ndarray) -> np.ndarray:
+    ab, ac = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    return 0.5 * (ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0])
+
+
+def warp_frame(
+    frame: np.ndarray,
+    source: np.ndarray,
+    target: np.ndarray,
+    triangles: np.ndarray,
+    interpolation: str = "bilinear",
+    min_area: float = 1e-3,
+) -> Warped:
+    """Move the pixels at ``source`` vertices to ``target`` vertices, piecewise affinely.
+
+    Args:
+        frame: ``(H, W, 3)`` uint8.
+        source: ``(V, 2)`` vertex positions in ``frame``, x then y, pixels.
+        target: ``(V, 2)`` where those vertices go (same units).
+        triangles: ``(M, 3)`` vertex indices, counter-clockwise in ``source``.
+        interpolation: ``bilinear`` (default) or ``bicubic``.
+        min_area: target triangles smaller than this (px²) count as collapsed.
+
+    Returns:
+        :class:`Warped`; ``image`` is ``frame`` itself (not a copy) when no vertex moved.
+
+    Raises:
+        ValueError: shapes or interpolation not as documented.
+        DegenerateMesh: a moved triangle flips orientation or collapses in ``target``.
+    """
+    if source.shape != target.shape or source.ndim != 2 or source.shape[1] != 2:
+        raise ValueError(f"expected source and target (V, 2), got {source.shape} and {target.shape}")
+    if interpolation not in INTERPOLATION:
+        raise ValueError(f"expected interpolation in {sorted(INTERPOLATION)}, got {interpolation!r}")
+    height, width = frame.shape[:2]
+    moved_vertex = np.any(source != target, axis=1)
+    moved = np.flatnonzero(moved_vertex[triangles].any(1))
+    if moved.size == 0:
+        return Warped(frame, (0, 0, 0, 0), np.zeros((0, 0), np.float32))
+    dst = target[triangles[moved]].astype(np.float64)
+    src = source[triangles[moved]].astype(np.float64)
+    area_src, area_dst = _signed_area(src), _signed_area(dst)
+    bad = (area_dst * np.sign(area_src) <= 0) | (np.abs(area_dst) < min_area)
+    if bad.any():
+        raise DegenerateMesh(
+            f"{int(bad.sum())} target triangles flip or collapse (indices {moved[bad][:8].tolist()})", moved[bad]
+        )
+    lo = np.floor(dst.reshape(-1, 2).min(0)).astype(int)
+    hi = np.ceil(dst.reshape(-1, 2).max(0)).astype(int) + 1
+    x0, y0 = max(lo[0], 0), max(lo[1], 0)
+    x1, y1 = min(hi[0], width), min(hi[1], height)
+    if x0 >= x1 or y0 >= y1:
+        return Warped(frame, (0, 0, 0, 0), np.zeros((0, 0), np.float32))
+    index = np.full((y1 - y0, x1 - x0), -1, np.int32)
+    scale = 1 << SHIFT
+    for k, tri in enumerate(dst):
+        pts = np.round((tri - (x0, y0)) * scale).astype(np.int32)
+        cv2.fillConvexPoly(index, pts, k, lineType=cv2.LINE_8, shift=SHIFT)
+    # Affine map of each moved triangle, target -> source: [x, y, 1] @ A = source point.
+    homogeneous = np.concatenate([dst, np.ones((len(dst), 3, 1))], 2)
+    affine = np.linalg.solve(homogeneous, src)  # (m, 3, 2)
+    ys, xs = np.nonzero(index >= 0)
+    a = affine[index[ys, xs]]
+    px, py = xs + x0, ys + y0
+    map_x = np.tile(np.arange(x0, x1, dtype=np.float32), (y1 - y0, 1))
+    map_y = np.tile(np.arange(y0, y1, dtype=np.float32)[:, None], (1, x1 - x0))
+    map_x[ys, xs] = px * a[:, 0, 0] + py * a[:, 1, 0] + a[:, 2, 0]
+    map_y[ys, xs] = px * a[:, 0, 1] + py * a[:, 1, 1] + a[:, 2, 1]
+    resampled = cv2.remap(frame, map_x, map_y, INTERPOLATION[interpolation], borderMode=cv2.BORDER_REFLECT_101)
+    out = frame.copy()
+    box = out[y0:y1, x0:x1]
+    inside = index >= 0
+    box[inside] = resampled[inside]
+    displacement = np.zeros(index.shape, np.float32)
+    displacement[ys, xs] = np.hypot(map_x[ys, xs] - px, map_y[ys, xs] - py)
+    return Warped(out, (int(x0), int(y0), int(x1), int(y1)), displacement)

@@ -1,0 +1,103 @@
+"""Check a render by re-detecting landmarks: did what was meant to move, move?
+
+Landmarks are fitted on the pristine and the rendered frames with the *same* boxes (the
+detector's box on the pristine frame), so differences come from the pixels alone. Use
+the backend that did not produce the source landmarks: a model whose points were edited
+is not an independent judge (MediaPipe's mesh prior also resists local edits: it
+recovered about half of a 3% IOD brow lift where dlib recovered 80%).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synth.landmarks.backends import LandmarkBackend
+from synth.landmarks.layout import inter_ocular, to_ibug68
+from synth.landmarks.track import choose_primary
+
+#: Points whose intended displacement is below this many pixels count as "not moved".
+MOVED_PX = 0.5
+
+
+@dataclass(frozen=True)
+class RenderCheck:
+    """Figures of one clip's re-detection.
+
+    Attributes:
+        recovered: share of the intended displacement the detector saw, ``sum(d_det . d_int) /
+            sum(|d_int|^2)`` over moved points and frames (1 = all of it).
+        error_pristine: detector's mean error against the source landmarks on pristine
+            frames, moved points, pixels.
+        error_fake: its mean error against the target landmarks on rendered frames, pixels.
+        excess: ``error_fake - error_pristine``, pixels.
+        still_drift: mean re-detected motion of points that were not meant to move, pixels.
+        iod: median inter-ocular distance of the source landmarks, pixels.
+        frames: frames where the detector found the face.
+    """
+
+    recovered: float
+    error_pristine: float
+    error_fake: float
+    excess: float
+    still_drift: float
+    iod: float
+    frames: int
+
+    def passes(self, min_recovered: float = 0.7, max_excess_px: float = 0.5, max_excess_iod: float = 0.01) -> bool:
+        """The bar: enough displacement recovered, and error above pristine within tolerance."""
+        return self.recovered >= min_recovered and self.excess <= max(max_excess_px, max_excess_iod * self.iod)
+
+
+def check_render(
+    real: np.ndarray, fake: np.ndarray, source: np.ndarray, target: np.ndarray, backend: LandmarkBackend
+) -> RenderCheck:
+    """Re-detect on ``real`` and ``fake`` ``(T, H, W, 3)`` frames and compare with the edit.
+
+    Args:
+        source, target: ``(T, 68, 2)`` iBUG-68 landmarks before and after the edit, in the
+            frames' pixels.
+        backend: the independent landmark backend.
+
+    Raises:
+        ValueError: the detector found the face on no frame.
+    """
+    found, det_real, det_fake = [], [], []
+    for t, (a, b) in enumerate(zip(real, fake, strict=True)):
+        detections = backend.detect(a)
+        if not detections:
+            continue
+        box = choose_primary(detections, a.shape[1], a.shape[0]).box
+        backend.reset()  # a tracking backend must not carry state from one image to the other
+        fit_a = backend.fit(a, box)
+        backend.reset()
+        fit_b = backend.fit(b, box)
+        if fit_a is None or fit_b is None:
+            continue
+        found.append(t)
+        det_real.append(to_ibug68(fit_a, backend.layout))
+        det_fake.append(to_ibug68(fit_b, backend.layout))
+    if not found:
+        raise ValueError("the validating detector found no face on any frame")
+    det_real, det_fake = np.stack(det_real), np.stack(det_fake)
+    src, dst = source[found].astype(np.float64), target[found].astype(np.float64)
+    intended = dst - src
+    detected = det_fake - det_real
+    moved = np.linalg.norm(intended, axis=-1) >= MOVED_PX
+    if moved.any():
+        recovered = float((detected[moved] * intended[moved]).sum() / (intended[moved] ** 2).sum())
+        error_pristine = float(np.linalg.norm(det_real - src, axis=-1)[moved].mean())
+        error_fake = float(np.linalg.norm(det_fake - dst, axis=-1)[moved].mean())
+    else:
+        recovered, error_pristine, error_fake = 1.0, 0.0, 0.0
+    still = ~moved & (np.linalg.norm(intended, axis=-1) == 0)
+    return RenderCheck(
+        recovered=recovered,
+        error_pristine=error_pristine,
+        error_fake=error_fake,
+        excess=error_fake - error_pristine,
+        still_drift=float(np.linalg.norm(detected, axis=-1)[still].mean()) if still.any() else 0.0,
+        iod=float(np.median(inter_ocular(src))),
+        frames=len(found),
+    )
