@@ -17,9 +17,15 @@ from pathlib import Path
 
 import cv2
 
-from bench import bases, landmarks, perturb, video
+from bench import bases, landmarks, perturb, render, video
 
-STAGES = {"video": video.run, "landmarks": landmarks.run, "bases": bases.run, "perturb": perturb.run}
+STAGES = {
+    "video": video.run,
+    "landmarks": landmarks.run,
+    "bases": bases.run,
+    "perturb": perturb.run,
+    "render": render.run,
+}
 
 
 def pin_to_one_core() -> str:

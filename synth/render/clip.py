@@ -25,6 +25,7 @@ class RenderedClip:
         pixel: ``(T, S, S)`` uint8 soft mask of displacement magnitude.
         patch: ``(T, 14, 14)`` float16 pixel mask pooled per patch.
         boxes: ``(T, 3)`` float64 crop ``cx, cy, side`` in frame pixels (empty with ``full_frame``).
+        ring: ``(T, RING_POINTS, 2)`` float32 fixed ring vertices in output pixels.
     """
 
     real: np.ndarray
@@ -34,6 +35,11 @@ class RenderedClip:
     pixel: np.ndarray
     patch: np.ndarray
     boxes: np.ndarray
+    ring: np.ndarray
+
+    def vertices(self) -> tuple[np.ndarray, np.ndarray]:
+        """The render mesh's ``(T, 68 + RING_POINTS, 2)`` source and target vertices."""
+        return np.concatenate([self.source, self.ring], 1), np.concatenate([self.target, self.ring], 1)
 
 
 def ring_pixels(points: np.ndarray) -> np.ndarray:
@@ -91,4 +97,4 @@ def render_clip(
         fake[t] = warped.image
         x0, y0, x1, y1 = warped.box
         pixel[t, y0:y1, x0:x1] = pixel_mask(warped.displacement, float(iod[t]))
-    return RenderedClip(real, fake, src, dst, pixel, patch_mask(pixel), boxes)
+    return RenderedClip(real, fake, src, dst, pixel, patch_mask(pixel), boxes, ring_out.astype(np.float32))

@@ -12,8 +12,9 @@ SATURATION_IOD = 0.01
 
 def pixel_mask(displacement: np.ndarray, iod_px: float) -> np.ndarray:
     """``(H, W)`` displacement in pixels -> ``(H, W)`` uint8 soft mask, 255 at
-    ``SATURATION_IOD`` x IOD or more, 0 where nothing moved."""
-    return np.round(255 * np.clip(displacement / (SATURATION_IOD * iod_px), 0, 1)).astype(np.uint8)
+    ``SATURATION_IOD`` x IOD or more, and 0 exactly where nothing moved (rounded up, so
+    any displacement at all is at least 1: outside the mask the fake equals the real)."""
+    return np.ceil(255 * np.clip(displacement / (SATURATION_IOD * iod_px), 0, 1)).astype(np.uint8)
 
 
 def patch_mask(pixel: np.ndarray) -> np.ndarray:

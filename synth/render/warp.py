@@ -121,3 +121,34 @@ def warp_frame(
     displacement = np.zeros(index.shape, np.float32)
     displacement[ys, xs] = np.hypot(map_x[ys, xs] - px, map_y[ys, xs] - py)
     return Warped(out, (int(x0), int(y0), int(x1), int(y1)), displacement)
+
+
+def forward_points(points: np.ndarray, source: np.ndarray, target: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Where the warp from ``source`` to ``target`` vertices carries arbitrary ``points``.
+
+    Each point is expressed in barycentric coordinates of the source triangle containing
+    it and re-composed from that triangle's target vertices; points outside every
+    triangle do not move. This is the warp's intended displacement field, evaluated where
+    a validating detector put its landmarks.
+
+    Args:
+        points: ``(N, 2)``; source, target: ``(V, 2)``; triangles: ``(M, 3)``; pixels.
+
+    Returns:
+        ``(N, 2)`` float64.
+    """
+    tri_src = source[triangles].astype(np.float64)  # (M, 3, 2)
+    a, b, c = tri_src[:, 0], tri_src[:, 1], tri_src[:, 2]
+    v0, v1 = b - a, c - a
+    det = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]  # (M,)
+    rel = points[:, None, :].astype(np.float64) - a[None]  # (N, M, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = (rel[..., 0] * v1[:, 1] - rel[..., 1] * v1[:, 0]) / det
+        v = (v0[:, 0] * rel[..., 1] - v0[:, 1] * rel[..., 0]) / det
+    inside = (u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9) & (det != 0)
+    out = points.astype(np.float64).copy()
+    for i in np.flatnonzero(inside.any(1)):
+        k = int(np.argmax(inside[i]))
+        t = target[triangles[k]].astype(np.float64)
+        out[i] = t[0] + u[i, k] * (t[1] - t[0]) + v[i, k] * (t[2] - t[0])
+    return out
