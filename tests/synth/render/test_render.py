@@ -91,14 +91,15 @@ def test_only_moved_triangles_change_and_nothing_is_nan(frame):
 def test_forward_points_follow_the_mesh():
     v = mesh_vertices()
     shifted = v.copy()
-    shifted[:68] += (2.0, -1.0)
+    step = np.array([2.0, -1.0])
+    shifted[:68] += step
     inner = v[[30, 33, 51]]  # nose and lip points: every triangle around them moves fully
-    np.testing.assert_allclose(forward_points(inner, v, shifted, TRI), inner + (2.0, -1.0), atol=1e-9)
+    np.testing.assert_allclose(forward_points(inner, v, shifted, TRI), inner + step, atol=1e-9)
     np.testing.assert_array_equal(forward_points(np.array([[0.0, 0.0]]), v, shifted, TRI), [[0.0, 0.0]])
 
 
 def test_crop_box_is_steady_and_points_land_on_their_pixels(clip):
-    frames, fps, points = clip
+    _, fps, points = clip
     boxes = crop_boxes(points, fps)
     raw_centres = (points.min(1) + points.max(1)) / 2
     assert np.abs(np.diff(boxes[:, :2], axis=0)).mean() < np.abs(np.diff(raw_centres, axis=0)).mean()
