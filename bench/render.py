@@ -18,7 +18,7 @@ from synth.render.clip import render_clip, ring_pixels
 from synth.render.crop import crop_boxes, crop_frame, to_crop
 from synth.render.mesh import triangles
 from synth.render.warp import DegenerateMesh, warp_frame
-from synth.validate import check_render
+from synth.validate import check_flow, check_render
 from synth.video import probe, read_frames
 
 FRAMES = 32
@@ -81,7 +81,7 @@ def run(clips: list[Path]) -> None:
     print(
         f"  {'clip':<44} {'validator':<10} {'recovered':>9} {'excess px':>9} {'1% IOD':>7} {'still px':>8} {'pass':>5}"
     )
-    pooled = {"dlib": [], "mediapipe": []}
+    pooled = {"dlib": [], "mediapipe": [], "flow": []}
     for path, frames, fps, source, _ in cases:
         try:
             rendered = render_clip(frames, source, brow_lift(source), fps)
@@ -97,7 +97,18 @@ def run(clips: list[Path]) -> None:
                 f"  {path.name[:44]:<44} {backend.name:<10} {c.recovered:>9.2f} {c.excess:>9.2f} {0.01 * c.iod:>7.2f} "
                 f"{c.still_drift:>8.2f} {c.passes()!s:>5}"
             )
-    for name, checks in pooled.items():
-        rec = [c.recovered for c in checks]
+        flow = check_flow(rendered.real, rendered.fake, rendered.vertices(), rendered.pixel)
+        pooled["flow"].append(flow)
+        epe = f"median endpoint error {flow.median_error_px:.2f} px"
+        print(f"  {path.name[:44]:<44} {'DIS flow':<10} {flow.recovered:>9.2f}  {epe}")
+    for name in ("dlib", "mediapipe"):
+        checks = pooled[name]
         passed = sum(c.passes() for c in checks)
-        print(f"  {name}: median recovered {np.median(rec):.2f}, passes the bar on {passed}/{len(checks)} clips")
+        rec = np.median([c.recovered for c in checks])
+        print(f"  {name}: median recovered {rec:.2f}, passes the bar on {passed}/{len(checks)} clips")
+    rec = [f.recovered for f in pooled["flow"]]
+    epe = [f.median_error_px for f in pooled["flow"]]
+    print(
+        f"  DIS optical flow: recovered {min(rec):.2f}-{max(rec):.2f}, "
+        f"median endpoint error {min(epe):.2f}-{max(epe):.2f} px"
+    )

@@ -15,7 +15,7 @@ from synth.render.clip import render_clip
 from synth.render.crop import crop_boxes, crop_frame, to_crop
 from synth.render.mesh import triangles, with_ring
 from synth.render.warp import DegenerateMesh, forward_points, warp_frame
-from synth.validate import check_render
+from synth.validate import check_flow, check_render
 from synth.video import probe, read_frames
 from tests.conftest import face
 
@@ -143,3 +143,19 @@ def test_a_brow_lift_is_recovered_by_the_independent_detector(faces, mediapipe_b
     assert check.recovered >= 0.7, check
     assert check.excess <= max(0.5, 0.01 * check.iod), check
     assert check.passes()
+
+
+@pytest.mark.parametrize("prefix", ["LivePortrait__d3", "EDTalk", "spectre__W023", "video-retalking"])
+def test_optical_flow_sees_the_intended_motion(faces, mediapipe_backend, prefix):
+    """Including the clips where landmark detectors cannot localise the brow."""
+    path = face(faces, prefix)
+    frames = read_frames(path, 0, 8)
+    fps = float(probe(path).fps)
+    source = extract_landmarks(frames, mediapipe_backend, fps).ibug68
+    target = source.copy()
+    target[:, list(IBUG68_REGIONS["brow_right"]), 1] -= 0.03 * inter_ocular(source)[:, None]
+    rendered = render_clip(frames, source, target, fps)
+    flow = check_flow(rendered.real, rendered.fake, rendered.vertices(), rendered.pixel)
+    assert flow.pixels > 500
+    assert 0.85 <= flow.recovered <= 1.1, flow
+    assert flow.median_error_px <= 0.3, flow
