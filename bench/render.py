@@ -11,25 +11,16 @@ from bench.report import table
 from synth.bases.io import load_bases
 from synth.errors import Rejected
 from synth.landmarks import extract_landmarks, make_backend
-from synth.landmarks.layout import IBUG68_REGIONS, inter_ocular
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy, sample_perturbation
 from synth.render.clip import render_clip, ring_pixels
 from synth.render.crop import crop_boxes, crop_frame, to_crop
 from synth.render.mesh import triangles
 from synth.render.warp import DegenerateMesh, warp_frame
-from synth.validate import check_flow, check_render
+from synth.validate import brow_lift, check_flow, check_render
 from synth.video import probe, read_frames
 
 FRAMES = 32
-LIFT_IOD = 0.03
-
-
-def brow_lift(points: np.ndarray) -> np.ndarray:
-    """The prototype's edit: the subject's right brow lifted by 3% of the IOD."""
-    target = points.copy()
-    target[:, list(IBUG68_REGIONS["brow_right"]), 1] -= LIFT_IOD * inter_ocular(points)[:, None]
-    return target
 
 
 def _warp_time(frames, source, target, fps, full_frame: bool) -> tuple[float, int]:

@@ -7,12 +7,12 @@ import cv2
 from apache_beam.metrics import Metrics
 
 from pipelines.fs import open_source
-from schemas import ClipRecord, RejectRecord, landmarks_table
+from pipelines.rejects import REJECTS, reject_record
+from schemas import ClipRecord, landmarks_table
 from synth.errors import Rejected
 from synth.landmarks import GateConfig, TrackConfig, extract_landmarks, make_backend
 from synth.video import DEFAULT_TIMEOUT_S, read_frames
 
-REJECTS = "rejects"
 STAGE = "landmarks"
 
 
@@ -43,12 +43,7 @@ class ExtractLandmarksFn(beam.DoFn):
             lm = extract_landmarks(frames, self.backend, float(clip.fps_num / clip.fps_den), self.track, self.gates)
         except Rejected as exc:
             self.rejected.inc()
-            yield beam.pvalue.TaggedOutput(
-                REJECTS,
-                RejectRecord(
-                    clip.uri, clip.video_id, clip.clip, STAGE, exc.reason, exc.detail, exc.measured, exc.threshold
-                ),
-            )
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, clip.uri, clip.video_id, exc, clip.clip))
             return
         self.frames.inc(clip.num_frames)
         yield clip, lm

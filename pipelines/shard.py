@@ -11,12 +11,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipelines.fs import is_remote, list_files, open_source, read_bytes
+from pipelines.rejects import REJECTS, reject_record
 from schemas import InputRecord, RejectRecord
 from synth.errors import Rejected
 from synth.shard import is_manifest, is_video_name, plan_clips, read_manifest, video_id_for
 from synth.video import DEFAULT_TIMEOUT_S, probe
 
-REJECTS = "rejects"
 STAGE = "shard"
 
 
@@ -51,7 +51,7 @@ class ExpandInputSpecs(beam.DoFn):
                 yield InputRecord(uri=path, video_id=video_id_for(path))
         except Rejected as exc:
             self.unmatched.inc()
-            yield beam.pvalue.TaggedOutput(REJECTS, _reject(spec, None, exc))
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, spec, None, exc))
 
     def _manifest(self, spec: str):
         if not FileSystems.exists(spec):
@@ -109,15 +109,11 @@ class ProbeAndPlanClips(beam.DoFn):
             clips = plan_clips(info, ref, self.clip_frames, self.clip_stride, self.max_clips_per_video)
         except Rejected as exc:
             self.rejected.inc()
-            yield beam.pvalue.TaggedOutput(REJECTS, _reject(ref.uri, ref.video_id, exc))
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, ref.uri, ref.video_id, exc))
             return
         self.videos.inc()
         self.clips.inc(len(clips))
         yield from clips
-
-
-def _reject(uri: str, video_id: str | None, exc: Rejected, clip: int | None = None) -> RejectRecord:
-    return RejectRecord(uri, video_id, clip, STAGE, exc.reason, exc.detail, exc.measured, exc.threshold)
 
 
 class ShardVideos(beam.PTransform):

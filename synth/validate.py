@@ -19,13 +19,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from synth.landmarks.backends import LandmarkBackend
-from synth.landmarks.layout import inter_ocular, to_ibug68
+from synth.landmarks.layout import IBUG68_REGIONS, inter_ocular, to_ibug68
 from synth.landmarks.track import choose_primary
 from synth.render.mesh import triangles
 from synth.render.warp import forward_points
 
 #: Points whose intended displacement is below this many pixels count as "not moved".
 MOVED_PX = 0.5
+
+
+def brow_lift(points: np.ndarray, fraction: float = 0.03) -> np.ndarray:
+    """The reference edit for validating renders: the subject's right brow lifted by
+    ``fraction`` of the IOD on every frame. ``(T, 68, 2)`` pixels in and out."""
+    target = points.copy()
+    target[:, list(IBUG68_REGIONS["brow_right"]), 1] -= fraction * inter_ocular(points)[:, None]
+    return target
 
 
 @dataclass(frozen=True)

