@@ -11,13 +11,11 @@ itself is small and runs in this process.
 from __future__ import annotations
 
 import argparse
-import io
 import posixpath
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from pipelines.fs import list_files, read_bytes
+from pipelines.fs import list_files, read_columns
 from synth.bases.fit import KINDS, fit_from_table
 from synth.bases.io import save_bases
 from synth.bases.model import TrainConfig
@@ -44,7 +42,7 @@ def read_landmarks(patterns: list[str]) -> pa.Table:
     paths = sorted({path for pattern in patterns for path in list_files(pattern)})
     if not paths:
         raise ValueError(f"no landmark tables match {patterns}")
-    return pa.concat_tables([pq.read_table(io.BytesIO(read_bytes(p)), columns=LANDMARK_COLUMNS) for p in paths])
+    return pa.concat_tables([read_columns(p, LANDMARK_COLUMNS) for p in paths])
 
 
 def run(argv: list[str]) -> dict:

@@ -54,6 +54,22 @@ def read_bytes(uri: str) -> bytes:
         return f.read()
 
 
+def read_columns(uri: str, columns: list[str] | None = None):
+    """A Parquet file's ``columns`` as a pyarrow Table, reading only those column chunks."""
+    import pyarrow.parquet as pq
+
+    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.read_table(f, columns=columns)
+
+
+def parquet_rows(uri: str) -> int:
+    """Row count from a Parquet file's footer."""
+    import pyarrow.parquet as pq
+
+    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.ParquetFile(f).metadata.num_rows
+
+
 def write_atomic(uri: str, data: bytes) -> None:
     """Write ``data`` to a temporary sibling, then rename it onto ``uri``.
 

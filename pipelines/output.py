@@ -7,14 +7,11 @@ after every shard is complete, so its presence marks a finished run.
 
 from __future__ import annotations
 
-import io
 import json
 import posixpath
 from collections import Counter
 
-import pyarrow.parquet as pq
-
-from pipelines.fs import list_files, read_bytes, sha256_of, write_atomic
+from pipelines.fs import list_files, parquet_rows, read_bytes, read_columns, sha256_of, write_atomic
 from schemas import SCHEMA_VERSION
 from synth import __version__
 
@@ -69,25 +66,25 @@ def write_manifest(out: str, config: dict) -> dict:
     for path in owned_files(out):
         entry = {"path": posixpath.relpath(path, out.rstrip("/")), "sha256": sha256_of(path)}
         if path.endswith(".parquet"):
-            entry["rows"] = pq.read_metadata(io.BytesIO(read_bytes(path))).num_rows
+            entry["rows"] = parquet_rows(path)
         shards.append(entry)
     counts = {"clips": 0, "videos": 0, "clips_with_landmarks": 0, "rejects": 0, "rejects_by_reason": {}}
     clip_files = list_files(_join(out, "parquet", "clips-*.parquet"))
     if clip_files:
         ids = set()
         for path in clip_files:
-            table = pq.read_table(io.BytesIO(read_bytes(path)), columns=["video_id"])
+            table = read_columns(path, ["video_id"])
             counts["clips"] += table.num_rows
             ids.update(table.column("video_id").to_pylist())
         counts["videos"] = len(ids)
     landmark_clips = set()
     for path in list_files(_join(out, "parquet", "landmarks-*.parquet")):
-        table = pq.read_table(io.BytesIO(read_bytes(path)), columns=["video_id", "clip"])
+        table = read_columns(path, ["video_id", "clip"])
         landmark_clips.update(zip(table.column("video_id").to_pylist(), table.column("clip").to_pylist(), strict=True))
     counts["clips_with_landmarks"] = len(landmark_clips)
     reasons: Counter = Counter()
     for path in list_files(_join(out, "rejects", "*.parquet")):
-        table = pq.read_table(io.BytesIO(read_bytes(path)), columns=["stage", "reason"])
+        table = read_columns(path, ["stage", "reason"])
         reasons.update(f"{row['stage']}: {row['reason']}" for row in table.to_pylist())
     counts["rejects"] = sum(reasons.values())
     counts["rejects_by_reason"] = dict(sorted(reasons.items()))

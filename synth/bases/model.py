@@ -86,10 +86,6 @@ class LinearBases:
             raise ValueError(f"expected (T, {self.k}) coefficients, got {coeffs.shape}")
         return self.mean + np.einsum("tk,knd->tnd", coeffs, self.components)
 
-    def displacement(self, delta: np.ndarray) -> np.ndarray:
-        """The landmark displacement ``(T, 68, 2)`` of a coefficient change ``(T, k)``."""
-        return self.decode(delta) - self.mean
-
 
 def _with_std(kind: str, mean: np.ndarray, components: np.ndarray, shapes: np.ndarray) -> LinearBases:
     provisional = LinearBases(kind, mean, components, np.ones(components.shape[0]))

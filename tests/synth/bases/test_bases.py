@@ -9,7 +9,15 @@ import torch
 from synth.bases.fit import evaluate, split_videos
 from synth.bases.io import ModelFileError, load_bases, save_bases
 from synth.bases.metrics import coupling, locality, nme
-from synth.bases.model import LinearBases, TrainConfig, autoencoder_loss, fit_autoencoder, fit_pca, region_matrix
+from synth.bases.model import (
+    LinearBases,
+    RegionalAutoencoder,
+    TrainConfig,
+    autoencoder_loss,
+    fit_autoencoder,
+    fit_pca,
+    region_matrix,
+)
 from synth.bases.normalize import canonical_shape, denormalize, normalize
 from synth.landmarks import extract_landmarks
 from synth.video import probe, read_frames
@@ -142,3 +150,14 @@ def test_default_model_ships_small_and_sound():
     assert len(info["held_out_videos"]) >= 3 and not set(info["held_out_videos"]) & set(info["train_videos"])
     assert info["metrics"]["mean_locality"] >= 0.7
     assert info["metrics"]["held_out_nme_pct_iod"] < 3.0
+
+
+def test_torch_module_and_numpy_inference_agree(real_shapes):
+    """The trained module's forward pass equals LinearBases' encode/decode on the same bases."""
+    train = np.concatenate([s for _, s in real_shapes.values()])
+    bases = fit_autoencoder(train, TrainConfig(k=6, steps=50))
+    module = RegionalAutoencoder(torch.tensor(bases.components.reshape(6, 136).T.copy()), torch.tensor(region_matrix()))
+    x = (train[:20] - bases.mean).reshape(20, 136)
+    with torch.no_grad():
+        torch_recon = module(torch.tensor(x)).numpy().reshape(20, 68, 2) + bases.mean
+    np.testing.assert_allclose(torch_recon, bases.decode(bases.encode(train[:20])), atol=1e-9)
