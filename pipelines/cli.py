@@ -136,6 +136,9 @@ def render_preview(argv: list[str]) -> int:
     parser.add_argument("--frames", type=int, default=32, help="Clip length.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strength", type=float, help="Largest displacement, IOD (default: the policy's draw).")
+    parser.add_argument(
+        "--max-shift", type=float, default=PerturbPolicy.max_shift, help="Hard cap on any landmark's shift, IOD."
+    )
     parser.add_argument("--size", type=int, default=256, help="Crop side, pixels.")
     parser.add_argument("--bases", help="Motion-bases model (default: shipped).")
     args = parser.parse_args(argv)
@@ -149,9 +152,8 @@ def render_preview(argv: list[str]) -> int:
         print(f"kinefake render-preview: {exc}", file=sys.stderr)
         return 1
     motion = ClipMotion.from_points(lm.ibug68, bases)
-    policy = PerturbPolicy(weights={args.operator: 1.0})
-    if args.strength is not None:
-        policy = PerturbPolicy(weights={args.operator: 1.0}, strength=(args.strength, args.strength))
+    strength = PerturbPolicy.strength if args.strength is None else (args.strength, args.strength)
+    policy = PerturbPolicy(weights={args.operator: 1.0}, strength=strength, max_shift=args.max_shift)
     donors = [("self-reversed", motion.coeffs[::-1].copy())]  # a donor for transplant without a second clip
     fake = sample_perturbation(f"{Path(args.video).stem}_{args.start:04d}_fake0", args.seed, motion, policy, donors)
     if fake is None:
