@@ -86,5 +86,9 @@ def run(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    import sys
+
+    from pipelines.cli import main
+
     logging.getLogger().setLevel(logging.INFO)
-    run()
+    sys.exit(main(["generate", *sys.argv[1:]]))
