@@ -10,6 +10,7 @@ import numpy as np
 from bench.report import table
 from synth.errors import Rejected
 from synth.landmarks import extract_landmarks, make_backend
+from synth.landmarks.extract import describe_track
 from synth.landmarks.layout import to_ibug68
 from synth.landmarks.smooth import lag_frames, mouth_opening
 from synth.landmarks.track import track_clip
@@ -53,11 +54,12 @@ def _quality(clips: list[Path], backend) -> None:
         info = probe(path)
         frames = read_frames(path, 0, min(FRAMES, info.frame_count))
         try:
-            lm = extract_landmarks(frames, backend, float(info.fps))
+            track = track_clip(frames, backend)
+            lm = describe_track(track, backend, float(info.fps), frames.shape[2], frames.shape[1])
         except Rejected as exc:
             print(f"  {path.name[:44]:<44} rejected: {exc.reason}")
             continue
-        raw = mouth_opening(to_ibug68(track_clip(frames, backend).points, lm.layout))
+        raw = mouth_opening(to_ibug68(track.points, lm.layout))
         smooth = mouth_opening(lm.ibug68)
         moving = np.ptp(raw) >= 0.05
         lag = f"{lag_frames(raw, smooth):>4d}" if moving else "   -"

@@ -9,30 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.report import tracked_clips
 from synth.bases.io import load_bases
-from synth.errors import Rejected
-from synth.landmarks import extract_landmarks, make_backend
+from synth.landmarks import make_backend
 from synth.perturb.measure import operator_table
 from synth.perturb.motion import ClipMotion
-from synth.video import probe, read_frames
 
 CLIP = 32
 SAMPLES = 3
 
 
 def clip_motions(clips: list[Path], bases) -> list[tuple[str, ClipMotion]]:
-    backend = make_backend("mediapipe")
-    out = []
-    for path in clips:
-        info = probe(path)
-        for start in (0, CLIP)[: max(1, min(2, info.frame_count // CLIP))]:
-            frames = read_frames(path, start, CLIP)
-            try:
-                lm = extract_landmarks(frames, backend, float(info.fps))
-            except Rejected:
-                continue
-            out.append((f"{path.stem}_{start // CLIP:04d}", ClipMotion.from_points(lm.ibug68, bases)))
-    return out
+    return [
+        (f"{path.stem}_{k:04d}", ClipMotion.from_points(lm.ibug68, bases))
+        for path, k, _, _, lm in tracked_clips(clips, make_backend("mediapipe"), CLIP, starts=2)
+    ]
 
 
 def run(clips: list[Path]) -> None:

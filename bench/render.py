@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.report import table
+from bench.report import table, tracked_clips
 from synth.bases.io import load_bases
-from synth.errors import Rejected
-from synth.landmarks import extract_landmarks, make_backend
+from synth.landmarks import make_backend
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy, sample_perturbation
 from synth.render.clip import render_clip, ring_pixels
@@ -18,7 +17,6 @@ from synth.render.crop import crop_boxes, crop_frame, to_crop
 from synth.render.mesh import triangles
 from synth.render.warp import DegenerateMesh, warp_frame
 from synth.validate import brow_lift, check_flow, check_render
-from synth.video import probe, read_frames
 
 FRAMES = 32
 
@@ -43,16 +41,10 @@ def run(clips: list[Path]) -> None:
     bases, _ = load_bases()
     mediapipe, dlib = make_backend("mediapipe"), make_backend("dlib")
     cases = []
-    for path in clips:
-        info = probe(path)
-        frames = read_frames(path, 0, min(FRAMES, info.frame_count))
-        try:
-            lm = extract_landmarks(frames, mediapipe, float(info.fps))
-        except Rejected:
-            continue
+    for path, _, fps, frames, lm in tracked_clips(clips, mediapipe, FRAMES):
         motion = ClipMotion.from_points(lm.ibug68, bases)
         fake = sample_perturbation(f"{path.stem}_0000_fake0", 0, motion, PerturbPolicy())
-        cases.append((path, frames, float(info.fps), lm.ibug68, fake))
+        cases.append((path, frames, fps, lm.ibug68, fake))
 
     rows = {"256x256 crop": [0.0, 0], "1920x1080 full frame": [0.0, 0]}
     for _, frames, fps, source, fake in cases:

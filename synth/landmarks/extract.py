@@ -12,7 +12,7 @@ from synth.landmarks.backends import LandmarkBackend
 from synth.landmarks.layout import inter_ocular, to_ibug68
 from synth.landmarks.pose import camera_matrix, euler_degrees, solve_pose, visibility
 from synth.landmarks.smooth import rigid_jitter, smooth_points
-from synth.landmarks.track import TrackConfig, points_box, track_clip
+from synth.landmarks.track import Track, TrackConfig, points_box, track_clip
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,22 @@ def extract_landmarks(
             ("face too small", "head turned too far", "low confidence", "too much jitter"),
             or "no pose" when PnP fails on degenerate landmarks.
     """
+    return describe_track(track_clip(frames, backend, track), backend, fps, frames.shape[2], frames.shape[1], gates)
+
+
+def describe_track(
+    raw: Track, backend: LandmarkBackend, fps: float, width: int, height: int, gates: GateConfig | None = None
+) -> ClipLandmarks:
+    """Smooth a raw :class:`Track` of a ``width`` x ``height`` clip, add pose and visibility, apply the gates.
+
+    Raises:
+        Rejected: "no pose", or a gate (as :func:`extract_landmarks`).
+    """
     gates = gates or GateConfig()
-    raw = track_clip(frames, backend, track)
     points = smooth_points(raw.points, fps)
     ibug = to_ibug68(points, backend.layout)
     iod = inter_ocular(ibug).astype(np.float32)
-    camera = camera_matrix(frames.shape[2], frames.shape[1])
+    camera = camera_matrix(width, height)
     try:
         poses = [solve_pose(p, backend.layout, camera) for p in points]
     except ValueError as exc:

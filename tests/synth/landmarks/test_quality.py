@@ -7,6 +7,7 @@ import pytest
 
 from synth.errors import Rejected
 from synth.landmarks import GateConfig, extract_landmarks
+from synth.landmarks.extract import describe_track
 from synth.landmarks.layout import to_ibug68
 from synth.landmarks.smooth import lag_frames, mouth_opening
 from synth.landmarks.track import track_clip
@@ -33,7 +34,9 @@ def extracted(faces, mediapipe_backend):
     out = {}
     for prefix in TRACKED:
         frames, fps = clip(faces, prefix)
-        out[prefix] = (extract_landmarks(frames, mediapipe_backend, fps), track_clip(frames, mediapipe_backend))
+        raw = track_clip(frames, mediapipe_backend)
+        width, height = frames.shape[2], frames.shape[1]
+        out[prefix] = (describe_track(raw, mediapipe_backend, fps, width, height), raw)
     return out
 
 
