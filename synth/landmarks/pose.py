@@ -20,6 +20,10 @@ from synth.landmarks.layout import IBUG68, IBUG68_REGIONS, MESH478, MESH_TO_IBUG
 #: iBUG points used for PnP: everything but the jaw contour, which is a silhouette that
 #: slides over the 3D face as the head turns rather than a fixed point on it.
 PNP_IBUG68 = tuple(i for i in range(68) if i not in IBUG68_REGIONS["jaw"])
+#: SQPnP starts the refinement at the optimum's doorstep: stopping at a 1e-4 change instead
+#: of OpenCV's 1e-10 default changes angles by about 0.001° and halves the pose cost
+#: (0.84 -> 0.46 ms per frame for 468 points).
+REFINE_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 1e-4)
 #: Centre of the sphere-like head model whose radii give landmark normals (IOD units).
 HEAD_CENTRE = np.array([0.0, 0.6, 1.3], np.float32)
 
@@ -78,7 +82,7 @@ def solve_pose(points: np.ndarray, layout: str, camera: np.ndarray) -> tuple[np.
     ok, rvec, tvec = cv2.solvePnP(model, image, camera, None, flags=cv2.SOLVEPNP_SQPNP)
     if not ok:
         raise ValueError("PnP found no pose for these landmarks (degenerate configuration)")
-    rvec, tvec = cv2.solvePnPRefineLM(model, image, camera, None, rvec, tvec)
+    rvec, tvec = cv2.solvePnPRefineLM(model, image, camera, None, rvec, tvec, REFINE_CRITERIA)
     projected, _ = cv2.projectPoints(model, rvec, tvec, camera, None)
     rms = float(np.sqrt(np.mean(np.sum((projected[:, 0] - image) ** 2, axis=1))))
     return cv2.Rodrigues(rvec)[0].astype(np.float32), tvec[:, 0].astype(np.float32), rms
