@@ -8,8 +8,8 @@ is not an independent judge.
 What "was meant to move" at a detected point is the warp's displacement field *at that
 point* (:func:`synth.render.warp.forward_points`), not the edit of the nearest source
 landmark: the two models place some points differently (dlib's brow points sit 5-9% IOD
-from MediaPipe's), and the field fades from the edited landmarks to the fixed ring, so
-comparing with the landmark edit would under-count what the detector should see.
+from MediaPipe's), and beyond a feature's companion vertices the field fades towards the
+fixed ring, so comparing with the landmark edit would mis-count what the detector should see.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from synth.landmarks.backends import LandmarkBackend
 from synth.landmarks.layout import IBUG68_REGIONS, inter_ocular, to_ibug68
 from synth.landmarks.track import choose_primary
-from synth.render.mesh import triangles
+from synth.render.mesh import Mesh
 from synth.render.warp import forward_points
 
 #: Points whose intended displacement is below this many pixels count as "not moved".
@@ -71,7 +71,7 @@ def check_render(
     source: np.ndarray,
     target: np.ndarray,
     backend: LandmarkBackend,
-    vertices: tuple[np.ndarray, np.ndarray] | None = None,
+    mesh: Mesh | None = None,
 ) -> RenderCheck:
     """Re-detect on ``real`` and ``fake`` ``(T, H, W, 3)`` frames and compare with the edit.
 
@@ -79,9 +79,9 @@ def check_render(
         source, target: ``(T, 68, 2)`` iBUG-68 landmarks before and after the edit, in the
             frames' pixels (the error bar is measured against these).
         backend: the independent landmark backend.
-        vertices: the render's ``(T, V, 2)`` source and target mesh vertices (landmarks and
-            ring); when given, the intended displacement of each detected point is the
-            warp's field there, else the edit of the same-numbered source landmark.
+        mesh: the render's mesh in the frames' pixels; when given, the intended
+            displacement of each detected point is the warp's field there, else the edit
+            of the same-numbered source landmark.
 
     Raises:
         ValueError: the detector found the face on no frame.
@@ -105,12 +105,14 @@ def check_render(
         raise ValueError("the validating detector found no face on any frame")
     det_real, det_fake = np.stack(det_real), np.stack(det_fake)
     src, dst = source[found].astype(np.float64), target[found].astype(np.float64)
-    if vertices is None:
+    if mesh is None:
         intended = dst - src
     else:
-        tri = triangles()
         intended = np.stack(
-            [forward_points(p, vertices[0][t], vertices[1][t], tri) - p for p, t in zip(det_real, found, strict=True)]
+            [
+                forward_points(p, mesh.source[t], mesh.target[t], mesh.triangles) - p
+                for p, t in zip(det_real, found, strict=True)
+            ]
         )
     detected = det_fake - det_real
     moved = np.linalg.norm(intended, axis=-1) >= MOVED_PX
@@ -148,9 +150,7 @@ class FlowCheck:
     pixels: int
 
 
-def check_flow(
-    real: np.ndarray, fake: np.ndarray, vertices: tuple[np.ndarray, np.ndarray], pixel: np.ndarray
-) -> FlowCheck:
+def check_flow(real: np.ndarray, fake: np.ndarray, mesh: Mesh, pixel: np.ndarray) -> FlowCheck:
     """Measure the render with an independent motion estimator instead of a landmark model.
 
     A landmark detector can only judge what it can localise (blurred or low-contrast
@@ -160,13 +160,12 @@ def check_flow(
 
     Args:
         real, fake: ``(T, H, W, 3)`` uint8 frames.
-        vertices: the render's ``(T, V, 2)`` source and target mesh vertices.
+        mesh: the render's mesh in the frames' pixels.
         pixel: ``(T, H, W)`` uint8 pixel mask of the render.
     """
     import cv2
 
     flow_estimator = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    tri = triangles()
     dot = norm = 0.0
     errors = []
     for t in range(len(real)):
@@ -178,7 +177,7 @@ def check_flow(
             continue
         flow = flow_estimator.calc(a, b, None)[ys, xs].astype(np.float64)
         points = np.stack([xs, ys], 1).astype(np.float64)
-        intended = forward_points(points, vertices[0][t], vertices[1][t], tri) - points
+        intended = forward_points(points, mesh.source[t], mesh.target[t], mesh.triangles) - points
         dot += float((flow * intended).sum())
         norm += float((intended**2).sum())
         errors.append(np.linalg.norm(flow - intended, axis=1))

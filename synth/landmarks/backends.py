@@ -134,6 +134,10 @@ def dlib_predictor_path() -> str:
     return path
 
 
+#: Box side (px) that dlib's shape predictor fits at; smaller boxes are resampled up to it.
+DLIB_FIT_SIDE = 400
+
+
 class DlibBackend:
     """dlib HOG face detector + 68-point shape predictor (ensemble of regression trees)."""
 
@@ -164,11 +168,33 @@ class DlibBackend:
         return out
 
     def fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-        x0, y0, x1, y1 = (round(float(v)) for v in box)
-        if x1 - x0 < 8 or y1 - y0 < 8:
+        """Fit the 68 points in ``box``; a box smaller than ``DLIB_FIT_SIDE`` is resampled up first.
+
+        dlib returns whole pixels (its parts are integer points), which on a 100 px face is
+        1% IOD of rounding: a 2.4 px edit came back as 2 or 3 px, or 1 px against the
+        edit. Fitting on the box region bilinearly resampled to ``DLIB_FIT_SIDE`` px
+        brings the rounding down to ``side / DLIB_FIT_SIDE`` px.
+        """
+        x0, y0, x1, y1 = (float(v) for v in box)
+        side = max(x1 - x0, y1 - y0)
+        if side < 8:
             return None
-        shape = self._predictor(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self._rect(x0, y0, x1, y1))
-        return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        scale = DLIB_FIT_SIDE / side
+        if scale <= 1:
+            shape = self._predictor(gray, self._rect(round(x0), round(y0), round(x1), round(y1)))
+            return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+        # The box plus a quarter of its side around it, so the trees' pixel probes land on the image.
+        ox, oy = x0 - side / 4, y0 - side / 4
+        width, height = round((x1 - x0 + side / 2) * scale), round((y1 - y0 + side / 2) * scale)
+        to_patch = np.array([[scale, 0, -ox * scale], [0, scale, -oy * scale]])
+        patch = cv2.warpAffine(gray, to_patch, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        rect = self._rect(
+            *(round(v) for v in ((x0 - ox) * scale, (y0 - oy) * scale, (x1 - ox) * scale, (y1 - oy) * scale))
+        )
+        shape = self._predictor(patch, rect)
+        parts = np.array([(p.x, p.y) for p in shape.parts()], np.float64)
+        return (parts / scale + (ox, oy)).astype(np.float32)
 
 
 BACKENDS = {"mediapipe": MediaPipeBackend, "dlib": DlibBackend}

@@ -10,7 +10,7 @@ from synth.bases.model import REGION_NAMES
 from synth.perturb.motion import ClipMotion, RegionPair, region_displacement
 from synth.perturb.operators import OPERATORS
 from synth.perturb.schedule import envelope
-from synth.render.mesh import flipped
+from synth.render.mesh import clip_triangles, flipped
 
 #: Each flip makes the strength this much smaller, at most ``MAX_REDUCTIONS`` times.
 REDUCTION = 0.7
@@ -79,7 +79,8 @@ def perturb(
         return None
     scale = min(1.0, strength / natural) if natural > 0 else 0.0
     reductions = 0
-    while scale > 0 and flipped(motion.shapes, motion.shapes + scale * weighted).any():
+    tri = clip_triangles(motion.shapes)
+    while scale > 0 and flipped(motion.shapes, motion.shapes + scale * weighted, tri).any():
         if reductions == MAX_REDUCTIONS:
             return None
         scale *= REDUCTION

@@ -6,12 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.bases.normalize import normalize
-from synth.geometry import apply_similarity
 from synth.landmarks.layout import inter_ocular
 from synth.render.crop import crop_boxes, crop_frame, to_crop
 from synth.render.masks import patch_mask, pixel_mask
-from synth.render.mesh import RING_POINTS, ring_canonical, triangles
+from synth.render.mesh import Mesh, pixel_mesh
 from synth.render.warp import warp_frame
 
 
@@ -25,7 +23,7 @@ class RenderedClip:
         pixel: ``(T, S, S)`` uint8 soft mask of displacement magnitude.
         patch: ``(T, 14, 14)`` float16 pixel mask pooled per patch.
         boxes: ``(T, 3)`` float64 crop ``cx, cy, side`` in frame pixels (empty with ``full_frame``).
-        ring: ``(T, RING_POINTS, 2)`` float32 fixed ring vertices in output pixels.
+        mesh: the render :class:`~synth.render.mesh.Mesh`, float32 vertices in output pixels.
     """
 
     real: np.ndarray
@@ -35,17 +33,7 @@ class RenderedClip:
     pixel: np.ndarray
     patch: np.ndarray
     boxes: np.ndarray
-    ring: np.ndarray
-
-    def vertices(self) -> tuple[np.ndarray, np.ndarray]:
-        """The render mesh's ``(T, 68 + RING_POINTS, 2)`` source and target vertices."""
-        return np.concatenate([self.source, self.ring], 1), np.concatenate([self.target, self.ring], 1)
-
-
-def ring_pixels(points: np.ndarray) -> np.ndarray:
-    """The fixed boundary ring ``(T, RING_POINTS, 2)`` placed on each frame's face (pixels)."""
-    _, pose = normalize(points.astype(np.float64))
-    return apply_similarity(pose, np.broadcast_to(ring_canonical(), (len(points), RING_POINTS, 2)))
+    mesh: Mesh
 
 
 def render_clip(
@@ -75,26 +63,21 @@ def render_clip(
     """
     if source.shape != target.shape or source.shape != (len(frames), 68, 2):
         raise ValueError(f"expected source and target ({len(frames)}, 68, 2), got {source.shape}, {target.shape}")
-    ring = ring_pixels(source)
+    mesh = pixel_mesh(source, target)
     if full_frame:
         boxes = np.empty((0, 3))
         real = frames
-        src, dst, ring_out = source.astype(np.float32), target.astype(np.float32), ring
+        mesh = mesh.map(lambda _, v: v.astype(np.float32))
     else:
         boxes = crop_boxes(source, fps, margin)
         real = np.stack([crop_frame(f, b, size) for f, b in zip(frames, boxes, strict=True)])
-        src = np.stack([to_crop(p, b, size) for p, b in zip(source, boxes, strict=True)])
-        dst = np.stack([to_crop(p, b, size) for p, b in zip(target, boxes, strict=True)])
-        ring_out = np.stack([to_crop(r, b, size) for r, b in zip(ring, boxes, strict=True)])
-    tri = triangles()
-    iod = inter_ocular(src)
+        mesh = mesh.map(lambda t, v: to_crop(v, boxes[t], size))
+    iod = inter_ocular(mesh.source[:, :68])
     fake = np.empty_like(real)
     pixel = np.zeros(real.shape[:3], np.uint8)
     for t in range(len(real)):
-        vertices_src = np.concatenate([src[t], ring_out[t]])
-        vertices_dst = np.concatenate([dst[t], ring_out[t]])
-        warped = warp_frame(real[t], vertices_src, vertices_dst, tri, interpolation)
+        warped = warp_frame(real[t], mesh.source[t], mesh.target[t], mesh.triangles, interpolation)
         fake[t] = warped.image
         x0, y0, x1, y1 = warped.box
         pixel[t, y0:y1, x0:x1] = pixel_mask(warped.displacement, float(iod[t]))
-    return RenderedClip(real, fake, src, dst, pixel, patch_mask(pixel), boxes, ring_out.astype(np.float32))
+    return RenderedClip(real, fake, mesh.source[:, :68], mesh.target[:, :68], pixel, patch_mask(pixel), boxes, mesh)

