@@ -124,6 +124,7 @@ def render_preview(argv: list[str]) -> int:
     from synth.perturb.operators import OPERATORS
     from synth.perturb.policy import PerturbPolicy, sample_perturbation
     from synth.render.clip import render_clip
+    from synth.render.warp import DegenerateMesh
     from synth.video import encode_mp4, probe, read_frames
 
     parser = argparse.ArgumentParser(
@@ -140,6 +141,9 @@ def render_preview(argv: list[str]) -> int:
         "--max-shift", type=float, default=PerturbPolicy.max_shift, help="Hard cap on any landmark's shift, IOD."
     )
     parser.add_argument("--size", type=int, default=256, help="Crop side, pixels.")
+    parser.add_argument("--margin", type=float, default=1.3, help="Crop side over the landmarks' box side.")
+    parser.add_argument("--full-frame", action="store_true", help="Warp the full frames instead of face crops.")
+    parser.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear")
     parser.add_argument("--bases", help="Motion-bases model (default: shipped).")
     args = parser.parse_args(argv)
     try:
@@ -159,7 +163,20 @@ def render_preview(argv: list[str]) -> int:
     if fake is None:
         print(f"kinefake render-preview: {args.operator} found no usable motion in this clip", file=sys.stderr)
         return 1
-    rendered = render_clip(frames, lm.ibug68, fake.target, float(info.fps), size=args.size)
+    try:
+        rendered = render_clip(
+            frames,
+            lm.ibug68,
+            fake.target,
+            float(info.fps),
+            size=args.size,
+            margin=args.margin,
+            full_frame=args.full_frame,
+            interpolation=args.interpolation,
+        )
+    except DegenerateMesh as exc:
+        print(f"kinefake render-preview: {exc}", file=sys.stderr)
+        return 1
     diff = np.clip(np.abs(rendered.fake.astype(np.int16) - rendered.real) * 10, 0, 255).astype(np.uint8)
     mask = np.repeat(rendered.pixel[..., None], 3, axis=3)
     panels = np.concatenate([rendered.real, rendered.fake, mask, diff], axis=2)

@@ -36,6 +36,15 @@ def test_render_preview_panels_and_cap(faces, tmp_path, capsys):
     assert frames[:, :, 512:768].max() > 0  # the mask panel shows the edit somewhere
 
 
+def test_render_preview_full_frame_bicubic(faces, tmp_path):
+    out = tmp_path / "full.mp4"
+    video = face(faces, "LipNet")
+    args = ["render-preview", str(video), "--out", str(out), "--frames", "16", "--operator", "decouple"]
+    assert main([*args, "--full-frame", "--interpolation", "bicubic"]) == 0
+    info, source = probe(out), probe(video)
+    assert (info.frame_count, info.width, info.height) == (16, 4 * source.width, source.height)
+
+
 def test_bases_preview(tmp_path):
     out = tmp_path / "bases.png"
     assert main(["bases-preview", "--out", str(out)]) == 0
