@@ -36,6 +36,46 @@ class RenderedClip:
     mesh: Mesh
 
 
+@dataclass(frozen=True)
+class Crops:
+    """A clip's pristine output frames and where they came from, shared by all its variants.
+
+    Attributes:
+        frames: ``(T, S, S, 3)`` uint8 crops (``(T, H, W, 3)``, the input itself, with ``full_frame``).
+        boxes: ``(T, 3)`` float64 crop ``cx, cy, side`` in frame pixels (empty with ``full_frame``).
+        size: crop side in pixels (0 with ``full_frame``).
+    """
+
+    frames: np.ndarray
+    boxes: np.ndarray
+    size: int
+
+    @property
+    def full_frame(self) -> bool:
+        return self.size == 0
+
+    def frame_points(self, t: int, points: np.ndarray) -> np.ndarray:
+        """``(..., 2)`` frame-pixel points of frame ``t`` -> output pixels, float32."""
+        if self.full_frame:
+            return points.astype(np.float32)
+        return to_crop(points, self.boxes[t], self.size)
+
+    def points(self, points: np.ndarray) -> np.ndarray:
+        """``(T, ..., 2)`` frame-pixel points -> output pixels, float32."""
+        return np.stack([self.frame_points(t, p) for t, p in enumerate(points)])
+
+
+def crop_clip(
+    frames: np.ndarray, source: np.ndarray, fps: float, size: int = 256, margin: float = 1.3, full_frame: bool = False
+) -> Crops:
+    """Square face crops of ``frames`` ``(T, H, W, 3)`` around ``source`` ``(T, N, 2)`` landmarks
+    (frame pixels), the box smoothed over about a second; or the frames themselves with ``full_frame``."""
+    if full_frame:
+        return Crops(frames, np.empty((0, 3)), 0)
+    boxes = crop_boxes(source, fps, margin)
+    return Crops(np.stack([crop_frame(f, b, size) for f, b in zip(frames, boxes, strict=True)]), boxes, size)
+
+
 def render_clip(
     frames: np.ndarray,
     source: np.ndarray,
@@ -61,23 +101,28 @@ def render_clip(
         ValueError: shapes disagree.
         DegenerateMesh: a triangle would flip (perturbations are checked against this).
     """
+    return render_crops(crop_clip(frames, source, fps, size, margin, full_frame), source, target, interpolation)
+
+
+def render_crops(crops: Crops, source: np.ndarray, target: np.ndarray, interpolation: str = "bilinear") -> RenderedClip:
+    """:func:`render_clip` on crops already made (one clip's variants share them).
+
+    Args:
+        crops: from :func:`crop_clip` with the same ``source``.
+        source, target: ``(T, 68, 2)`` iBUG-68 landmarks, frame pixels.
+    """
+    frames = crops.frames
     if source.shape != target.shape or source.shape != (len(frames), 68, 2):
         raise ValueError(f"expected source and target ({len(frames)}, 68, 2), got {source.shape}, {target.shape}")
-    mesh = pixel_mesh(source, target)
-    if full_frame:
-        boxes = np.empty((0, 3))
-        real = frames
-        mesh = mesh.map(lambda _, v: v.astype(np.float32))
-    else:
-        boxes = crop_boxes(source, fps, margin)
-        real = np.stack([crop_frame(f, b, size) for f, b in zip(frames, boxes, strict=True)])
-        mesh = mesh.map(lambda t, v: to_crop(v, boxes[t], size))
+    mesh = pixel_mesh(source, target).map(crops.frame_points)
     iod = inter_ocular(mesh.source[:, :68])
-    fake = np.empty_like(real)
-    pixel = np.zeros(real.shape[:3], np.uint8)
-    for t in range(len(real)):
-        warped = warp_frame(real[t], mesh.source[t], mesh.target[t], mesh.triangles, interpolation)
+    fake = np.empty_like(frames)
+    pixel = np.zeros(frames.shape[:3], np.uint8)
+    for t in range(len(frames)):
+        warped = warp_frame(frames[t], mesh.source[t], mesh.target[t], mesh.triangles, interpolation)
         fake[t] = warped.image
         x0, y0, x1, y1 = warped.box
         pixel[t, y0:y1, x0:x1] = pixel_mask(warped.displacement, float(iod[t]))
-    return RenderedClip(real, fake, mesh.source[:, :68], mesh.target[:, :68], pixel, patch_mask(pixel), boxes, mesh)
+    return RenderedClip(
+        frames, fake, mesh.source[:, :68], mesh.target[:, :68], pixel, patch_mask(pixel), crops.boxes, mesh
+    )

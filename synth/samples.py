@@ -1,0 +1,208 @@
+"""Stage 6's content: one clip's real and pseudo-fake samples as WebDataset members.
+
+A sample is one variant of one clip, keyed ``{video_id}_{clip:04d}_{variant}`` with
+variant ``real`` or ``fakeN``. Its members (the output contract in DESIGN.md):
+
+* ``mp4``: the face-crop clip, H.264;
+* ``json``: the label (0 real, 1 fake), the perturbation's operator, parameters,
+  regions and active frames, the source URI and frame range, seeds, versions;
+* ``landmarks.npy``: ``(T, 68, 2)`` float32 iBUG-68 landmarks as they are in this clip
+  (the perturbation's targets in a fake), crop pixels;
+* ``mask.npz``: ``pixel`` ``(T, S, S)`` uint8, ``region`` ``(T, R)`` float16 IOD,
+  ``patch`` ``(T, 14, 14)`` float16; all zero in a real sample.
+
+Everything here is a pure function of its inputs: the same clip, landmarks, model,
+policy and seed give byte-identical members.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from schemas.clips import ClipRecord
+from schemas.common import SCHEMA_VERSION
+from schemas.landmarks import ClipLandmarks
+from synth import __version__
+from synth.bases.model import REGION_NAMES, LinearBases
+from synth.errors import Rejected
+from synth.perturb.motion import ClipMotion
+from synth.perturb.policy import PerturbPolicy, sample_perturbation, sample_seed
+from synth.render.clip import Crops, crop_clip, render_crops
+from synth.render.masks import PATCH_GRID
+from synth.render.warp import DegenerateMesh
+from synth.video import encode_mp4
+
+REAL = "real"
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """How a clip becomes samples.
+
+    Attributes:
+        fakes: pseudo-fake variants per clip (``fake0`` .. ``fake{fakes-1}``).
+        size: crop side in pixels; margin: crop side over the landmarks' box side.
+        interpolation: ``bilinear`` or ``bicubic`` resampling in the warp.
+        crf, preset: libx264 settings of the ``mp4`` member.
+    """
+
+    fakes: int = 1
+    size: int = 256
+    margin: float = 1.3
+    interpolation: str = "bilinear"
+    crf: int = 18
+    preset: str = "veryfast"
+
+    def __post_init__(self) -> None:
+        if self.fakes < 0:
+            raise ValueError(f"expected fakes >= 0, got {self.fakes}")
+        if self.size < 16:
+            raise ValueError(f"expected a crop size of at least 16 px, got {self.size}")
+        if self.margin < 1:
+            raise ValueError(f"expected margin >= 1, got {self.margin}")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One variant of one clip.
+
+    Attributes:
+        key: ``{video_id}_{clip:04d}_{variant}``.
+        label: the ``json`` member as a dict.
+        members: WebDataset members by extension: ``mp4``, ``json``, ``landmarks.npy``, ``mask.npz``.
+    """
+
+    key: str
+    label: dict
+    members: dict[str, bytes] = field(repr=False)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def _sample(key: str, label: dict, clip: np.ndarray, fps: Fraction, landmarks: np.ndarray, masks: dict, config):
+    return Sample(
+        key,
+        label,
+        {
+            "mp4": encode_mp4(clip, fps, crf=config.crf, preset=config.preset),
+            "json": json.dumps(label, sort_keys=True, separators=(",", ":")).encode(),
+            "landmarks.npy": _npy(landmarks.astype(np.float32)),
+            "mask.npz": _npz(**masks),
+        },
+    )
+
+
+def make_samples(
+    clip: ClipRecord,
+    frames: np.ndarray,
+    lm: ClipLandmarks,
+    bases: LinearBases,
+    bases_info: dict,
+    policy: PerturbPolicy,
+    seed: int,
+    config: SampleConfig | None = None,
+    donors: Sequence[tuple[str, np.ndarray]] = (),
+) -> tuple[list[Sample], list[tuple[str, Rejected]]]:
+    """The real sample and ``config.fakes`` pseudo-fakes of one clip.
+
+    Args:
+        clip: the clip (its key, source URI, frame range, frame rate).
+        frames: ``(T, H, W, 3)`` uint8 RGB decoded frames of the clip.
+        lm: the clip's landmarks (``lm.ibug68`` ``(T, 68, 2)`` frame pixels).
+        bases, bases_info: the motion-bases model and its summary for the label
+            (``kind``, ``k``, ``data_sha256``).
+        policy, seed: the perturbation policy and the job's seed.
+        config: how (default :class:`SampleConfig`).
+        donors: ``(key, (T', k) coefficients)`` of other clips, for ``transplant``.
+
+    Returns:
+        The samples (real first), and ``(variant, Rejected)`` for each fake that could
+        not be made (no usable perturbation after the policy's draws, or a mesh that
+        would fold), so the caller can account for it.
+    """
+    config = SampleConfig() if config is None else config
+    fps = Fraction(clip.fps_num, clip.fps_den)
+    crops: Crops = crop_clip(frames, lm.ibug68, float(fps), config.size, config.margin)
+    t, s = crops.frames.shape[:2]
+    base = {
+        "source": {
+            "uri": clip.uri,
+            "video_id": clip.video_id,
+            "clip": clip.clip,
+            "split": clip.split,
+            "start_frame": clip.start_frame,
+            "num_frames": clip.num_frames,
+            "fps": [clip.fps_num, clip.fps_den],
+        },
+        "crop": {"size": config.size, "margin": config.margin, "boxes": np.round(crops.boxes, 3).tolist()},
+        "seed": seed,
+        "versions": {
+            "kinefake": __version__,
+            "schema": SCHEMA_VERSION,
+            "landmarks": lm.model_version,
+            "bases": {k: bases_info.get(k) for k in ("kind", "k", "data_sha256")},
+        },
+    }
+    real_key = f"{clip.key}_{REAL}"
+    samples = [
+        _sample(
+            real_key,
+            {"key": real_key, "variant": REAL, "label": 0, "perturbation": None, **base},
+            crops.frames,
+            fps,
+            crops.points(lm.ibug68),
+            {
+                "pixel": np.zeros((t, s, s), np.uint8),
+                "region": np.zeros((t, len(REGION_NAMES)), np.float16),
+                "patch": np.zeros((t, PATCH_GRID, PATCH_GRID), np.float16),
+            },
+            config,
+        )
+    ]
+    failed = []
+    motion = ClipMotion.from_points(lm.ibug68, bases) if config.fakes else None
+    for n in range(config.fakes):
+        variant = f"fake{n}"
+        key = f"{clip.key}_{variant}"
+        fake = sample_perturbation(key, seed, motion, policy, donors)
+        if fake is None:
+            failed.append(
+                (variant, Rejected("no usable perturbation", f"{policy.max_draws} draws left no usable edit"))
+            )
+            continue
+        try:
+            rendered = render_crops(crops, lm.ibug68, fake.target, config.interpolation)
+        except DegenerateMesh as exc:
+            failed.append((variant, Rejected("mesh would fold", str(exc))))
+            continue
+        label = {
+            "key": key,
+            "variant": variant,
+            "label": 1,
+            "sample_seed": sample_seed(seed, key),
+            "perturbation": fake.label,
+            **base,
+        }
+        masks = {
+            "pixel": rendered.pixel,
+            "region": fake.region_displacement.astype(np.float16),
+            "patch": rendered.patch,
+        }
+        samples.append(_sample(key, label, rendered.fake, fps, rendered.target, masks, config))
+    return samples, failed

@@ -1,0 +1,109 @@
+"""One clip -> real and pseudo-fake samples: members read back, invariants, determinism."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from schemas import InputRecord
+from synth.bases.io import load_bases
+from synth.bases.model import REGION_NAMES
+from synth.landmarks import extract_landmarks
+from synth.perturb.policy import PerturbPolicy
+from synth.samples import SampleConfig, make_samples
+from synth.shard import plan_clips, video_id_for
+from synth.video import probe, read_frames
+from tests.conftest import face
+
+FRAMES = 24
+
+
+@pytest.fixture(scope="module")
+def clip_and_landmarks(faces, mediapipe_backend):
+    path = face(faces, "LivePortrait__d3")
+    info = probe(path)
+    clip = plan_clips(info, InputRecord(str(path), video_id_for(str(path))), FRAMES, max_clips_per_video=1)[0]
+    frames = read_frames(path, clip.start_frame, clip.num_frames)
+    return clip, frames, extract_landmarks(frames, mediapipe_backend, float(info.fps))
+
+
+def samples_of(clip_and_landmarks, config=None, policy=None):
+    clip, frames, lm = clip_and_landmarks
+    config = SampleConfig(fakes=2) if config is None else config
+    policy = PerturbPolicy() if policy is None else policy
+    bases, info = load_bases()
+    summary = {"kind": bases.kind, "k": bases.k, "data_sha256": info.get("data_sha256")}
+    return make_samples(clip, frames, lm, bases, summary, policy, seed=7, config=config)
+
+
+def decode(member: bytes) -> np.ndarray:
+    video = io.BytesIO(member)
+    info = probe(video)
+    return read_frames(io.BytesIO(member), 0, info.frame_count)
+
+
+def test_members_follow_the_output_contract(clip_and_landmarks):
+    clip = clip_and_landmarks[0]
+    samples, failed = samples_of(clip_and_landmarks)
+    assert not failed
+    assert [s.key for s in samples] == [f"{clip.key}_real", f"{clip.key}_fake0", f"{clip.key}_fake1"]
+    for s in samples:
+        assert set(s.members) == {"mp4", "json", "landmarks.npy", "mask.npz"}
+        label = json.loads(s.members["json"])
+        assert label == s.label and label["key"] == s.key
+        assert label["source"]["uri"] == clip.uri and label["source"]["num_frames"] == FRAMES
+        frames = decode(s.members["mp4"])
+        assert frames.shape == (FRAMES, 256, 256, 3)
+        points = np.load(io.BytesIO(s.members["landmarks.npy"]), allow_pickle=False)
+        assert points.shape == (FRAMES, 68, 2) and points.dtype == np.float32
+        assert points.min() > 0 and points.max() < 256  # crop pixels
+        masks = np.load(io.BytesIO(s.members["mask.npz"]), allow_pickle=False)
+        assert masks["pixel"].shape == (FRAMES, 256, 256) and masks["pixel"].dtype == np.uint8
+        assert masks["region"].shape == (FRAMES, len(REGION_NAMES)) and masks["region"].dtype == np.float16
+        assert masks["patch"].shape == (FRAMES, 14, 14) and masks["patch"].dtype == np.float16
+        if label["label"] == 0:
+            assert label["perturbation"] is None
+            assert not masks["pixel"].any() and not masks["region"].any() and not masks["patch"].any()
+        else:
+            assert label["perturbation"]["operator"] in PerturbPolicy().weights
+            assert masks["pixel"].any() and masks["region"].max() > 0.005
+
+
+def test_a_fake_differs_from_its_real_inside_the_mask(clip_and_landmarks):
+    samples, _ = samples_of(clip_and_landmarks)
+    real = decode(samples[0].members["mp4"]).astype(np.int16)
+    for fake_sample in samples[1:]:
+        fake = decode(fake_sample.members["mp4"]).astype(np.int16)
+        pixel = np.load(io.BytesIO(fake_sample.members["mask.npz"]))["pixel"]
+        diff = np.abs(fake - real).max(-1)
+        inside, outside = pixel > 128, pixel == 0
+        assert diff[inside].mean() > 1.5 * diff[outside].mean()  # outside: only encoder noise
+        moved = np.load(io.BytesIO(fake_sample.members["landmarks.npy"]))
+        still = np.load(io.BytesIO(samples[0].members["landmarks.npy"]))
+        active = fake_sample.label["perturbation"]["active_frames"]
+        outside_window = np.r_[0 : active[0], active[1] : FRAMES]
+        np.testing.assert_array_equal(moved[outside_window], still[outside_window])
+        assert np.abs(moved - still).max() > 0.5
+
+
+def test_same_inputs_give_byte_identical_samples(clip_and_landmarks):
+    first, _ = samples_of(clip_and_landmarks, SampleConfig(fakes=1))
+    second, _ = samples_of(clip_and_landmarks, SampleConfig(fakes=1))
+    assert [s.members for s in first] == [s.members for s in second]
+
+
+def test_a_fake_that_cannot_be_made_is_reported(clip_and_landmarks):
+    impossible = PerturbPolicy(weights={"decouple": 1.0}, min_effect=10.0, max_draws=2)
+    samples, failed = samples_of(clip_and_landmarks, SampleConfig(fakes=1), impossible)
+    assert [s.label["variant"] for s in samples] == ["real"]
+    assert [(variant, exc.reason) for variant, exc in failed] == [("fake0", "no usable perturbation")]
+
+
+def test_config_is_checked():
+    with pytest.raises(ValueError, match="fakes"):
+        SampleConfig(fakes=-1)
+    with pytest.raises(ValueError, match="margin"):
+        SampleConfig(margin=0.5)
