@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cv2
 
-from bench import bases, landmarks, perturb, render, video
+from bench import bases, e2e, landmarks, perturb, render, video
 
 STAGES = {
     "video": video.run,
@@ -25,6 +25,7 @@ STAGES = {
     "bases": bases.run,
     "perturb": perturb.run,
     "render": render.run,
+    "e2e": e2e.run,
 }
 
 
