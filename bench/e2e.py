@@ -15,7 +15,7 @@ from synth.bases.io import load_bases
 from synth.errors import Rejected
 from synth.landmarks import extract_landmarks, make_backend
 from synth.perturb.policy import PerturbPolicy
-from synth.samples import SampleConfig, make_samples
+from synth.samples import SampleConfig, crop_for_samples, make_samples
 from synth.shard import plan_clips, video_id_for
 from synth.video import probe, read_frames
 
@@ -50,7 +50,7 @@ def run(clips: list[Path]) -> None:
                 row[5] += 1
                 continue
             t2 = time.perf_counter()
-            make_samples(clip, frames, lm, bases, summary, policy, 0, config)
+            make_samples(clip, crop_for_samples(clip, frames, lm, config), lm, bases, summary, policy, 0, config)
             t3 = time.perf_counter()
             row[0] += t1 - t0
             row[1] += t2 - t1

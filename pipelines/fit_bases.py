@@ -55,7 +55,7 @@ def run(argv: list[str]) -> dict:
         from pipelines import generate
 
         work = args.work_dir or f"{args.out}.landmarks"
-        generate.run([*beam_argv, "--output", work, "--overwrite"])
+        generate.run([*beam_argv, "--output", work, "--overwrite", "--landmarks-only"])
         patterns = [posixpath.join(work, "parquet", "landmarks-*.parquet")]
     elif beam_argv:
         raise ValueError(f"unrecognised arguments: {' '.join(beam_argv)}")

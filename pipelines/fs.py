@@ -7,6 +7,7 @@ import hashlib
 import os
 import posixpath
 import tempfile
+import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -70,18 +71,32 @@ def parquet_rows(uri: str) -> int:
         return pq.ParquetFile(f).metadata.num_rows
 
 
-def write_atomic(uri: str, data: bytes) -> None:
-    """Write ``data`` to a temporary sibling, then rename it onto ``uri``.
+@contextlib.contextmanager
+def atomic_writer(uri: str) -> Iterator[BinaryIO]:
+    """A writable file that becomes ``uri`` only when the block ends without an error.
 
-    Readers never see a half-written file; an interrupted write leaves only a ``.tmp-*``
-    name that the next run's cleanup removes.
+    The bytes go to a temporary sibling (``{uri}.tmp-{random}``), renamed onto ``uri`` at
+    the end: readers never see a half-written file, a failed write removes its temporary,
+    and one interrupted by a crash leaves only a ``.tmp-*`` name that the next run's
+    cleanup removes.
     """
-    tmp = f"{uri}.tmp-{hashlib.sha1(data).hexdigest()[:12]}"
-    with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        f.write(data)
+    tmp = f"{uri}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            yield f
+    except BaseException:
+        if FileSystems.exists(tmp):
+            FileSystems.delete([tmp])
+        raise
     if FileSystems.exists(uri):
         FileSystems.delete([uri])
     FileSystems.rename([tmp], [uri])
+
+
+def write_atomic(uri: str, data: bytes) -> None:
+    """Write ``data`` to ``uri`` through :func:`atomic_writer`."""
+    with atomic_writer(uri) as f:
+        f.write(data)
 
 
 def sha256_of(uri: str, chunk: int = 1 << 22) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import posixpath
 
@@ -14,12 +15,20 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.fs import local_copy
-from pipelines.landmarks import ExtractLandmarks, to_table
-from pipelines.options import KinefakeOptions, gate_config, require, track_config
+from pipelines.options import (
+    KinefakeOptions,
+    UsageError,
+    gate_config,
+    perturb_policy,
+    require,
+    sample_config,
+    track_config,
+)
 from pipelines.output import prepare_output, write_manifest
+from pipelines.samples import Synthesize, SynthesizeShardFn
 from pipelines.shard import ShardVideos
 from pipelines.tables import SHARD_NAMES, WriteRecords
-from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA
+from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, landmarks_table
 from synth.bases.io import load_bases
 
 
@@ -31,8 +40,9 @@ def bases_summary(path: str | None) -> dict:
 
 
 def job_config(opts: KinefakeOptions) -> dict:
-    """What decides the samples: recorded in the manifest and compared on re-runs."""
-    return {
+    """What decides the samples: recorded in the manifest and compared on re-runs (in the
+    form JSON gives back, tuples as lists, so a re-run compares equal)."""
+    config = {
         "bases": bases_summary(opts.bases),
         "input": list(opts.input),
         "clip_frames": opts.clip_frames,
@@ -43,7 +53,17 @@ def job_config(opts: KinefakeOptions) -> dict:
         "landmark_backend": opts.landmark_backend,
         "track": dataclasses.asdict(track_config(opts)),
         "gates": dataclasses.asdict(gate_config(opts)),
+        "landmarks_only": opts.landmarks_only,
+        "samples": dataclasses.asdict(sample_config(opts)),
+        "policy": dataclasses.asdict(perturb_policy(opts)),
+        "clips_per_shard": opts.clips_per_shard,
     }
+    return json.loads(json.dumps(config))
+
+
+def landmark_table(item):
+    clip, lm = item
+    return landmarks_table(clip.video_id, clip.clip, clip.start_frame, clip.width, clip.height, lm)
 
 
 def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:
@@ -54,12 +74,23 @@ def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:
         | "Shard" >> ShardVideos(opts.clip_frames, opts.clip_stride, opts.max_clips_per_video, opts.decode_timeout)
     )
     shard["clips"] | "WriteClips" >> WriteRecords(posixpath.join(out, "parquet", "clips"), CLIP_SCHEMA)
-    landmarks = shard["clips"] | "Landmarks" >> ExtractLandmarks(
-        opts.landmark_backend, track_config(opts), gate_config(opts), opts.decode_timeout
+    fn = SynthesizeShardFn(
+        out,
+        opts.landmark_backend,
+        track_config(opts),
+        gate_config(opts),
+        opts.decode_timeout,
+        opts.bases,
+        perturb_policy(opts),
+        sample_config(opts),
+        opts.seed,
+        opts.landmarks_only,
     )
+    synth = shard["clips"] | "Synthesize" >> Synthesize(opts.clips_per_shard, fn)
+    synth["samples"] | "WriteSamples" >> WriteRecords(posixpath.join(out, "parquet", "samples"), SAMPLE_SCHEMA)
     (
-        landmarks["landmarks"]
-        | "LandmarkTables" >> beam.Map(to_table)
+        synth["landmarks"]
+        | "LandmarkTables" >> beam.Map(landmark_table)
         | "WriteLandmarks"
         >> beam.io.WriteToParquetBatched(
             posixpath.join(out, "parquet", "landmarks"),
@@ -69,7 +100,7 @@ def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:
             shard_name_template=SHARD_NAMES,
         )
     )
-    rejects = (shard["rejects"], landmarks["rejects"]) | "FlattenRejects" >> beam.Flatten()
+    rejects = (shard["rejects"], synth["rejects"]) | "FlattenRejects" >> beam.Flatten()
     rejects | "WriteRejects" >> WriteRecords(posixpath.join(out, "rejects", "rejects"), REJECT_SCHEMA)
 
 
@@ -78,6 +109,8 @@ def run(argv: list[str] | None = None) -> dict:
     options = PipelineOptions(argv)
     opts = options.view_as(KinefakeOptions)
     require(opts, "input", "output")
+    if opts.clips_per_shard < 1:
+        raise UsageError(f"--clips-per-shard: expected >= 1, got {opts.clips_per_shard}")
     config = job_config(opts)
     prepare_output(opts.output, config, opts.overwrite)
     with beam.Pipeline(options=options) as pipeline:

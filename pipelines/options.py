@@ -6,6 +6,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from synth.video import DEFAULT_TIMEOUT_S
 
+#: Operators drawn by default: the kinematic ones (jitter is a baseline for ablations).
+DEFAULT_OPERATORS = ("decouple", "desync", "amplitude", "freeze", "transplant")
+
 
 class KinefakeOptions(PipelineOptions):
     """Flags of every kinefake job.
@@ -65,6 +68,25 @@ class KinefakeOptions(PipelineOptions):
         parser.add_argument(
             "--max-jitter", type=float, default=0.02, help="Gate: largest smoothed rigid jitter, IOD per frame."
         )
+        parser.add_argument("--fakes-per-clip", type=int, default=1, help="Pseudo-fake variants per clip.")
+        parser.add_argument(
+            "--operators",
+            default=",".join(DEFAULT_OPERATORS),
+            help="Comma-separated operators drawn with equal probability "
+            "(decouple, desync, amplitude, freeze, transplant, jitter).",
+        )
+        parser.add_argument("--min-strength", type=float, default=0.02, help="Smallest requested displacement, IOD.")
+        parser.add_argument("--max-strength", type=float, default=0.05, help="Largest requested displacement, IOD.")
+        parser.add_argument("--max-shift", type=float, default=0.06, help="Hard cap on any landmark's shift, IOD.")
+        parser.add_argument("--size", type=int, default=256, help="Face-crop side of the samples, pixels.")
+        parser.add_argument("--margin", type=float, default=1.3, help="Crop side over the landmarks' box side.")
+        parser.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear")
+        parser.add_argument(
+            "--clips-per-shard", type=int, default=32, help="Clips per WebDataset shard (on average; by video)."
+        )
+        parser.add_argument(
+            "--landmarks-only", action="store_true", help="Stop after the landmark tables (no samples)."
+        )
 
 
 class UsageError(Exception):
@@ -95,3 +117,44 @@ def gate_config(opts: KinefakeOptions):
         min_confidence=opts.min_confidence,
         max_jitter=opts.max_jitter,
     )
+
+
+def perturb_policy(opts: KinefakeOptions):
+    """The :class:`~synth.perturb.policy.PerturbPolicy` the flags describe.
+
+    Raises:
+        UsageError: an unknown operator, or strengths out of order or negative.
+    """
+    from synth.perturb.operators import OPERATORS
+    from synth.perturb.policy import PerturbPolicy
+
+    names = [n.strip() for n in opts.operators.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(OPERATORS))
+    if unknown or not names:
+        raise UsageError(f"--operators: expected names from {sorted(OPERATORS)}, got {opts.operators!r}")
+    if not 0 <= opts.min_strength <= opts.max_strength or opts.max_shift <= 0:
+        raise UsageError(
+            "expected 0 <= --min-strength <= --max-strength and --max-shift > 0, got "
+            f"{opts.min_strength}, {opts.max_strength}, {opts.max_shift}"
+        )
+    return PerturbPolicy(
+        weights={n: float(n in names) for n in OPERATORS},
+        strength=(opts.min_strength, opts.max_strength),
+        max_shift=opts.max_shift,
+    )
+
+
+def sample_config(opts: KinefakeOptions):
+    """The :class:`~synth.samples.SampleConfig` the flags describe.
+
+    Raises:
+        UsageError: a value out of range.
+    """
+    from synth.samples import SampleConfig
+
+    try:
+        return SampleConfig(
+            fakes=opts.fakes_per_clip, size=opts.size, margin=opts.margin, interpolation=opts.interpolation
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

@@ -62,13 +62,37 @@ def prepare_output(out: str, config: dict, overwrite: bool) -> None:
 
 def write_manifest(out: str, config: dict) -> dict:
     """Checksum every shard, count rows, and write ``OUT/manifest.json`` atomically."""
+    samples_per_tar: Counter = Counter()
+    counts = {
+        "clips": 0,
+        "videos": 0,
+        "clips_with_landmarks": 0,
+        "samples": 0,
+        "real_samples": 0,
+        "fake_samples": 0,
+        "fakes_by_operator": {},
+        "rejects": 0,
+        "rejects_by_reason": {},
+    }
+    operators: Counter = Counter()
+    for path in list_files(_join(out, "parquet", "samples-*.parquet")):
+        table = read_columns(path, ["label", "operator", "shard"])
+        for row in table.to_pylist():
+            samples_per_tar[row["shard"]] += 1
+            counts["samples"] += 1
+            counts["fake_samples" if row["label"] else "real_samples"] += 1
+            if row["label"]:
+                operators[row["operator"]] += 1
+    counts["fakes_by_operator"] = dict(sorted(operators.items()))
     shards = []
     for path in owned_files(out):
-        entry = {"path": posixpath.relpath(path, out.rstrip("/")), "sha256": sha256_of(path)}
+        relative = posixpath.relpath(path, out.rstrip("/"))
+        entry = {"path": relative, "sha256": sha256_of(path)}
         if path.endswith(".parquet"):
             entry["rows"] = parquet_rows(path)
+        elif path.endswith(".tar"):
+            entry["samples"] = samples_per_tar[relative]
         shards.append(entry)
-    counts = {"clips": 0, "videos": 0, "clips_with_landmarks": 0, "rejects": 0, "rejects_by_reason": {}}
     clip_files = list_files(_join(out, "parquet", "clips-*.parquet"))
     if clip_files:
         ids = set()

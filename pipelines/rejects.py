@@ -9,5 +9,7 @@ from synth.errors import Rejected
 REJECTS = "rejects"
 
 
-def reject_record(stage: str, uri: str, video_id: str | None, exc: Rejected, clip: int | None = None) -> RejectRecord:
-    return RejectRecord(uri, video_id, clip, stage, exc.reason, exc.detail, exc.measured, exc.threshold)
+def reject_record(
+    stage: str, uri: str, video_id: str | None, exc: Rejected, clip: int | None = None, variant: str | None = None
+) -> RejectRecord:
+    return RejectRecord(uri, video_id, clip, stage, exc.reason, exc.detail, exc.measured, exc.threshold, variant)

@@ -10,16 +10,19 @@ from schemas.common import SCHEMA_VERSION
 from schemas.inputs import InputRecord
 from schemas.landmarks import LANDMARK_SCHEMA, ClipLandmarks, landmarks_table, read_clip_landmarks
 from schemas.rejects import REJECT_SCHEMA, RejectRecord
+from schemas.samples import SAMPLE_SCHEMA, SampleRecord
 
 __all__ = [
     "CLIP_SCHEMA",
     "LANDMARK_SCHEMA",
     "REJECT_SCHEMA",
+    "SAMPLE_SCHEMA",
     "SCHEMA_VERSION",
     "ClipLandmarks",
     "ClipRecord",
     "InputRecord",
     "RejectRecord",
+    "SampleRecord",
     "landmarks_table",
     "read_clip_landmarks",
 ]

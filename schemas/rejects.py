@@ -14,6 +14,7 @@ REJECT_SCHEMA = with_version(
             pa.field("uri", pa.string(), nullable=False),
             pa.field("video_id", pa.string()),
             pa.field("clip", pa.int32()),
+            pa.field("variant", pa.string()),
             pa.field("stage", pa.string(), nullable=False),
             pa.field("reason", pa.string(), nullable=False),
             pa.field("detail", pa.string(), nullable=False),
@@ -27,7 +28,7 @@ REJECT_SCHEMA = with_version(
 
 @dataclass(frozen=True)
 class RejectRecord:
-    """One rejected input (``clip`` None) or clip.
+    """One rejected input (``clip`` None), clip (``variant`` None) or sample variant (``fake0``...).
 
     ``stage`` is the pipeline stage that refused it (``shard``, ``landmarks``, ...),
     ``reason`` a short phrase to group by, ``detail`` the specifics; ``measured`` and
@@ -42,3 +43,4 @@ class RejectRecord:
     detail: str
     measured: float | None = None
     threshold: float | None = None
+    variant: str | None = None

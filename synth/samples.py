@@ -108,9 +108,19 @@ def _sample(key: str, label: dict, clip: np.ndarray, fps: Fraction, landmarks: n
     )
 
 
+def crop_for_samples(clip: ClipRecord, frames: np.ndarray, lm: ClipLandmarks, config: SampleConfig) -> Crops:
+    """The clip's face crops that all its samples share (``config.size``, ``config.margin``).
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8 RGB decoded frames of the clip.
+        lm: the clip's landmarks.
+    """
+    return crop_clip(frames, lm.ibug68, clip.fps_num / clip.fps_den, config.size, config.margin)
+
+
 def make_samples(
     clip: ClipRecord,
-    frames: np.ndarray,
+    crops: Crops,
     lm: ClipLandmarks,
     bases: LinearBases,
     bases_info: dict,
@@ -123,7 +133,8 @@ def make_samples(
 
     Args:
         clip: the clip (its key, source URI, frame range, frame rate).
-        frames: ``(T, H, W, 3)`` uint8 RGB decoded frames of the clip.
+        crops: the clip's crops from :func:`crop_for_samples` (frames are not needed
+            beyond them, so a caller can keep several clips' crops instead of their frames).
         lm: the clip's landmarks (``lm.ibug68`` ``(T, 68, 2)`` frame pixels).
         bases, bases_info: the motion-bases model and its summary for the label
             (``kind``, ``k``, ``data_sha256``).
@@ -138,7 +149,6 @@ def make_samples(
     """
     config = SampleConfig() if config is None else config
     fps = Fraction(clip.fps_num, clip.fps_den)
-    crops: Crops = crop_clip(frames, lm.ibug68, float(fps), config.size, config.margin)
     t, s = crops.frames.shape[:2]
     base = {
         "source": {
@@ -150,7 +160,7 @@ def make_samples(
             "num_frames": clip.num_frames,
             "fps": [clip.fps_num, clip.fps_den],
         },
-        "crop": {"size": config.size, "margin": config.margin, "boxes": np.round(crops.boxes, 3).tolist()},
+        "crop": {"size": crops.size, "margin": config.margin, "boxes": np.round(crops.boxes, 3).tolist()},
         "seed": seed,
         "versions": {
             "kinefake": __version__,

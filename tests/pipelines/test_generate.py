@@ -9,11 +9,12 @@ import shutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import webdataset as wds
 
 from pipelines.cli import main
 from pipelines.generate import run
 from pipelines.output import OutputConflict
-from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA
+from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
 from tests.conftest import face
 from tests.media import write_noise_video
 
@@ -64,17 +65,36 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
         (v, c) for v, c in zip(landmarks["video_id"].to_pylist(), landmarks["clip"].to_pylist(), strict=True)
     } == by_clip
 
+    samples = read_tables(out, "parquet/samples-*.parquet")
+    assert samples.schema.names == SAMPLE_SCHEMA.names
+    keys = sorted(samples.column("key").to_pylist())
+    assert keys == sorted(f"{v}_{c:04d}_{variant}" for v, c in by_clip for variant in ("real", "fake0"))
+    tars = sorted(str(p) for p in out.glob("webdataset/*.tar"))
+    read = {s["__key__"]: s for s in wds.WebDataset(tars, shardshuffle=False)}
+    assert sorted(read) == keys
+    for row in samples.to_pylist():
+        member = read[row["key"]]
+        assert hashlib.sha256(member["mp4"]).hexdigest() == row["mp4_sha256"]
+        assert json.loads(member["json"]) == json.loads(row["label_json"])
+        assert row["label"] == (row["variant"] != "real") and (row["operator"] is None) == (row["label"] == 0)
+
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk == manifest
+    fakes_by_operator = manifest["counts"].pop("fakes_by_operator")
     assert manifest["counts"] == {
         "clips": 5,
         "videos": 3,
         "clips_with_landmarks": 5,
+        "samples": 10,
+        "real_samples": 5,
+        "fake_samples": 5,
         "rejects": 1,
         "rejects_by_reason": {"shard: too short": 1},
     }
+    assert sum(fakes_by_operator.values()) == 5
     for shard in manifest["shards"]:
         assert hashlib.sha256((out / shard["path"]).read_bytes()).hexdigest() == shard["sha256"]
+    assert sum(s.get("samples", 0) for s in manifest["shards"]) == 10
 
 
 def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
@@ -85,6 +105,8 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
     second = run(argv)
     assert second["counts"] == first["counts"]
     assert [s["path"] for s in second["shards"]] == [s["path"] for s in first["shards"]]
+    tars = [(s["path"], s["sha256"]) for s in first["shards"] if s["path"].endswith(".tar")]
+    assert tars and tars == [(s["path"], s["sha256"]) for s in second["shards"] if s["path"].endswith(".tar")]
     assert read_tables(out, "parquet/clips-*.parquet").num_rows == first["counts"]["clips"]
 
     assert main(["generate", *argv[:-1], "24"]) == 2

@@ -13,7 +13,7 @@ from synth.bases.io import load_bases
 from synth.bases.model import REGION_NAMES
 from synth.landmarks import extract_landmarks
 from synth.perturb.policy import PerturbPolicy
-from synth.samples import SampleConfig, make_samples
+from synth.samples import SampleConfig, crop_for_samples, make_samples
 from synth.shard import plan_clips, video_id_for
 from synth.video import probe, read_frames
 from tests.conftest import face
@@ -36,7 +36,8 @@ def samples_of(clip_and_landmarks, config=None, policy=None):
     policy = PerturbPolicy() if policy is None else policy
     bases, info = load_bases()
     summary = {"kind": bases.kind, "k": bases.k, "data_sha256": info.get("data_sha256")}
-    return make_samples(clip, frames, lm, bases, summary, policy, seed=7, config=config)
+    crops = crop_for_samples(clip, frames, lm, config)
+    return make_samples(clip, crops, lm, bases, summary, policy, seed=7, config=config)
 
 
 def decode(member: bytes) -> np.ndarray:

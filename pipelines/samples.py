@@ -1,0 +1,209 @@
+"""Stages 2-6 per WebDataset shard: decode each clip once, landmarks, samples, one tar.
+
+Clips are assigned to ``num_shards`` shards by a hash of their video id (so a video's
+clips share a shard, and the assignment does not depend on the runner), where
+``num_shards = ceil(clips / clips_per_shard)`` is counted from the clips table before
+any heavy work. One ``process`` call owns one shard: it walks the shard's clips in key
+order, in groups of ``DONOR_GROUP``; for each clip of a group it decodes the frames
+once, fits landmarks and keeps only the face crops, then makes the group's samples with
+the other clips of the group as ``transplant`` donors, and streams them into
+``webdataset/shard-SSSSS-of-NNNNN.tar`` (written to a temporary name, renamed when
+complete). Memory is bounded by one group's crops, whatever the shard's size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import posixpath
+
+import apache_beam as beam
+import cv2
+from apache_beam.metrics import Metrics
+
+from pipelines.fs import atomic_writer, local_copy, open_source
+from pipelines.rejects import REJECTS, reject_record
+from schemas import ClipRecord, SampleRecord
+from synth.bases.io import load_bases
+from synth.errors import Rejected
+from synth.landmarks import GateConfig, TrackConfig, extract_landmarks, make_backend
+from synth.perturb.motion import ClipMotion
+from synth.perturb.policy import PerturbPolicy
+from synth.samples import Sample, SampleConfig, crop_for_samples, make_samples
+from synth.video import read_frames
+
+#: Tag of the (ClipRecord, ClipLandmarks) output.
+LANDMARKS = "landmarks"
+#: Clips whose motion serves as each other's transplant donors (and whose crops are held at once).
+DONOR_GROUP = 8
+
+
+def decode_clip(clip: ClipRecord, timeout_s: float):
+    """The clip's frames ``(T, H, W, 3)`` uint8 RGB, decoded from its video."""
+    with open_source(clip.uri) as src:
+        return read_frames(src, clip.start_frame, clip.num_frames, clip.start_pts, timeout_s=timeout_s)
+
+
+def shard_of(video_id: str, num_shards: int) -> int:
+    """The shard (0-based) of every clip of ``video_id``."""
+    return int.from_bytes(hashlib.sha256(video_id.encode()).digest()[:8], "little") % num_shards
+
+
+def shard_name(index: int, num_shards: int) -> str:
+    """``webdataset/shard-00003-of-00012.tar``, relative to the output folder."""
+    return f"webdataset/shard-{index:05d}-of-{num_shards:05d}.tar"
+
+
+def sample_record(clip: ClipRecord, sample: Sample, shard: str, size: int, seed: int) -> SampleRecord:
+    label = sample.label
+    p = label["perturbation"] or {}
+    active = p.get("active_frames") or [None, None]
+    mp4 = sample.members["mp4"]
+    return SampleRecord(
+        key=sample.key,
+        video_id=clip.video_id,
+        clip=clip.clip,
+        variant=label["variant"],
+        label=label["label"],
+        shard=shard,
+        uri=clip.uri,
+        split=clip.split,
+        start_frame=clip.start_frame,
+        num_frames=clip.num_frames,
+        fps_num=clip.fps_num,
+        fps_den=clip.fps_den,
+        size=size,
+        operator=p.get("operator"),
+        region=p.get("region"),
+        partner=p.get("partner"),
+        strength_iod=p.get("strength_iod"),
+        max_displacement_iod=p.get("max_displacement_iod"),
+        active_start=active[0],
+        active_end=active[1],
+        seed=seed,
+        sample_seed=label.get("sample_seed"),
+        mp4_bytes=len(mp4),
+        mp4_sha256=hashlib.sha256(mp4).hexdigest(),
+        label_json=sample.members["json"].decode(),
+    )
+
+
+class SynthesizeShardFn(beam.DoFn):
+    """``(shard index, clips)`` -> sample rows; tagged ``landmarks`` and ``rejects`` outputs.
+
+    With ``landmarks_only`` the samples (crops, perturbations, renders, tar) are skipped.
+    The landmark model and the motion bases load once per worker, in ``setup``.
+    """
+
+    def __init__(
+        self,
+        out: str,
+        backend: str,
+        track: TrackConfig,
+        gates: GateConfig,
+        timeout_s: float,
+        bases: str | None,
+        policy: PerturbPolicy,
+        config: SampleConfig,
+        seed: int,
+        landmarks_only: bool = False,
+    ) -> None:
+        self.out = out.rstrip("/")
+        self.backend_name = backend
+        self.track, self.gates, self.timeout_s = track, gates, timeout_s
+        self.bases_path = bases
+        self.policy, self.config, self.seed = policy, config, seed
+        self.landmarks_only = landmarks_only
+        self.frames = Metrics.counter("samples", "input_frames")
+        self.written = Metrics.counter("samples", "samples")
+        self.rejected = Metrics.counter("samples", "rejected")
+
+    def setup(self) -> None:
+        cv2.setNumThreads(1)
+        self.backend = make_backend(self.backend_name)
+        with local_copy(self.bases_path) if self.bases_path else contextlib.nullcontext() as local:
+            self.bases, info = load_bases(local)
+        self.bases_info = {"kind": self.bases.kind, "k": self.bases.k, "data_sha256": info.get("data_sha256")}
+
+    def _reject(self, stage: str, clip: ClipRecord, exc: Rejected, variant: str | None = None):
+        self.rejected.inc()
+        return beam.pvalue.TaggedOutput(REJECTS, reject_record(stage, clip.uri, clip.video_id, exc, clip.clip, variant))
+
+    def _prepare(self, clip: ClipRecord):
+        """Decode once and fit landmarks; yields outputs, returns (clip, lm, crops, coeffs) or None."""
+        try:
+            frames = decode_clip(clip, self.timeout_s)
+            lm = extract_landmarks(frames, self.backend, clip.fps_num / clip.fps_den, self.track, self.gates)
+        except Rejected as exc:
+            yield self._reject("landmarks", clip, exc)
+            return None
+        self.frames.inc(clip.num_frames)
+        yield beam.pvalue.TaggedOutput(LANDMARKS, (clip, lm))
+        if self.landmarks_only:
+            return None
+        crops = crop_for_samples(clip, frames, lm, self.config)
+        return clip, lm, crops, ClipMotion.from_points(lm.ibug68, self.bases).coeffs
+
+    def process(self, item, num_shards: int):
+        index, clips = item
+        clips = sorted(clips, key=lambda c: (c.video_id, c.clip))
+        shard = shard_name(index, num_shards)
+        writer = None
+        with contextlib.ExitStack() as stack:
+            for start in range(0, len(clips), DONOR_GROUP):
+                group = []
+                for clip in clips[start : start + DONOR_GROUP]:
+                    prepared = yield from self._prepare(clip)
+                    if prepared is not None:
+                        group.append(prepared)
+                for clip, lm, crops, _ in group:
+                    donors = [(other.key, coeffs) for other, _, _, coeffs in group if other.key != clip.key]
+                    made, failed = make_samples(
+                        clip, crops, lm, self.bases, self.bases_info, self.policy, self.seed, self.config, donors
+                    )
+                    for variant, exc in failed:
+                        yield self._reject("samples", clip, exc, variant)
+                    if writer is None:
+                        writer = _tar_writer(stack, posixpath.join(self.out, shard))
+                    for sample in made:
+                        writer.write({"__key__": sample.key, **sample.members})
+                        self.written.inc()
+                        yield sample_record(clip, sample, shard, self.config.size, self.seed)
+            if writer is not None:
+                writer.close()
+
+
+def _tar_writer(stack: contextlib.ExitStack, uri: str):
+    import webdataset as wds
+
+    f = stack.enter_context(atomic_writer(uri))
+    return wds.TarWriter(f, encoder=False, mtime=0.0)
+
+
+class Synthesize(beam.PTransform):
+    """PCollection[ClipRecord] -> {"samples": SampleRecord, "landmarks": (ClipRecord, ClipLandmarks),
+    "rejects": RejectRecord}; the WebDataset shards are written on the way (see the module doc)."""
+
+    def __init__(self, clips_per_shard: int, fn: SynthesizeShardFn) -> None:
+        super().__init__()
+        if clips_per_shard < 1:
+            raise ValueError(f"expected clips_per_shard >= 1, got {clips_per_shard}")
+        self.clips_per_shard = clips_per_shard
+        self.fn = fn
+
+    def expand(self, clips):
+        per_shard = self.clips_per_shard
+        num_shards = beam.pvalue.AsSingleton(
+            clips
+            | "CountClips" >> beam.combiners.Count.Globally()
+            | "NumShards" >> beam.Map(lambda n: max(1, math.ceil(n / per_shard)))
+        )
+        out = (
+            clips
+            | "ByShard" >> beam.Map(lambda c, n: (shard_of(c.video_id, n), c), n=num_shards)
+            | "GroupShards" >> beam.GroupByKey()
+            | "SynthesizeShard"
+            >> beam.ParDo(self.fn, num_shards=num_shards).with_outputs(REJECTS, LANDMARKS, main="samples")
+        )
+        return {"samples": out.samples, "landmarks": out[LANDMARKS], "rejects": out[REJECTS]}
