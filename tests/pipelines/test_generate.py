@@ -114,3 +114,19 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
     with pytest.raises(OutputConflict):
         run([*argv[:-1], "24"])
     assert run([*argv[:-1], "24", "--overwrite"])["config"]["clip_frames"] == 24
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--operators", "decouple,blink"], "--operators: expected names from"),
+        (["--min-strength", "0.05", "--max-strength", "0.02"], "--min-strength <= --max-strength"),
+        (["--fakes-per-clip", "-1"], "expected fakes >= 0"),
+        (["--clips-per-shard", "0"], "--clips-per-shard: expected >= 1"),
+    ],
+)
+def test_bad_sample_flags_are_refused_before_any_work(tmp_path, capsys, flags, message):
+    out = tmp_path / "out"
+    assert main(["generate", "--input", str(tmp_path), "--output", str(out), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
