@@ -2,7 +2,9 @@
 
 What one Beam worker process does per clip (without Beam's own overhead): decode the
 clip, landmarks (MediaPipe), then the real sample and one pseudo-fake (crop, perturb,
-render, encode, members). Figures are per *input* frame.
+render, encode, members). Figures are per *input* frame. Each video contributes its
+first ``CLIPS_PER_VIDEO`` consecutive clips, read as ``generate`` reads them by default
+(no ``--max-clips-per-video``): through one :class:`~synth.video.ClipReader`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from synth.landmarks import extract_landmarks, make_backend
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import SampleConfig, crop_for_samples, make_samples
 from synth.shard import plan_clips, video_id_for
-from synth.video import probe, read_frames
+from synth.video import ClipReader, probe
 
 CLIP_FRAMES = 32
-CLIPS_PER_VIDEO = 2
+CLIPS_PER_VIDEO = 3
 
 
 def run(clips: list[Path]) -> None:
@@ -35,14 +37,13 @@ def run(clips: list[Path]) -> None:
         size = f"{video.width}x{video.height}"
         row = totals.setdefault(size, [0.0, 0.0, 0.0, 0, 0, 0])
         try:
-            planned = plan_clips(
-                video, InputRecord(str(path), video_id_for(str(path))), CLIP_FRAMES, None, CLIPS_PER_VIDEO
-            )
+            planned = plan_clips(video, InputRecord(str(path), video_id_for(str(path))), CLIP_FRAMES)
         except Rejected:
             continue
-        for clip in planned:
+        reader = ClipReader(str(path))
+        for clip in planned[:CLIPS_PER_VIDEO]:
             t0 = time.perf_counter()
-            frames = read_frames(path, clip.start_frame, clip.num_frames, clip.start_pts)
+            frames = reader.read(clip.start_frame, clip.num_frames, clip.start_pts)
             t1 = time.perf_counter()
             try:
                 lm = extract_landmarks(frames, backend, float(video.fps))
@@ -57,6 +58,7 @@ def run(clips: list[Path]) -> None:
             row[2] += t3 - t2
             row[3] += clip.num_frames
             row[4] += 1
+        reader.close()
     print("\nend to end per input frame: decode once, landmarks, real + 1 fake sample (crop, perturb, render, encode)")
     header = "".join(f"{s + ' ms':>13}" for s in stages)
     print(f"  {'clip size':<12} {'clips':>5} {'frames':>7}{header} {'total ms':>9} {'frames/s':>9}")

@@ -5,7 +5,8 @@ clips share a shard, and the assignment does not depend on the runner), where
 ``num_shards = ceil(clips / clips_per_shard)`` is counted from the clips table before
 any heavy work. One ``process`` call owns one shard: it walks the shard's clips in key
 order, in groups of ``DONOR_GROUP``; for each clip of a group it decodes the frames
-once, fits landmarks and keeps only the face crops, then makes the group's samples with
+once (a video's consecutive clips through one open decoder, decoding forward instead of
+seeking from a keyframe for each), fits landmarks and keeps only the face crops, then makes the group's samples with
 the other clips of the group as ``transplant`` donors, and streams them into
 ``webdataset/shard-SSSSS-of-NNNNN.tar`` (written to a temporary name, renamed when
 complete). Memory is bounded by one group's crops, whatever the shard's size.
@@ -31,7 +32,7 @@ from synth.landmarks import GateConfig, TrackConfig, extract_landmarks, make_bac
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import Sample, SampleConfig, crop_for_samples, make_samples
-from synth.video import read_frames
+from synth.video import ClipReader
 
 #: Tag of the (ClipRecord, ClipLandmarks) output.
 LANDMARKS = "landmarks"
@@ -39,10 +40,39 @@ LANDMARKS = "landmarks"
 DONOR_GROUP = 8
 
 
-def decode_clip(clip: ClipRecord, timeout_s: float):
-    """The clip's frames ``(T, H, W, 3)`` uint8 RGB, decoded from its video."""
-    with open_source(clip.uri) as src:
-        return read_frames(src, clip.start_frame, clip.num_frames, clip.start_pts, timeout_s=timeout_s)
+class VideoReader:
+    """Decodes clips that arrive sorted by video, keeping one video open at a time, so a
+    video's consecutive clips are decoded forward instead of each seeking from a keyframe
+    (:class:`synth.video.ClipReader`)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.uri: str | None = None
+        self.stack: contextlib.ExitStack | None = None
+        self.reader: ClipReader | None = None
+
+    def read(self, clip: ClipRecord):
+        """The clip's frames ``(T, H, W, 3)`` uint8 RGB.
+
+        Raises:
+            Rejected: the video cannot be opened or decoded (see :func:`synth.video.read_frames`).
+        """
+        if clip.uri != self.uri:
+            self.close()
+            self.stack = contextlib.ExitStack()
+            try:
+                src = self.stack.enter_context(open_source(clip.uri))
+                self.reader = self.stack.enter_context(ClipReader(src, timeout_s=self.timeout_s))
+            except BaseException:
+                self.close()
+                raise
+            self.uri = clip.uri
+        return self.reader.read(clip.start_frame, clip.num_frames, clip.start_pts)
+
+    def close(self) -> None:
+        if self.stack is not None:
+            self.stack.close()
+        self.uri, self.stack, self.reader = None, None, None
 
 
 def shard_of(video_id: str, num_shards: int) -> int:
@@ -130,10 +160,10 @@ class SynthesizeShardFn(beam.DoFn):
         self.rejected.inc()
         return beam.pvalue.TaggedOutput(REJECTS, reject_record(stage, clip.uri, clip.video_id, exc, clip.clip, variant))
 
-    def _prepare(self, clip: ClipRecord):
+    def _prepare(self, clip: ClipRecord, videos: VideoReader):
         """Decode once and fit landmarks; yields outputs, returns (clip, lm, crops, coeffs) or None."""
         try:
-            frames = decode_clip(clip, self.timeout_s)
+            frames = videos.read(clip)
             lm = extract_landmarks(frames, self.backend, clip.fps_num / clip.fps_den, self.track, self.gates)
         except Rejected as exc:
             yield self._reject("landmarks", clip, exc)
@@ -151,10 +181,12 @@ class SynthesizeShardFn(beam.DoFn):
         shard = shard_name(index, num_shards)
         writer = None
         with contextlib.ExitStack() as stack:
+            videos = VideoReader(self.timeout_s)
+            stack.callback(videos.close)
             for start in range(0, len(clips), DONOR_GROUP):
                 group = []
                 for clip in clips[start : start + DONOR_GROUP]:
-                    prepared = yield from self._prepare(clip)
+                    prepared = yield from self._prepare(clip, videos)
                     if prepared is not None:
                         group.append(prepared)
                 for clip, lm, crops, _ in group:

