@@ -24,11 +24,11 @@ from pipelines.options import (
     sample_config,
     track_config,
 )
-from pipelines.output import prepare_output, write_manifest
+from pipelines.output import FILES_TABLE, file_record, prepare_output, write_manifest
 from pipelines.samples import Synthesize, SynthesizeShardFn
 from pipelines.shard import ShardVideos
 from pipelines.tables import SHARD_NAMES, WriteRecords
-from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, landmarks_table
+from schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, landmarks_table
 from synth.bases.io import load_bases
 
 
@@ -73,7 +73,7 @@ def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:
         | "InputSpecs" >> beam.Create(list(opts.input))
         | "Shard" >> ShardVideos(opts.clip_frames, opts.clip_stride, opts.max_clips_per_video, opts.decode_timeout)
     )
-    shard["clips"] | "WriteClips" >> WriteRecords(posixpath.join(out, "parquet", "clips"), CLIP_SCHEMA)
+    clip_files = shard["clips"] | "WriteClips" >> WriteRecords(posixpath.join(out, "parquet", "clips"), CLIP_SCHEMA)
     fn = SynthesizeShardFn(
         out,
         opts.landmark_backend,
@@ -87,8 +87,10 @@ def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:
         opts.landmarks_only,
     )
     synth = shard["clips"] | "Synthesize" >> Synthesize(opts.clips_per_shard, fn)
-    synth["samples"] | "WriteSamples" >> WriteRecords(posixpath.join(out, "parquet", "samples"), SAMPLE_SCHEMA)
-    (
+    sample_files = synth["samples"] | "WriteSamples" >> WriteRecords(
+        posixpath.join(out, "parquet", "samples"), SAMPLE_SCHEMA
+    )
+    landmark_files = (
         synth["landmarks"]
         | "LandmarkTables" >> beam.Map(landmark_table)
         | "WriteLandmarks"
@@ -101,7 +103,13 @@ def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:
         )
     )
     rejects = (shard["rejects"], synth["rejects"]) | "FlattenRejects" >> beam.Flatten()
-    rejects | "WriteRejects" >> WriteRecords(posixpath.join(out, "rejects", "rejects"), REJECT_SCHEMA)
+    reject_files = rejects | "WriteRejects" >> WriteRecords(posixpath.join(out, "rejects", "rejects"), REJECT_SCHEMA)
+    table_files = (clip_files, sample_files, landmark_files, reject_files) | "FlattenTables" >> beam.Flatten()
+    (
+        (table_files | "DescribeTables" >> beam.Map(file_record, out), synth["files"])
+        | "FlattenFiles" >> beam.Flatten()
+        | "WriteFiles" >> WriteRecords(posixpath.join(out, "parquet", FILES_TABLE), FILE_SCHEMA)
+    )
 
 
 def run(argv: list[str] | None = None) -> dict:

@@ -7,16 +7,19 @@ after every shard is complete, so its presence marks a finished run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 from collections import Counter
 
 from pipelines.fs import list_files, parquet_rows, read_bytes, read_columns, sha256_of, write_atomic
-from schemas import SCHEMA_VERSION
+from schemas import SCHEMA_VERSION, FileRecord
 from synth import __version__
 
 OWNED_FOLDERS = ("webdataset", "parquet", "rejects")
 MANIFEST = "manifest.json"
+#: Name prefix of the files table under ``parquet/``.
+FILES_TABLE = "files"
 
 
 class OutputConflict(Exception):
@@ -60,9 +63,21 @@ def prepare_output(out: str, config: dict, overwrite: bool) -> None:
         FileSystems.delete(stale)
 
 
+def file_record(uri: str, out: str) -> FileRecord:
+    """Checksum one written file (run on the worker that wrote it, not on the launcher)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    size = FileSystems.match([uri])[0].metadata_list[0].size_in_bytes
+    rows = parquet_rows(uri) if uri.endswith(".parquet") else None
+    return FileRecord(posixpath.relpath(uri, out.rstrip("/")), sha256_of(uri), size, rows)
+
+
 def write_manifest(out: str, config: dict) -> dict:
-    """Checksum every shard, count rows, and write ``OUT/manifest.json`` atomically."""
-    samples_per_tar: Counter = Counter()
+    """Count, list every file with its checksum, and write ``OUT/manifest.json`` atomically.
+
+    Checksums come from the files table the workers wrote (``parquet/files-*.parquet``),
+    so the launcher does not read the corpus back; only that table is hashed here.
+    """
     counts = {
         "clips": 0,
         "videos": 0,
@@ -76,23 +91,19 @@ def write_manifest(out: str, config: dict) -> dict:
     }
     operators: Counter = Counter()
     for path in list_files(_join(out, "parquet", "samples-*.parquet")):
-        table = read_columns(path, ["label", "operator", "shard"])
+        table = read_columns(path, ["label", "operator"])
         for row in table.to_pylist():
-            samples_per_tar[row["shard"]] += 1
             counts["samples"] += 1
             counts["fake_samples" if row["label"] else "real_samples"] += 1
             if row["label"]:
                 operators[row["operator"]] += 1
     counts["fakes_by_operator"] = dict(sorted(operators.items()))
     shards = []
-    for path in owned_files(out):
-        relative = posixpath.relpath(path, out.rstrip("/"))
-        entry = {"path": relative, "sha256": sha256_of(path)}
-        if path.endswith(".parquet"):
-            entry["rows"] = parquet_rows(path)
-        elif path.endswith(".tar"):
-            entry["samples"] = samples_per_tar[relative]
-        shards.append(entry)
+    for path in list_files(_join(out, "parquet", f"{FILES_TABLE}-*.parquet")):
+        shards.append(file_record(path, out))
+        shards += [FileRecord(**row) for row in read_columns(path).to_pylist()]
+    shards = [{k: v for k, v in dataclasses.asdict(f).items() if v is not None} for f in shards]
+    shards.sort(key=lambda f: f["path"])
     clip_files = list_files(_join(out, "parquet", "clips-*.parquet"))
     if clip_files:
         ids = set()

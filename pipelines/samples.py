@@ -25,7 +25,7 @@ from apache_beam.metrics import Metrics
 
 from pipelines.fs import atomic_writer, local_copy, open_source
 from pipelines.rejects import REJECTS, reject_record
-from schemas import ClipRecord, SampleRecord
+from schemas import ClipRecord, FileRecord, SampleRecord
 from synth.bases.io import load_bases
 from synth.errors import Rejected
 from synth.landmarks import GateConfig, TrackConfig, extract_landmarks, make_backend
@@ -36,6 +36,8 @@ from synth.video import ClipReader
 
 #: Tag of the (ClipRecord, ClipLandmarks) output.
 LANDMARKS = "landmarks"
+#: Tag of the FileRecord of each tar written.
+FILES = "files"
 #: Clips whose motion serves as each other's transplant donors (and whose crops are held at once).
 DONOR_GROUP = 8
 
@@ -179,7 +181,8 @@ class SynthesizeShardFn(beam.DoFn):
         index, clips = item
         clips = sorted(clips, key=lambda c: (c.video_id, c.clip))
         shard = shard_name(index, num_shards)
-        writer = None
+        writer = sink = None
+        written = 0
         with contextlib.ExitStack() as stack:
             videos = VideoReader(self.timeout_s)
             stack.callback(videos.close)
@@ -197,25 +200,45 @@ class SynthesizeShardFn(beam.DoFn):
                     for variant, exc in failed:
                         yield self._reject("samples", clip, exc, variant)
                     if writer is None:
-                        writer = _tar_writer(stack, posixpath.join(self.out, shard))
+                        sink = HashingWriter(stack.enter_context(atomic_writer(posixpath.join(self.out, shard))))
+                        writer = _tar_writer(sink)
                     for sample in made:
                         writer.write({"__key__": sample.key, **sample.members})
+                        written += 1
                         self.written.inc()
                         yield sample_record(clip, sample, shard, self.config.size, self.seed)
             if writer is not None:
                 writer.close()
+                yield beam.pvalue.TaggedOutput(
+                    FILES, FileRecord(shard, sink.digest.hexdigest(), sink.bytes, samples=written)
+                )
 
 
-def _tar_writer(stack: contextlib.ExitStack, uri: str):
+class HashingWriter:
+    """A write-only file that passes bytes on to ``f`` and keeps their SHA-256 and count, so
+    a shard is checksummed as it is written instead of read back."""
+
+    def __init__(self, f) -> None:
+        self.f = f
+        self.digest = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.bytes += len(data)
+        return self.f.write(data)
+
+
+def _tar_writer(f):
     import webdataset as wds
 
-    f = stack.enter_context(atomic_writer(uri))
     return wds.TarWriter(f, encoder=False, mtime=0.0)
 
 
 class Synthesize(beam.PTransform):
     """PCollection[ClipRecord] -> {"samples": SampleRecord, "landmarks": (ClipRecord, ClipLandmarks),
-    "rejects": RejectRecord}; the WebDataset shards are written on the way (see the module doc)."""
+    "rejects": RejectRecord, "files": FileRecord of each tar}; the WebDataset shards are written
+    on the way (see the module doc)."""
 
     def __init__(self, clips_per_shard: int, fn: SynthesizeShardFn) -> None:
         super().__init__()
@@ -236,6 +259,6 @@ class Synthesize(beam.PTransform):
             | "ByShard" >> beam.Map(lambda c, n: (shard_of(c.video_id, n), c), n=num_shards)
             | "GroupShards" >> beam.GroupByKey()
             | "SynthesizeShard"
-            >> beam.ParDo(self.fn, num_shards=num_shards).with_outputs(REJECTS, LANDMARKS, main="samples")
+            >> beam.ParDo(self.fn, num_shards=num_shards).with_outputs(REJECTS, LANDMARKS, FILES, main="samples")
         )
-        return {"samples": out.samples, "landmarks": out[LANDMARKS], "rejects": out[REJECTS]}
+        return {"samples": out.samples, "landmarks": out[LANDMARKS], "rejects": out[REJECTS], "files": out[FILES]}

@@ -7,6 +7,7 @@ dataclasses and writes tables with the schemas, so a renamed field is a one-line
 
 from schemas.clips import CLIP_SCHEMA, ClipRecord
 from schemas.common import SCHEMA_VERSION
+from schemas.files import FILE_SCHEMA, FileRecord
 from schemas.inputs import InputRecord
 from schemas.landmarks import LANDMARK_SCHEMA, ClipLandmarks, landmarks_table, read_clip_landmarks
 from schemas.rejects import REJECT_SCHEMA, RejectRecord
@@ -14,12 +15,14 @@ from schemas.samples import SAMPLE_SCHEMA, SampleRecord
 
 __all__ = [
     "CLIP_SCHEMA",
+    "FILE_SCHEMA",
     "LANDMARK_SCHEMA",
     "REJECT_SCHEMA",
     "SAMPLE_SCHEMA",
     "SCHEMA_VERSION",
     "ClipLandmarks",
     "ClipRecord",
+    "FileRecord",
     "InputRecord",
     "RejectRecord",
     "SampleRecord",

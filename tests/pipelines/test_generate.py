@@ -92,8 +92,11 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
         "rejects_by_reason": {"shard: too short": 1},
     }
     assert sum(fakes_by_operator.values()) == 5
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert {s["path"] for s in manifest["shards"]} == on_disk  # every file, hashed where it was written
     for shard in manifest["shards"]:
-        assert hashlib.sha256((out / shard["path"]).read_bytes()).hexdigest() == shard["sha256"]
+        data = (out / shard["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == shard["sha256"] and len(data) == shard["bytes"]
     assert sum(s.get("samples", 0) for s in manifest["shards"]) == 10
 
 
