@@ -21,7 +21,7 @@ from tests.conftest import face
 
 
 def clips_of(path, frames=16, clips=1):
-    ref = InputRecord(str(path), video_id_for(str(path)))
+    ref = InputRecord(str(path), video_id_for(path.name))  # the same ids wherever the clips live
     return plan_clips(probe(path), ref, clip_frames=frames, max_clips_per_video=clips)
 
 

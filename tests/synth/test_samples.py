@@ -14,7 +14,7 @@ from synth.bases.model import REGION_NAMES
 from synth.landmarks import extract_landmarks
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import SampleConfig, crop_for_samples, make_samples
-from synth.shard import plan_clips, video_id_for
+from synth.shard import plan_clips
 from synth.video import probe, read_frames
 from tests.conftest import face
 
@@ -25,7 +25,8 @@ FRAMES = 24
 def clip_and_landmarks(faces, mediapipe_backend):
     path = face(faces, "LivePortrait__d3")
     info = probe(path)
-    clip = plan_clips(info, InputRecord(str(path), video_id_for(str(path))), FRAMES, max_clips_per_video=1)[0]
+    # A fixed video id: sample keys, hence the perturbations drawn, do not depend on where the clips live.
+    clip = plan_clips(info, InputRecord(str(path), "d3"), FRAMES, max_clips_per_video=1)[0]
     frames = read_frames(path, clip.start_frame, clip.num_frames)
     return clip, frames, extract_landmarks(frames, mediapipe_backend, float(info.fps))
 
@@ -80,8 +81,11 @@ def test_a_fake_differs_from_its_real_inside_the_mask(clip_and_landmarks):
         fake = decode(fake_sample.members["mp4"]).astype(np.int16)
         pixel = np.load(io.BytesIO(fake_sample.members["mask.npz"]))["pixel"]
         diff = np.abs(fake - real).max(-1)
-        inside, outside = pixel > 128, pixel == 0
-        assert diff[inside].mean() > 1.5 * diff[outside].mean()  # outside: only encoder noise
+        gy, gx = np.gradient(real.mean(-1), axis=(1, 2))
+        textured = np.hypot(gx, gy) > 8  # moving flat skin changes little; moving texture shows
+        inside, outside = textured & (pixel == 255), textured & (pixel == 0)  # moved >= 1% IOD; not at all
+        assert inside.sum() > 200
+        assert diff[inside].mean() > 1.5 * diff[outside].mean()  # outside: only encoder noise (measured 2.2-6.8x)
         moved = np.load(io.BytesIO(fake_sample.members["landmarks.npy"]))
         still = np.load(io.BytesIO(samples[0].members["landmarks.npy"]))
         active = fake_sample.label["perturbation"]["active_frames"]
