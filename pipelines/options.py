@@ -81,9 +81,7 @@ class KinefakeOptions(PipelineOptions):
         parser.add_argument("--size", type=int, default=256, help="Face-crop side of the samples, pixels.")
         parser.add_argument("--margin", type=float, default=1.3, help="Crop side over the landmarks' box side.")
         parser.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear")
-        parser.add_argument(
-            "--clips-per-shard", type=int, default=32, help="Clips per WebDataset shard (on average; by video)."
-        )
+        parser.add_argument("--clips-per-shard", type=int, default=32, help="Clips per WebDataset shard, on average.")
         parser.add_argument(
             "--landmarks-only", action="store_true", help="Stop after the landmark tables (no samples)."
         )

