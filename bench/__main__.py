@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cv2
 
-from bench import bases, e2e, landmarks, perturb, render, video
+from bench import bases, e2e, generate, landmarks, perturb, render, video
 
 STAGES = {
     "video": video.run,
@@ -26,6 +26,7 @@ STAGES = {
     "perturb": perturb.run,
     "render": render.run,
     "e2e": e2e.run,
+    "generate": generate.run,
 }
 
 
