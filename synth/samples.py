@@ -192,9 +192,14 @@ def make_samples(
         key = f"{clip.key}_{variant}"
         fake = sample_perturbation(key, seed, motion, policy, donors)
         if fake is None:
-            failed.append(
-                (variant, Rejected("no usable perturbation", f"{policy.max_draws} draws left no usable edit"))
+            enabled = {name for name, weight in policy.weights.items() if weight > 0}
+            detail = (
+                "transplant is the only operator and no other clip was there to donate motion"
+                if enabled == {"transplant"} and not donors
+                else f"{policy.max_draws} draws left no usable edit (too little coupled motion, or every edit "
+                "would fold the mesh)"
             )
+            failed.append((variant, Rejected("no usable perturbation", detail)))
             continue
         try:
             rendered = render_crops(crops, lm.ibug68, fake.target, config.interpolation)
