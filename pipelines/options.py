@@ -81,6 +81,15 @@ class KinefakeOptions(PipelineOptions):
         parser.add_argument("--size", type=int, default=256, help="Face-crop side of the samples, pixels.")
         parser.add_argument("--margin", type=float, default=1.3, help="Crop side over the landmarks' box side.")
         parser.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear")
+        parser.add_argument(
+            "--crf", type=int, default=18, help="libx264 quality of the mp4 members (0-51, lower is better)."
+        )
+        parser.add_argument(
+            "--preset",
+            choices=["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"],
+            default="veryfast",
+            help="libx264 speed/size trade-off of the mp4 members.",
+        )
         parser.add_argument("--clips-per-shard", type=int, default=32, help="Clips per WebDataset shard, on average.")
         parser.add_argument(
             "--landmarks-only", action="store_true", help="Stop after the landmark tables (no samples)."
@@ -152,7 +161,12 @@ def sample_config(opts: KinefakeOptions):
 
     try:
         return SampleConfig(
-            fakes=opts.fakes_per_clip, size=opts.size, margin=opts.margin, interpolation=opts.interpolation
+            fakes=opts.fakes_per_clip,
+            size=opts.size,
+            margin=opts.margin,
+            interpolation=opts.interpolation,
+            crf=opts.crf,
+            preset=opts.preset,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -66,6 +66,8 @@ class SampleConfig:
             raise ValueError(f"expected a crop size of at least 16 px, got {self.size}")
         if self.margin < 1:
             raise ValueError(f"expected margin >= 1, got {self.margin}")
+        if not 0 <= self.crf <= 51:
+            raise ValueError(f"expected crf in 0..51, got {self.crf}")
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,7 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
         (["--min-strength", "0.05", "--max-strength", "0.02"], "--min-strength <= --max-strength"),
         (["--fakes-per-clip", "-1"], "expected fakes >= 0"),
         (["--clips-per-shard", "0"], "--clips-per-shard: expected >= 1"),
+        (["--crf", "60"], "expected crf in 0..51"),
     ],
 )
 def test_bad_sample_flags_are_refused_before_any_work(tmp_path, capsys, flags, message):
