@@ -16,6 +16,7 @@ from schemas import InputRecord
 from synth.bases.io import load_bases
 from synth.errors import Rejected
 from synth.landmarks import extract_landmarks, make_backend
+from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import SampleConfig, crop_for_samples, make_samples
 from synth.shard import plan_clips, video_id_for
@@ -51,7 +52,8 @@ def run(clips: list[Path]) -> None:
                 row[5] += 1
                 continue
             t2 = time.perf_counter()
-            make_samples(clip, crop_for_samples(clip, frames, lm, config), lm, bases, summary, policy, 0, config)
+            motion = ClipMotion.from_points(lm.ibug68, bases)
+            make_samples(clip, crop_for_samples(clip, frames, lm, config), lm, motion, summary, policy, 0, config)
             t3 = time.perf_counter()
             row[0] += t1 - t0
             row[1] += t2 - t1

@@ -165,7 +165,7 @@ class SynthesizeShardFn(beam.DoFn):
         return beam.pvalue.TaggedOutput(REJECTS, reject_record(stage, clip.uri, clip.video_id, exc, clip.clip, variant))
 
     def _prepare(self, clip: ClipRecord, videos: VideoReader):
-        """Decode once and fit landmarks; yields outputs, returns (clip, lm, crops, coeffs) or None."""
+        """Decode once and fit landmarks; yields outputs, returns (clip, lm, crops, motion) or None."""
         try:
             frames = videos.read(clip)
             lm = extract_landmarks(frames, self.backend, clip.fps_num / clip.fps_den, self.track, self.gates)
@@ -177,7 +177,7 @@ class SynthesizeShardFn(beam.DoFn):
         if self.landmarks_only:
             return None
         crops = crop_for_samples(clip, frames, lm, self.config)
-        return clip, lm, crops, ClipMotion.from_points(lm.ibug68, self.bases).coeffs
+        return clip, lm, crops, ClipMotion.from_points(lm.ibug68, self.bases)
 
     def process(self, item, num_shards: int):
         index, clips = item
@@ -194,10 +194,10 @@ class SynthesizeShardFn(beam.DoFn):
                     prepared = yield from self._prepare(clip, videos)
                     if prepared is not None:
                         group.append(prepared)
-                for clip, lm, crops, _ in group:
-                    donors = [(other.key, coeffs) for other, _, _, coeffs in group if other.key != clip.key]
+                for clip, lm, crops, motion in group:
+                    donors = [(other.key, m.coeffs) for other, _, _, m in group if other.key != clip.key]
                     made, failed = make_samples(
-                        clip, crops, lm, self.bases, self.bases_info, self.policy, self.seed, self.config, donors
+                        clip, crops, lm, motion, self.bases_info, self.policy, self.seed, self.config, donors
                     )
                     for variant, exc in failed:
                         yield self._reject("samples", clip, exc, variant)

@@ -29,7 +29,7 @@ from schemas.clips import ClipRecord
 from schemas.common import SCHEMA_VERSION
 from schemas.landmarks import ClipLandmarks
 from synth import __version__
-from synth.bases.model import REGION_NAMES, LinearBases
+from synth.bases.model import REGION_NAMES
 from synth.errors import Rejected
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy, sample_perturbation, sample_seed
@@ -124,7 +124,7 @@ def make_samples(
     clip: ClipRecord,
     crops: Crops,
     lm: ClipLandmarks,
-    bases: LinearBases,
+    motion: ClipMotion,
     bases_info: dict,
     policy: PerturbPolicy,
     seed: int,
@@ -138,8 +138,9 @@ def make_samples(
         crops: the clip's crops from :func:`crop_for_samples` (frames are not needed
             beyond them, so a caller can keep several clips' crops instead of their frames).
         lm: the clip's landmarks (``lm.ibug68`` ``(T, 68, 2)`` frame pixels).
-        bases, bases_info: the motion-bases model and its summary for the label
-            (``kind``, ``k``, ``data_sha256``).
+        motion: the clip's motion, ``ClipMotion.from_points(lm.ibug68, bases)`` (the caller
+            has it anyway: its coefficients are other clips' transplant donors).
+        bases_info: the motion-bases model's summary for the label (``kind``, ``k``, ``data_sha256``).
         policy, seed: the perturbation policy and the job's seed.
         config: how (default :class:`SampleConfig`).
         donors: ``(key, (T', k) coefficients)`` of other clips, for ``transplant``.
@@ -188,7 +189,6 @@ def make_samples(
         )
     ]
     failed = []
-    motion = ClipMotion.from_points(lm.ibug68, bases) if config.fakes else None
     for n in range(config.fakes):
         variant = f"fake{n}"
         key = f"{clip.key}_{variant}"

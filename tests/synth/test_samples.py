@@ -12,6 +12,7 @@ from schemas import InputRecord
 from synth.bases.io import load_bases
 from synth.bases.model import REGION_NAMES
 from synth.landmarks import extract_landmarks
+from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import SampleConfig, crop_for_samples, make_samples
 from synth.shard import plan_clips
@@ -38,7 +39,8 @@ def samples_of(clip_and_landmarks, config=None, policy=None):
     bases, info = load_bases()
     summary = {"kind": bases.kind, "k": bases.k, "data_sha256": info.get("data_sha256")}
     crops = crop_for_samples(clip, frames, lm, config)
-    return make_samples(clip, crops, lm, bases, summary, policy, seed=7, config=config)
+    motion = ClipMotion.from_points(lm.ibug68, bases)
+    return make_samples(clip, crops, lm, motion, summary, policy, seed=7, config=config)
 
 
 def decode(member: bytes) -> np.ndarray:
