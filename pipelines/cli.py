@@ -122,7 +122,7 @@ def render_preview(argv: list[str]) -> int:
     from synth.landmarks import extract_landmarks, make_backend
     from synth.perturb.motion import ClipMotion
     from synth.perturb.operators import OPERATORS
-    from synth.perturb.policy import PerturbPolicy, sample_perturbation
+    from synth.perturb.policy import PerturbPolicy, sample_perturbation, unusable_reason
     from synth.render.clip import render_clip
     from synth.render.warp import DegenerateMesh
     from synth.video import encode_mp4, probe, read_frames
@@ -161,7 +161,7 @@ def render_preview(argv: list[str]) -> int:
     donors = [("self-reversed", motion.coeffs[::-1].copy())]  # a donor for transplant without a second clip
     fake = sample_perturbation(f"{Path(args.video).stem}_{args.start:04d}_fake0", args.seed, motion, policy, donors)
     if fake is None:
-        print(f"kinefake render-preview: {args.operator} found no usable motion in this clip", file=sys.stderr)
+        print(f"kinefake render-preview: {args.operator}: {unusable_reason(motion, policy, donors)}", file=sys.stderr)
         return 1
     try:
         rendered = render_clip(

@@ -1,16 +1,16 @@
 """Stages 2-6 per WebDataset shard: decode each clip once, landmarks, samples, one tar.
 
 Clips are assigned to ``num_shards`` shards by a hash of their video id and run of
-``clips_per_shard`` clip indices (so a video's neighbouring clips share a shard and decode
-forward, a long video still spreads over many shards, and the assignment does not depend
-on the runner), where ``num_shards = ceil(clips / clips_per_shard)`` is counted from the
-clips table before any heavy work. One ``process`` call owns one shard: it walks the shard's clips in key
-order, in groups of ``DONOR_GROUP``; for each clip of a group it decodes the frames
-once (a video's consecutive clips through one open decoder, decoding forward instead of
-seeking from a keyframe for each), fits landmarks and keeps only the face crops, then makes the group's samples with
-the other clips of the group as ``transplant`` donors, and streams them into
-``webdataset/shard-SSSSS-of-NNNNN.tar`` (written to a temporary name, renamed when
-complete). Memory is bounded by one group's crops, whatever the shard's size.
+``clips_per_shard`` clip indices (a video's neighbouring clips share a shard, a long
+video spreads over many, and the assignment does not depend on the runner), where
+``num_shards = ceil(clips / clips_per_shard)`` is counted from the clips before any heavy
+work. One ``process`` call owns one shard and walks its clips in key order, in groups of
+``DONOR_GROUP``: each clip is decoded once (a video's consecutive clips through one open
+decoder, decoding forward instead of seeking from a keyframe for each), its landmarks
+fitted and only its face crops kept; then the group's samples are made, with the other
+clips of the group as ``transplant`` donors, and streamed into
+``webdataset/shard-SSSSS-of-NNNNN.tar`` (a temporary name, renamed when complete).
+Memory is bounded by one group's crops, whatever the shard's size.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import posixpath
 
 import apache_beam as beam
 import cv2
+import webdataset as wds
 from apache_beam.metrics import Metrics
 
 from pipelines.fs import atomic_writer, local_copy, open_source
@@ -203,7 +204,7 @@ class SynthesizeShardFn(beam.DoFn):
                         yield self._reject("samples", clip, exc, variant)
                     if writer is None:
                         sink = HashingWriter(stack.enter_context(atomic_writer(posixpath.join(self.out, shard))))
-                        writer = _tar_writer(sink)
+                        writer = wds.TarWriter(sink, encoder=False, mtime=0.0)  # fixed mtime: same bytes on re-runs
                     for sample in made:
                         writer.write({"__key__": sample.key, **sample.members})
                         written += 1
@@ -229,12 +230,6 @@ class HashingWriter:
         self.digest.update(data)
         self.bytes += len(data)
         return self.f.write(data)
-
-
-def _tar_writer(f):
-    import webdataset as wds
-
-    return wds.TarWriter(f, encoder=False, mtime=0.0)
 
 
 class Synthesize(beam.PTransform):

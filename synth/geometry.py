@@ -51,6 +51,14 @@ def apply_similarity(params: np.ndarray, shapes: np.ndarray) -> np.ndarray:
     return np.stack([a * x - b * y + tx, b * x + a * y + ty], -1)
 
 
+def turn_vectors(params: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``(T, 4)`` params applied to ``(T, N, 2)`` (or broadcastable) displacement vectors:
+    rotation and scale only, no shift."""
+    a, b = (np.asarray(params, np.float64)[:, i, None] for i in range(2))
+    x, y = vectors[..., 0].astype(np.float64), vectors[..., 1].astype(np.float64)
+    return np.stack([a * x - b * y, b * x + a * y], -1)
+
+
 def invert_similarity(params: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Inverse of :func:`apply_similarity`: frame points back to the reference's frame."""
     a, b, tx, ty = (np.asarray(params, np.float64)[:, i, None] for i in range(4))

@@ -32,7 +32,7 @@ from synth import __version__
 from synth.bases.model import REGION_NAMES
 from synth.errors import Rejected
 from synth.perturb.motion import ClipMotion
-from synth.perturb.policy import PerturbPolicy, sample_perturbation, sample_seed
+from synth.perturb.policy import PerturbPolicy, sample_perturbation, sample_seed, unusable_reason
 from synth.render.clip import Crops, crop_clip, render_crops
 from synth.render.masks import PATCH_GRID
 from synth.render.warp import DegenerateMesh
@@ -194,14 +194,7 @@ def make_samples(
         key = f"{clip.key}_{variant}"
         fake = sample_perturbation(key, seed, motion, policy, donors)
         if fake is None:
-            enabled = {name for name, weight in policy.weights.items() if weight > 0}
-            detail = (
-                "transplant is the only operator and no other clip was there to donate motion"
-                if enabled == {"transplant"} and not donors
-                else f"{policy.max_draws} draws left no usable edit (too little coupled motion, or every edit "
-                "would fold the mesh)"
-            )
-            failed.append((variant, Rejected("no usable perturbation", detail)))
+            failed.append((variant, Rejected("no usable perturbation", unusable_reason(motion, policy, donors))))
             continue
         try:
             rendered = render_crops(crops, lm.ibug68, fake.target, config.interpolation)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synth.bases.model import REGION_NAMES
+from synth.geometry import turn_vectors
 from synth.perturb.motion import ClipMotion, RegionPair, region_displacement
 from synth.perturb.operators import OPERATORS
 from synth.perturb.schedule import envelope
@@ -35,13 +36,6 @@ class Perturbation:
     delta: np.ndarray
     region_displacement: np.ndarray
     label: dict
-
-
-def to_pixels(pose: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """Canonical-unit displacement ``(T, 68, 2)`` -> pixels through each frame's similarity (no shift)."""
-    a, b = pose[:, 0, None], pose[:, 1, None]
-    x, y = delta[..., 0], delta[..., 1]
-    return np.stack([a * x - b * y, b * x + a * y], -1)
 
 
 def perturb(
@@ -86,7 +80,7 @@ def perturb(
         scale *= REDUCTION
         reductions += 1
     delta = scale * weighted
-    target = motion.points + to_pixels(motion.pose, delta).astype(np.float32)
+    target = motion.points + turn_vectors(motion.pose, delta).astype(np.float32)
     size = np.linalg.norm(delta, axis=-1)
     active = np.flatnonzero(size.max(1) > 0)
     label = {

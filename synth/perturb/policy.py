@@ -60,6 +60,24 @@ def sample_seed(seed: int, key: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "little")
 
 
+def _candidates(motion: ClipMotion, policy: PerturbPolicy, donors) -> tuple[list[str], list]:
+    """Operators that can be drawn (transplant only with donors) and the coupled region pairs."""
+    names = [n for n, w in sorted(policy.weights.items()) if w > 0 and (n != "transplant" or donors)]
+    return names, coupled_pairs(motion.bases, policy.min_coupling)
+
+
+def unusable_reason(motion: ClipMotion, policy: PerturbPolicy, donors: Sequence = ()) -> str:
+    """Why :func:`sample_perturbation` returned None for this clip, in one sentence."""
+    names, pairs = _candidates(motion, policy, donors)
+    if not names:
+        return "no enabled operator can run here (transplant needs another clip to donate motion)"
+    if not pairs:
+        return f"the bases share no region pair above min_coupling {policy.min_coupling}"
+    return (
+        f"{policy.max_draws} draws left no usable edit (too little coupled motion, or every edit would fold the mesh)"
+    )
+
+
 def sample_perturbation(
     key: str,
     seed: int,
@@ -82,8 +100,7 @@ def sample_perturbation(
         ``max_draws`` draws all failed (no coupled motion, flips).
     """
     rng = np.random.default_rng(sample_seed(seed, key))
-    pairs = coupled_pairs(motion.bases, policy.min_coupling)
-    names = [n for n, w in sorted(policy.weights.items()) if w > 0 and (n != "transplant" or donors)]
+    names, pairs = _candidates(motion, policy, donors)
     if not names or not pairs:
         return None
     weights = np.array([policy.weights[n] for n in names], float)

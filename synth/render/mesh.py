@@ -1,6 +1,6 @@
 """The render mesh: the iBUG-68 landmarks, companion vertices that carry each feature, and a boundary ring.
 
-Vertices are ``[68 landmarks, COMPANIONS companions, RING_POINTS ring points]``.
+Vertices are ``[68 landmarks, K companions, RING_POINTS ring points]``, V in all (136).
 
 * A *companion* sits at a fixed offset (canonical units, turned and scaled with the
   head) from one landmark and moves exactly with it. The band between a feature's
@@ -32,6 +32,7 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from synth.bases.normalize import canonical_shape, normalize
+from synth.geometry import apply_similarity, turn_vectors
 from synth.landmarks.layout import IBUG68_REGIONS
 
 RING_POINTS = 24
@@ -68,10 +69,6 @@ def _companions() -> tuple[np.ndarray, np.ndarray]:
     return np.array(parents, np.int64), np.array(offsets, np.float64)
 
 
-COMPANIONS = len(_companions()[0])
-VERTICES = 68 + COMPANIONS + RING_POINTS
-
-
 @functools.cache
 def ring_canonical() -> np.ndarray:
     """``(RING_POINTS, 2)`` float64 ring points in canonical units."""
@@ -83,7 +80,7 @@ def ring_canonical() -> np.ndarray:
 
 
 def canonical_vertices(shapes: np.ndarray) -> np.ndarray:
-    """``(T, 68, 2)`` canonical-unit shapes -> ``(T, VERTICES, 2)`` float64 mesh vertices."""
+    """``(T, 68, 2)`` canonical-unit shapes -> ``(T, V, 2)`` float64 mesh vertices."""
     parents, offsets = _companions()
     ring = np.broadcast_to(ring_canonical(), (shapes.shape[0], RING_POINTS, 2))
     return np.concatenate([shapes, shapes[:, parents] + offsets, ring], 1).astype(np.float64)
@@ -111,7 +108,7 @@ class Mesh:
     """A clip's render mesh in pixels.
 
     Attributes:
-        source, target: ``(T, VERTICES, 2)`` vertices (landmarks, companions, ring) before
+        source, target: ``(T, V, 2)`` vertices (landmarks, companions, ring) before
             and after the edit, x then y.
         triangles: ``(M, 3)`` int64 vertex indices, the same on every frame.
     """
@@ -143,15 +140,10 @@ def pixel_mesh(source: np.ndarray, target: np.ndarray) -> Mesh:
         :class:`Mesh` with float64 vertices.
     """
     shapes, pose = normalize(source.astype(np.float64))
-    a, b, tx, ty = (pose[:, i, None] for i in range(4))
     parents, offsets = _companions()
-    ring = ring_canonical()
-
-    def turn(v: np.ndarray) -> np.ndarray:  # (K, 2) canonical vectors -> (T, K, 2) pixel vectors
-        return np.stack([a * v[:, 0] - b * v[:, 1], b * v[:, 0] + a * v[:, 1]], -1)
-
-    ring_px = turn(ring) + np.stack([tx, ty], -1)
-    offset_px = turn(offsets)
+    frames = len(source)
+    ring_px = apply_similarity(pose, np.broadcast_to(ring_canonical(), (frames, RING_POINTS, 2)))
+    offset_px = turn_vectors(pose, np.broadcast_to(offsets, (frames, *offsets.shape)))
     src = source.astype(np.float64)
     dst = target.astype(np.float64)
     return Mesh(

@@ -108,7 +108,7 @@ def test_a_fake_that_cannot_be_made_is_reported(clip_and_landmarks):
     assert [s.label["variant"] for s in samples] == ["real"]
     assert [(variant, exc.reason) for variant, exc in failed] == [("fake0", "no usable perturbation")]
     _, failed = samples_of(clip_and_landmarks, SampleConfig(fakes=1), PerturbPolicy(weights={"transplant": 1.0}))
-    assert "no other clip" in failed[0][1].detail
+    assert "transplant needs another clip" in failed[0][1].detail
 
 
 def test_config_is_checked():
