@@ -17,6 +17,8 @@ commands:
   fit-bases           train motion bases from landmark tables or videos
   bases-preview       draw each motion basis as arrows on the mean face (PNG)
   render-preview      real | fake | mask | |diff| x10 of one clip with a chosen operator (mp4)
+  validate            check a corpus: render fidelity, nothing moved outside the masks, motion, head pose
+  evaluate            train baseline detectors on a corpus: AUROC on held-out source videos, test videos
 
 'kinefake COMMAND --help' shows each command's flags."""
 
@@ -121,10 +123,10 @@ def render_preview(argv: list[str]) -> int:
     from synth.errors import Rejected
     from synth.landmarks import extract_landmarks, make_backend
     from synth.perturb.motion import ClipMotion
-    from synth.perturb.operators import OPERATORS
-    from synth.perturb.policy import PerturbPolicy, sample_perturbation, unusable_reason
-    from synth.render.clip import render_clip
+    from synth.perturb.policy import PerturbPolicy, operator_names, sample_perturbation, unusable_reason
+    from synth.render.clip import crop_clip
     from synth.render.warp import DegenerateMesh
+    from synth.samples import render_fake
     from synth.video import encode_mp4, probe, read_frames
 
     parser = argparse.ArgumentParser(
@@ -132,7 +134,7 @@ def render_preview(argv: list[str]) -> int:
     )
     parser.add_argument("video", help="Local video file.")
     parser.add_argument("--out", required=True, help="Output .mp4.")
-    parser.add_argument("--operator", choices=sorted(OPERATORS), default="decouple")
+    parser.add_argument("--operator", choices=operator_names(), default="decouple")
     parser.add_argument("--start", type=int, default=0, help="First frame of the clip.")
     parser.add_argument("--frames", type=int, default=32, help="Clip length.")
     parser.add_argument("--seed", type=int, default=0)
@@ -164,16 +166,8 @@ def render_preview(argv: list[str]) -> int:
         print(f"kinefake render-preview: {args.operator}: {unusable_reason(motion, policy, donors)}", file=sys.stderr)
         return 1
     try:
-        rendered = render_clip(
-            frames,
-            lm.ibug68,
-            fake.target,
-            float(info.fps),
-            size=args.size,
-            margin=args.margin,
-            full_frame=args.full_frame,
-            interpolation=args.interpolation,
-        )
+        crops = crop_clip(frames, lm.ibug68, float(info.fps), args.size, args.margin, args.full_frame)
+        rendered, _ = render_fake(crops, lm.ibug68, fake, args.interpolation)
     except DegenerateMesh as exc:
         print(f"kinefake render-preview: {exc}", file=sys.stderr)
         return 1
@@ -186,6 +180,31 @@ def render_preview(argv: list[str]) -> int:
         f"wrote {args.out}: {label['operator']} on {label['region']} (partner {label['partner']}), "
         f"params {label['params']}, frames {label['active_frames']}, max {label['max_displacement_iod']:.3f} IOD"
     )
+    return 0
+
+
+def validate(argv: list[str]) -> int:
+    from pipelines import validate as job
+    from pipelines.corpus import CorpusError
+
+    try:
+        report = job.run(argv)
+    except (UsageError, CorpusError) as exc:
+        print(f"kinefake validate: {exc}", file=sys.stderr)
+        return 2
+    job.print_report(report)
+    return 0 if report["passed"] else 1
+
+
+def evaluate(argv: list[str]) -> int:
+    from pipelines import evaluate as job
+    from pipelines.corpus import CorpusError
+
+    try:
+        job.run(argv)
+    except (UsageError, CorpusError) as exc:
+        print(f"kinefake evaluate: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -216,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         return bases_preview(rest)
     if command == "render-preview":
         return render_preview(rest)
+    if command == "validate":
+        return validate(rest)
+    if command == "evaluate":
+        return evaluate(rest)
     print(f"kinefake: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

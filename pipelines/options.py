@@ -72,12 +72,18 @@ class KinefakeOptions(PipelineOptions):
         parser.add_argument(
             "--operators",
             default=",".join(DEFAULT_OPERATORS),
-            help="Comma-separated operators drawn with equal probability "
-            "(decouple, desync, amplitude, freeze, transplant, jitter).",
+            help="Comma-separated operators drawn with equal probability: kinematic (decouple, desync, "
+            "amplitude, freeze, transplant, jitter) and appearance (blend).",
         )
         parser.add_argument("--min-strength", type=float, default=0.02, help="Smallest requested displacement, IOD.")
         parser.add_argument("--max-strength", type=float, default=0.05, help="Largest requested displacement, IOD.")
         parser.add_argument("--max-shift", type=float, default=0.06, help="Hard cap on any landmark's shift, IOD.")
+        parser.add_argument(
+            "--min-blend-ratio", type=float, default=0.3, help="Smallest blend weight of the appearance family."
+        )
+        parser.add_argument(
+            "--max-blend-ratio", type=float, default=0.7, help="Largest blend weight of the appearance family."
+        )
         parser.add_argument("--size", type=int, default=256, help="Face-crop side of the samples, pixels.")
         parser.add_argument("--margin", type=float, default=1.3, help="Crop side over the landmarks' box side.")
         parser.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear")
@@ -132,22 +138,27 @@ def perturb_policy(opts: KinefakeOptions):
     Raises:
         UsageError: an unknown operator, or strengths out of order or negative.
     """
-    from synth.perturb.operators import OPERATORS
-    from synth.perturb.policy import PerturbPolicy
+    from synth.perturb.policy import PerturbPolicy, operator_names
 
     names = [n.strip() for n in opts.operators.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(OPERATORS))
+    unknown = sorted(set(names) - set(operator_names()))
     if unknown or not names:
-        raise UsageError(f"--operators: expected names from {sorted(OPERATORS)}, got {opts.operators!r}")
+        raise UsageError(f"--operators: expected names from {operator_names()}, got {opts.operators!r}")
     if not 0 <= opts.min_strength <= opts.max_strength or opts.max_shift <= 0:
         raise UsageError(
             "expected 0 <= --min-strength <= --max-strength and --max-shift > 0, got "
             f"{opts.min_strength}, {opts.max_strength}, {opts.max_shift}"
         )
+    if not 0 <= opts.min_blend_ratio <= opts.max_blend_ratio <= 1:
+        raise UsageError(
+            "expected 0 <= --min-blend-ratio <= --max-blend-ratio <= 1, got "
+            f"{opts.min_blend_ratio}, {opts.max_blend_ratio}"
+        )
     return PerturbPolicy(
-        weights={n: float(n in names) for n in OPERATORS},
+        weights={n: float(n in names) for n in operator_names()},
         strength=(opts.min_strength, opts.max_strength),
         max_shift=opts.max_shift,
+        blend_ratio=(opts.min_blend_ratio, opts.max_blend_ratio),
     )
 
 

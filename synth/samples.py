@@ -9,7 +9,8 @@ variant ``real`` or ``fakeN``. Its members (the output contract in DESIGN.md):
 * ``landmarks.npy``: ``(T, 68, 2)`` float32 iBUG-68 landmarks as they are in this clip
   (the perturbation's targets in a fake), crop pixels;
 * ``mask.npz``: ``pixel`` ``(T, S, S)`` uint8, ``region`` ``(T, R)`` float16 IOD,
-  ``patch`` ``(T, 14, 14)`` float16; all zero in a real sample.
+  ``patch`` ``(T, 14, 14)`` float16; all zero in a real sample. For the appearance
+  family (``blend``) ``pixel`` is the blend weight and ``region`` each region's mean weight.
 
 Everything here is a pure function of its inputs: the same clip, landmarks, model,
 policy and seed give byte-identical members.
@@ -31,9 +32,11 @@ from schemas.landmarks import ClipLandmarks
 from synth import __version__
 from synth.bases.model import REGION_NAMES
 from synth.errors import Rejected
+from synth.perturb.apply import Perturbation
 from synth.perturb.motion import ClipMotion
-from synth.perturb.policy import PerturbPolicy, sample_perturbation, sample_seed, unusable_reason
-from synth.render.clip import Crops, crop_clip, render_crops
+from synth.perturb.policy import APPEARANCE, PerturbPolicy, sample_perturbation, sample_seed, unusable_reason
+from synth.render.blend import BlendParams, region_weights
+from synth.render.clip import Crops, RenderedClip, blend_crops, crop_clip, render_crops
 from synth.render.masks import PATCH_GRID
 from synth.render.warp import DegenerateMesh
 from synth.video import encode_mp4
@@ -120,6 +123,28 @@ def crop_for_samples(clip: ClipRecord, frames: np.ndarray, lm: ClipLandmarks, co
     return crop_clip(frames, lm.ibug68, clip.fps_num / clip.fps_den, config.size, config.margin)
 
 
+def render_fake(
+    crops: Crops, source: np.ndarray, fake: Perturbation, interpolation: str = "bilinear"
+) -> tuple[RenderedClip, np.ndarray]:
+    """Render one drawn fake on a clip's crops, by its family: the morph for kinematic
+    operators, the self-blend for the appearance one.
+
+    Args:
+        source: ``(T, 68, 2)`` the clip's iBUG-68 landmarks, frame pixels.
+
+    Returns:
+        The rendered clip and its ``(T, R)`` float32 ``region`` mask: the perturbation's
+        per-region displacement (IOD), or per-region blend weight.
+
+    Raises:
+        DegenerateMesh: a kinematic edit would fold the mesh.
+    """
+    if fake.label["family"] == APPEARANCE:
+        rendered = blend_crops(crops, source, BlendParams.from_label(fake.label["params"]))
+        return rendered, region_weights(rendered.pixel.astype(np.float32) / 255, rendered.source)
+    return render_crops(crops, source, fake.target, interpolation), fake.region_displacement
+
+
 def make_samples(
     clip: ClipRecord,
     crops: Crops,
@@ -197,7 +222,7 @@ def make_samples(
             failed.append((variant, Rejected("no usable perturbation", unusable_reason(motion, policy, donors))))
             continue
         try:
-            rendered = render_crops(crops, lm.ibug68, fake.target, config.interpolation)
+            rendered, region = render_fake(crops, lm.ibug68, fake, config.interpolation)
         except DegenerateMesh as exc:
             failed.append((variant, Rejected("mesh would fold", str(exc))))
             continue
@@ -211,7 +236,7 @@ def make_samples(
         }
         masks = {
             "pixel": rendered.pixel,
-            "region": fake.region_displacement.astype(np.float16),
+            "region": region.astype(np.float16),
             "patch": rendered.patch,
         }
         samples.append(_sample(key, label, rendered.fake, fps, rendered.target, masks, config))

@@ -38,6 +38,21 @@ class Perturbation:
     label: dict
 
 
+def natural_edit(
+    motion: ClipMotion, operator: str, pair: RegionPair, window: tuple[int, int], ramp: int, drawn: dict
+) -> np.ndarray:
+    """``(T, 68, 2)`` float64 displacement (IOD) of ``operator`` with its ``drawn`` choices on
+    ``pair.region`` inside ``window``, weighted by the window's envelope, before any scaling.
+
+    Raises:
+        ValueError: unknown operator, or a window the envelope refuses.
+    """
+    if operator not in OPERATORS:
+        raise ValueError(f"expected operator in {sorted(OPERATORS)}, got {operator!r}")
+    raw = OPERATORS[operator].apply(motion, pair, window, drawn)
+    return envelope(motion.frames, window[0], window[1], ramp)[:, None, None] * raw
+
+
 def perturb(
     motion: ClipMotion,
     operator: str,
@@ -45,35 +60,42 @@ def perturb(
     window: tuple[int, int],
     ramp: int,
     strength: float,
-    rng: np.random.Generator,
-    params: dict,
+    drawn: dict,
+    max_gain: float = 1.0,
+    triangles: np.ndarray | None = None,
 ) -> Perturbation | None:
-    """Run ``operator`` on ``pair.region`` inside ``window`` and cap it at ``strength``.
+    """Run ``operator`` on ``pair.region`` inside ``window`` and scale it to ``strength``.
 
-    The raw displacement is weighted by the window's envelope; if its largest landmark
-    displacement in any frame exceeds ``strength`` (IOD) it is scaled down to it. If a
-    render-mesh triangle would flip or collapse, the scale is reduced by ``REDUCTION``
-    up to ``MAX_REDUCTIONS`` times.
+    The natural edit (:func:`natural_edit`) is scaled so that its largest landmark
+    displacement in any frame equals ``strength`` (IOD), by at most ``max_gain``: an edit
+    whose natural size is below ``strength / max_gain`` stays smaller than asked. If a
+    render-mesh triangle would flip or collapse, the scale is reduced by ``REDUCTION`` up
+    to ``MAX_REDUCTIONS`` times.
+
+    Args:
+        drawn: the operator's choices from ``OPERATORS[operator].draw`` (keys starting with
+            ``_`` are left out of the label).
+        triangles: :func:`synth.render.mesh.clip_triangles` of ``motion.shapes`` (computed
+            when not given; the policy passes it to avoid recomputing it for every draw).
 
     Returns:
         The :class:`Perturbation`, or None when the operator produces no motion here
         or every reduction still flips a triangle (the caller draws again).
 
     Raises:
-        ValueError: unknown operator, or a negative strength.
+        ValueError: unknown operator, a negative strength, or ``max_gain`` below 1.
     """
-    if operator not in OPERATORS:
-        raise ValueError(f"expected operator in {sorted(OPERATORS)}, got {operator!r}")
     if strength < 0:
         raise ValueError(f"expected strength >= 0 (IOD), got {strength}")
-    raw, op_params = OPERATORS[operator](motion, pair, window, rng, params)
-    weighted = envelope(motion.frames, window[0], window[1], ramp)[:, None, None] * raw
+    if max_gain < 1:
+        raise ValueError(f"expected max_gain >= 1, got {max_gain}")
+    weighted = natural_edit(motion, operator, pair, window, ramp, drawn)
     natural = float(np.linalg.norm(weighted, axis=-1).max())
     if natural <= 1e-9 and strength > 0:
         return None
-    scale = min(1.0, strength / natural) if natural > 0 else 0.0
+    scale = min(max_gain, strength / natural) if natural > 0 else 0.0
     reductions = 0
-    tri = clip_triangles(motion.shapes)
+    tri = clip_triangles(motion.shapes) if triangles is None else triangles
     while scale > 0 and flipped(motion.shapes, motion.shapes + scale * weighted, tri).any():
         if reductions == MAX_REDUCTIONS:
             return None
@@ -88,7 +110,7 @@ def perturb(
         "region": pair.region,
         "partner": pair.partner,
         "coupling_basis": pair.basis,
-        "params": op_params,
+        "params": {k: v for k, v in drawn.items() if not k.startswith("_")},
         "window": [int(window[0]), int(window[1])],
         "ramp_frames": int(ramp),
         "active_frames": [int(active[0]), int(active[-1]) + 1] if active.size else [],

@@ -1,22 +1,33 @@
 """The operators: each turns a clip's motion into a raw displacement of one region.
 
-Every operator is a pure function ``(motion, pair, window, rng, params) -> (delta, params)``
-where ``delta`` is ``(T, 68, 2)`` in canonical units (IOD), non-zero only on
-``pair.region``'s points, before the temporal envelope and strength cap that
-:func:`synth.perturb.apply.perturb` applies; ``params`` is what the label records. Only
-the basis-explained part of the motion is edited; the residual (what the bases do not
-capture) is left in place, so an operator never adds reconstruction error.
+An operator is two pure functions. ``draw(rng, params)`` makes its random choices (a lag,
+a gain, a donor) once per draw of a sample and returns them as the label's ``params``
+(keys starting with ``_`` carry arrays the label leaves out, such as a donor's coefficients);
+``apply(motion, pair, window, drawn)`` turns them into ``delta``, ``(T, 68, 2)`` in
+canonical units (IOD), non-zero only on ``pair.region``'s points, before the temporal
+envelope and strength scaling that :func:`synth.perturb.apply.perturb` applies. Keeping
+the two apart lets the policy try the same choices at every window position and place
+the window where the edit shows. Only the basis-explained part of the motion is edited;
+the residual (what the bases do not capture) is left in place, so an operator never adds
+reconstruction error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from synth.perturb.motion import REGION_MASKS, ClipMotion, RegionPair
 
-Operator = Callable[[ClipMotion, RegionPair, tuple[int, int], np.random.Generator, dict], tuple[np.ndarray, dict]]
+
+@dataclass(frozen=True)
+class Operator:
+    """``draw(rng, params) -> drawn`` (JSON-serialisable) and ``apply(motion, pair, window, drawn) -> delta``."""
+
+    draw: Callable[[np.random.Generator, dict], dict]
+    apply: Callable[[ClipMotion, RegionPair, tuple[int, int], dict], np.ndarray]
 
 
 def _masked(field: np.ndarray, region: str) -> np.ndarray:
@@ -29,63 +40,79 @@ def _basis_motion(motion: ClipMotion, j: int, reference: float) -> np.ndarray:
     return (motion.coeffs[:, j] - reference)[:, None, None] * motion.bases.components[j][None]
 
 
-def decouple(motion: ClipMotion, pair: RegionPair, window, rng, params) -> tuple[np.ndarray, dict]:
+def _nothing(rng: np.random.Generator, params: dict) -> dict:
+    return {}
+
+
+def _decouple(motion: ClipMotion, pair: RegionPair, window, drawn) -> np.ndarray:
     """``pair.region`` stops following the coupling basis while ``pair.partner`` still does.
 
     The region is held at the basis value of the window's first frame (an eyelid that
     stays open while the other blinks, a brow that no longer lifts with the eye).
     """
     j = pair.basis
-    delta = -_masked(_basis_motion(motion, j, motion.coeffs[window[0], j]), pair.region)
-    return delta, {"basis": j}
+    return -_masked(_basis_motion(motion, j, motion.coeffs[window[0], j]), pair.region)
 
 
-def desync(motion: ClipMotion, pair: RegionPair, window, rng, params) -> tuple[np.ndarray, dict]:
-    """``pair.region``'s basis-explained motion runs ``lag`` frames late (early if negative)."""
+def _draw_lag(rng: np.random.Generator, params: dict) -> dict:
     low, high = params["lag"]
-    lag = int(rng.integers(low, high + 1)) * int(rng.choice([-1, 1]))
-    source = np.clip(np.arange(motion.frames) - lag, 0, motion.frames - 1)
+    return {"lag_frames": int(rng.integers(low, high + 1)) * int(rng.choice([-1, 1]))}
+
+
+def _desync(motion: ClipMotion, pair: RegionPair, window, drawn) -> np.ndarray:
+    """``pair.region``'s basis-explained motion runs ``lag_frames`` late (early if negative)."""
+    source = np.clip(np.arange(motion.frames) - drawn["lag_frames"], 0, motion.frames - 1)
     explained = motion.coeffs @ motion.bases.components.reshape(motion.bases.k, -1)
-    shifted = (explained[source] - explained).reshape(motion.frames, 68, 2)
-    return _masked(shifted, pair.region), {"lag_frames": lag}
+    return _masked((explained[source] - explained).reshape(motion.frames, 68, 2), pair.region)
 
 
-def amplitude(motion: ClipMotion, pair: RegionPair, window, rng, params) -> tuple[np.ndarray, dict]:
-    """``pair.region``'s part of the coupling basis is damped or amplified by ``gain``."""
-    j = pair.basis
+def _draw_gain(rng: np.random.Generator, params: dict) -> dict:
     low, high = params["damp"] if rng.random() < 0.5 else params["amplify"]
-    gain = float(rng.uniform(low, high))
+    return {"gain": float(rng.uniform(low, high))}
+
+
+def _amplitude(motion: ClipMotion, pair: RegionPair, window, drawn) -> np.ndarray:
+    """``pair.region``'s part of the coupling basis is damped or amplified by ``gain`` about its window mean."""
+    j = pair.basis
     mean = motion.coeffs[window[0] : window[1], j].mean()
-    return (gain - 1.0) * _masked(_basis_motion(motion, j, mean), pair.region), {"basis": j, "gain": gain}
+    return (drawn["gain"] - 1.0) * _masked(_basis_motion(motion, j, mean), pair.region)
 
 
-def freeze(motion: ClipMotion, pair: RegionPair, window, rng, params) -> tuple[np.ndarray, dict]:
+def _freeze(motion: ClipMotion, pair: RegionPair, window, drawn) -> np.ndarray:
     """``pair.region`` holds its (pose-normalised) configuration from the window's first frame."""
-    held = motion.shapes[window[0]][None] - motion.shapes
-    return _masked(held, pair.region), {"held_frame": int(window[0])}
+    return _masked(motion.shapes[window[0]][None] - motion.shapes, pair.region)
 
 
-def transplant(motion: ClipMotion, pair: RegionPair, window, rng, params) -> tuple[np.ndarray, dict]:
+def _draw_donor(rng: np.random.Generator, params: dict) -> dict:
+    key, coeffs = params["donors"][int(rng.integers(len(params["donors"])))]
+    return {"donor": key, "_donor_coeffs": coeffs}
+
+
+def _transplant(motion: ClipMotion, pair: RegionPair, window, drawn) -> np.ndarray:
     """``pair.region`` moves with another clip's coefficients (its motion about its own mean)."""
-    donor_key, donor = params["donor"]
+    donor = drawn["_donor_coeffs"]
     index = np.minimum(np.arange(motion.frames), len(donor) - 1)
     donor_motion = donor[index] - donor.mean(0)
     own_motion = motion.coeffs - motion.coeffs.mean(0)
     change = (donor_motion - own_motion) @ motion.bases.components.reshape(motion.bases.k, -1)
-    return _masked(change.reshape(motion.frames, 68, 2), pair.region), {"donor": donor_key}
+    return _masked(change.reshape(motion.frames, 68, 2), pair.region)
 
 
-def jitter(motion: ClipMotion, pair: RegionPair, window, rng, params) -> tuple[np.ndarray, dict]:
+def _draw_noise(rng: np.random.Generator, params: dict) -> dict:
+    return {"sigma": float(params["sigma"]), "noise_seed": int(rng.integers(2**31))}
+
+
+def _jitter(motion: ClipMotion, pair: RegionPair, window, drawn) -> np.ndarray:
     """Non-kinematic baseline: independent Gaussian noise on ``pair.region``'s points every frame."""
-    sigma = float(params["sigma"])
-    return _masked(rng.normal(0.0, sigma, motion.shapes.shape), pair.region), {"sigma": sigma}
+    noise = np.random.default_rng(drawn["noise_seed"]).normal(0.0, drawn["sigma"], motion.shapes.shape)
+    return _masked(noise, pair.region)
 
 
 OPERATORS: dict[str, Operator] = {
-    "decouple": decouple,
-    "desync": desync,
-    "amplitude": amplitude,
-    "freeze": freeze,
-    "transplant": transplant,
-    "jitter": jitter,
+    "decouple": Operator(_nothing, _decouple),
+    "desync": Operator(_draw_lag, _desync),
+    "amplitude": Operator(_draw_gain, _amplitude),
+    "freeze": Operator(_nothing, _freeze),
+    "transplant": Operator(_draw_donor, _transplant),
+    "jitter": Operator(_draw_noise, _jitter),
 }

@@ -13,12 +13,37 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from synth.perturb.apply import Perturbation, perturb
-from synth.perturb.motion import ClipMotion, coupled_pairs
+from synth.bases.model import REGION_NAMES
+from synth.perturb.apply import Perturbation, natural_edit, perturb
+from synth.perturb.motion import ClipMotion, RegionPair, coupled_pairs
+from synth.perturb.operators import OPERATORS
+from synth.render.blend import BLEND, draw_blend
+from synth.render.mesh import clip_triangles
 
 
 def _default_weights() -> dict[str, float]:
-    return {"decouple": 1.0, "desync": 1.0, "amplitude": 1.0, "freeze": 1.0, "transplant": 1.0, "jitter": 0.0}
+    return {
+        "decouple": 1.0,
+        "desync": 1.0,
+        "amplitude": 1.0,
+        "freeze": 1.0,
+        "transplant": 1.0,
+        "jitter": 0.0,
+        BLEND: 0.0,
+    }
+
+
+def operator_names() -> list[str]:
+    """Every operator a policy can draw, kinematic and appearance, sorted."""
+    return sorted(_default_weights())
+
+
+#: Operator families: kinematic operators edit motion; the appearance one (``blend``) pixels.
+KINEMATIC, APPEARANCE = "kinematic", "appearance"
+
+
+#: Window placements: where the edit shows most (``motion``) or anywhere (``uniform``).
+PLACEMENTS = ("motion", "uniform")
 
 
 @dataclass(frozen=True)
@@ -27,17 +52,27 @@ class PerturbPolicy:
 
     Attributes:
         weights: relative probability of each operator; ``jitter`` (non-kinematic
-            baseline for ablations) is off by default.
-        strength: range of the requested largest displacement, IOD (uniform draw).
+            baseline for ablations) is off by default. A sample's operator is drawn once,
+            so the mix of attempted fakes is the one the weights say.
+        strength: range of the requested largest displacement, IOD (uniform draw). Its
+            lower end is also a floor: a draw whose edit, after the strength cap and any
+            flip reduction, moves no landmark that far is drawn again.
         max_shift: hard cap on any landmark's displacement in any frame, IOD.
         window: range of the active window's length, frames (clipped to the clip).
         ramp: onset/offset length, frames.
         lag: desync lag range, frames (either sign).
         damp, amplify: amplitude gain ranges (one of the two, evenly).
         jitter_sigma: jitter's per-frame noise, IOD.
+        blend_ratio: range of the appearance family's blend weight (``blend``, see
+            :mod:`synth.render.blend`).
         min_coupling: region pairs must share a basis with at least this energy share each.
-        min_effect: a draw whose largest displacement (before the strength cap) is below
-            this, IOD, changes too little to matter and is drawn again.
+        max_gain: the natural edit is scaled to the drawn strength by at most this factor
+            (1: never amplified, so a decoupled eye never overshoots its partner).
+        placement: ``motion`` draws the window's position with probability proportional to
+            the squared size of the edit there, so windows land on the region's motion
+            events (a blink, a mouth opening) where a broken coupling is visible, and
+            region pairs are drawn among those whose edit can reach the floor;
+            ``uniform`` places windows anywhere (the edit may fall on a still face).
         max_draws: draws tried before a sample is given up on (it becomes a reject).
     """
 
@@ -50,9 +85,20 @@ class PerturbPolicy:
     damp: tuple[float, float] = (0.0, 0.4)
     amplify: tuple[float, float] = (1.6, 2.5)
     jitter_sigma: float = 0.01
+    blend_ratio: tuple[float, float] = (0.3, 0.7)
     min_coupling: float = 0.05
-    min_effect: float = 0.01
+    max_gain: float = 1.0
+    placement: str = "motion"
     max_draws: int = 8
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"expected placement in {PLACEMENTS}, got {self.placement!r}")
+
+    @classmethod
+    def from_dict(cls, config: dict) -> PerturbPolicy:
+        """The policy recorded in a manifest's config (its JSON form: ranges as lists)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
 
 
 def sample_seed(seed: int, key: str) -> int:
@@ -63,6 +109,8 @@ def sample_seed(seed: int, key: str) -> int:
 def _candidates(motion: ClipMotion, policy: PerturbPolicy, donors) -> tuple[list[str], list]:
     """Operators that can be drawn (transplant only with donors) and the coupled region pairs."""
     names = [n for n, w in sorted(policy.weights.items()) if w > 0 and (n != "transplant" or donors)]
+    if names == [BLEND]:
+        return names, [None]  # the appearance family needs no coupled regions
     return names, coupled_pairs(motion.bases, policy.min_coupling)
 
 
@@ -74,8 +122,56 @@ def unusable_reason(motion: ClipMotion, policy: PerturbPolicy, donors: Sequence 
     if not pairs:
         return f"the bases share no region pair above min_coupling {policy.min_coupling}"
     return (
-        f"{policy.max_draws} draws left no usable edit (too little coupled motion, or every edit would fold the mesh)"
+        f"{policy.max_draws} draws left no edit of at least {policy.strength[0]:g} IOD (the regions barely move "
+        "in this clip, or every edit that large would fold the mesh)"
     )
+
+
+def _place(
+    motion: ClipMotion, operator: str, pairs: list[RegionPair], length: int, ramp: int, drawn: dict, floor: float
+) -> list[tuple[RegionPair, np.ndarray, np.ndarray]]:
+    """For each pair whose edit can reach ``floor`` somewhere: ``(pair, starts, natural sizes there)``."""
+    starts = np.arange(motion.frames - length + 1)
+    usable = []
+    for pair in pairs:
+        sizes = np.array(
+            [
+                np.linalg.norm(natural_edit(motion, operator, pair, (s, s + length), ramp, drawn), axis=-1).max()
+                for s in starts
+            ]
+        )
+        if (sizes >= floor).any():
+            usable.append((pair, starts[sizes >= floor], sizes[sizes >= floor]))
+    return usable
+
+
+def _blend(key: str, seed: int, motion: ClipMotion, policy: PerturbPolicy, rng: np.random.Generator) -> Perturbation:
+    """The appearance family's draw: landmarks stay, the label carries the blend's parameters."""
+    frames = motion.frames
+    params = draw_blend(rng, policy.blend_ratio)
+    label = {
+        "operator": BLEND,
+        "family": APPEARANCE,
+        "region": "face",
+        "partner": None,
+        "coupling_basis": None,
+        "params": params.to_label(),
+        "window": [0, frames],
+        "ramp_frames": 0,
+        "active_frames": [0, frames],
+        "strength_iod": None,
+        "natural_max_iod": None,
+        "scale": None,
+        "flip_reductions": 0,
+        "max_displacement_iod": 0.0,
+        "mean_displacement_iod": 0.0,
+        "regions": list(REGION_NAMES),
+        "key": key,
+        "seed": seed,
+        "draws": 1,
+    }
+    zeros = np.zeros_like(motion.shapes)
+    return Perturbation(motion.points.copy(), zeros, np.zeros((frames, len(REGION_NAMES)), np.float32), label)
 
 
 def sample_perturbation(
@@ -87,6 +183,11 @@ def sample_perturbation(
 ) -> Perturbation | None:
     """Draw and apply one perturbation for sample ``key``.
 
+    The operator is drawn once; each of up to ``policy.max_draws`` draws then picks the
+    operator's own choices (lag, gain, donor), the window's length, the region pair and
+    the window's position (see ``PerturbPolicy.placement``) and the strength, and is kept
+    when its edit, after any flip reduction, reaches ``policy.strength[0]``.
+
     Args:
         key: the sample key (``{video_id}_{clip:04d}_fakeN``).
         seed: the job's global seed.
@@ -97,30 +198,44 @@ def sample_perturbation(
 
     Returns:
         The perturbation (its label adds ``key``, ``seed`` and ``draws``), or None when
-        ``max_draws`` draws all failed (no coupled motion, flips).
+        every draw failed (see :func:`unusable_reason`).
     """
     rng = np.random.default_rng(sample_seed(seed, key))
     names, pairs = _candidates(motion, policy, donors)
     if not names or not pairs:
         return None
     weights = np.array([policy.weights[n] for n in names], float)
+    operator = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    if operator == BLEND:
+        return _blend(key, seed, motion, policy, rng)
+    params = {
+        "lag": policy.lag,
+        "damp": policy.damp,
+        "amplify": policy.amplify,
+        "sigma": policy.jitter_sigma,
+        "donors": donors,
+    }
+    floor = policy.strength[0]
+    triangles = clip_triangles(motion.shapes)
     frames = motion.frames
     for draw in range(1, policy.max_draws + 1):
-        operator = names[int(rng.choice(len(names), p=weights / weights.sum()))]
-        pair = pairs[int(rng.integers(len(pairs)))]
+        drawn = OPERATORS[operator].draw(rng, params)
         length = int(rng.integers(min(policy.window[0], frames), min(policy.window[1], frames) + 1))
-        start = int(rng.integers(0, frames - length + 1))
         ramp = min(policy.ramp, length // 2)
         strength = min(float(rng.uniform(*policy.strength)), policy.max_shift)
-        params = {
-            "lag": policy.lag,
-            "damp": policy.damp,
-            "amplify": policy.amplify,
-            "sigma": policy.jitter_sigma,
-            "donor": donors[int(rng.integers(len(donors)))] if donors else None,
-        }
-        result = perturb(motion, operator, pair, (start, start + length), ramp, strength, rng, params)
-        if result is not None and result.label["natural_max_iod"] >= policy.min_effect:
-            result.label.update({"key": key, "seed": seed, "draws": draw})
+        if policy.placement == "motion":
+            usable = _place(motion, operator, pairs, length, ramp, drawn, floor / policy.max_gain)
+            if not usable:
+                continue
+            pair, starts, sizes = usable[int(rng.integers(len(usable)))]
+            start = int(starts[rng.choice(len(starts), p=sizes**2 / (sizes**2).sum())])
+        else:
+            pair = pairs[int(rng.integers(len(pairs)))]
+            start = int(rng.integers(0, frames - length + 1))
+        result = perturb(
+            motion, operator, pair, (start, start + length), ramp, strength, drawn, policy.max_gain, triangles
+        )
+        if result is not None and result.label["max_displacement_iod"] >= floor * (1 - 1e-9):
+            result.label.update({"family": KINEMATIC, "key": key, "seed": seed, "draws": draw})
             return result
     return None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synth.landmarks.layout import inter_ocular
+from synth.render.blend import BlendParams, blend_frames
 from synth.render.crop import crop_boxes, crop_frame, to_crop
 from synth.render.masks import patch_mask, pixel_mask
 from synth.render.mesh import Mesh, pixel_mesh
@@ -23,7 +24,8 @@ class RenderedClip:
         pixel: ``(T, S, S)`` uint8 soft mask of displacement magnitude.
         patch: ``(T, 14, 14)`` float16 pixel mask pooled per patch.
         boxes: ``(T, 3)`` float64 crop ``cx, cy, side`` in frame pixels (empty with ``full_frame``).
-        mesh: the render :class:`~synth.render.mesh.Mesh`, float32 vertices in output pixels.
+        mesh: the render :class:`~synth.render.mesh.Mesh`, float32 vertices in output pixels
+            (None for an appearance blend, which moves nothing).
     """
 
     real: np.ndarray
@@ -33,7 +35,7 @@ class RenderedClip:
     pixel: np.ndarray
     patch: np.ndarray
     boxes: np.ndarray
-    mesh: Mesh
+    mesh: Mesh | None
 
 
 @dataclass(frozen=True)
@@ -126,3 +128,21 @@ def render_crops(crops: Crops, source: np.ndarray, target: np.ndarray, interpola
     return RenderedClip(
         frames, fake, mesh.source[:, :68], mesh.target[:, :68], pixel, patch_mask(pixel), crops.boxes, mesh
     )
+
+
+def blend_crops(crops: Crops, source: np.ndarray, params: BlendParams) -> RenderedClip:
+    """The appearance family's render: a self-blend of the crops (:mod:`synth.render.blend`).
+
+    Args:
+        crops: from :func:`crop_clip` with the same ``source``.
+        source: ``(T, 68, 2)`` iBUG-68 landmarks, frame pixels.
+        params: the blend drawn for this sample.
+
+    Returns:
+        A :class:`RenderedClip` whose ``pixel`` mask is the blend weight (255 = pasted
+        copy, 0 = untouched), ``target`` equal to ``source``, and no mesh.
+    """
+    points = crops.points(source)
+    fake, weights = blend_frames(crops.frames, points, params)
+    pixel = np.ceil(255 * weights).astype(np.uint8)
+    return RenderedClip(crops.frames, fake, points, points, pixel, patch_mask(pixel), crops.boxes, None)

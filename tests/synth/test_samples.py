@@ -103,7 +103,7 @@ def test_same_inputs_give_byte_identical_samples(clip_and_landmarks):
 
 
 def test_a_fake_that_cannot_be_made_is_reported(clip_and_landmarks):
-    impossible = PerturbPolicy(weights={"decouple": 1.0}, min_effect=10.0, max_draws=2)
+    impossible = PerturbPolicy(weights={"decouple": 1.0}, strength=(5.0, 5.0), max_shift=5.0, max_draws=2)
     samples, failed = samples_of(clip_and_landmarks, SampleConfig(fakes=1), impossible)
     assert [s.label["variant"] for s in samples] == ["real"]
     assert [(variant, exc.reason) for variant, exc in failed] == [("fake0", "no usable perturbation")]

@@ -39,14 +39,16 @@ def motions(faces, mediapipe_backend, bases):
     return out
 
 
-def params(motions):
-    return {
+def drawn(motions, operator, seed=0):
+    """The operator's own random choices, drawn as the policy draws them."""
+    params = {
         "lag": (2, 4),
         "damp": (0.0, 0.4),
         "amplify": (1.6, 2.5),
         "sigma": 0.01,
-        "donor": ("d", motions[1][1].coeffs),
+        "donors": [("d", motions[1][1].coeffs)],
     }
+    return OPERATORS[operator].draw(np.random.default_rng(seed), params)
 
 
 def test_envelope_is_zero_outside_and_smooth():
@@ -63,8 +65,7 @@ def test_envelope_is_zero_outside_and_smooth():
 def test_strength_zero_returns_the_input_bit_for_bit(motions, bases, operator):
     _, motion = motions[0]
     pair = coupled_pairs(bases)[0]
-    rng = np.random.default_rng(0)
-    result = perturb(motion, operator, pair, (4, 28), 4, 0.0, rng, params(motions))
+    result = perturb(motion, operator, pair, (4, 28), 4, 0.0, drawn(motions, operator))
     assert result.target.tobytes() == motion.points.tobytes()
     assert not result.region_displacement.any()
 
@@ -73,7 +74,7 @@ def test_strength_zero_returns_the_input_bit_for_bit(motions, bases, operator):
 def test_outside_the_window_the_target_is_the_source(motions, bases, operator):
     for _, motion in motions[:4]:
         for pair in coupled_pairs(bases)[:4]:
-            result = perturb(motion, operator, pair, (8, 24), 4, 0.05, np.random.default_rng(1), params(motions))
+            result = perturb(motion, operator, pair, (8, 24), 4, 0.05, drawn(motions, operator, 1))
             if result is None:
                 continue
             assert result.target[:8].tobytes() == motion.points[:8].tobytes()
@@ -90,7 +91,7 @@ def test_a_flip_reduces_the_strength_and_says_so(motions, bases):
     reductions = []
     for _, motion in motions:
         pair = RegionPair("mouth_outer", "mouth_inner", 2, 0.4)
-        result = perturb(motion, "freeze", pair, (0, 32), 4, 0.5, np.random.default_rng(0), params(motions))
+        result = perturb(motion, "freeze", pair, (0, 32), 4, 0.5, drawn(motions, "freeze"))
         if result is not None:
             assert not flipped(motion.shapes, motion.shapes + result.delta).any()
             reductions.append(result.label["flip_reductions"])
@@ -132,3 +133,55 @@ def test_every_operator_breaks_coupling_and_kinematic_ones_keep_speeds(motions):
     for operator in ("decouple", "desync", "transplant", "amplitude"):
         assert table[operator]["ks_region"] <= 0.3, (operator, table[operator])
     assert table["jitter"]["ks_region"] > table["desync"]["ks_region"]  # the non-kinematic baseline shows
+
+
+def test_every_fake_reaches_the_strength_floor_after_flip_reductions(motions):
+    policy = PerturbPolicy(strength=(0.04, 0.06), max_shift=0.06)
+    made = 0
+    for name, motion in motions:
+        donors = [(k, m.coeffs) for k, m in motions if k != name]
+        for n in range(4):
+            result = sample_perturbation(f"{name}_0000_fake{n}", 0, motion, policy, donors)
+            if result is None:
+                continue
+            made += 1
+            assert 0.04 - 1e-9 <= result.label["max_displacement_iod"] <= 0.06 + 1e-9, result.label
+    assert made >= 3 * len(motions)
+
+
+def test_operators_are_drawn_in_equal_shares(motions):
+    """The operator is drawn once per sample: a retry draws a new window, never a new operator."""
+    _, motion = motions[2]
+    donors = [(k, m.coeffs) for k, m in motions[3:]]
+    policy = PerturbPolicy()
+    drawn_ops = []
+    for n in range(150):
+        result = sample_perturbation(f"v_{n:04d}_fake0", 0, motion, policy, donors)
+        if result is not None:
+            drawn_ops.append(result.label["operator"])
+    counts = {op: drawn_ops.count(op) for op in ("decouple", "desync", "amplitude", "freeze", "transplant")}
+    assert len(drawn_ops) >= 120
+    assert min(counts.values()) >= 0.5 * len(drawn_ops) / 5, counts  # each near a fifth (was 10% amplitude)
+
+
+def test_windows_on_motion_events_find_edits_that_a_uniform_draw_misses(motions):
+    """Placed where the region moves, a draw reaches the floor on more clips and in fewer tries."""
+    outcome = {}
+    for placement in ("motion", "uniform"):
+        policy = PerturbPolicy(weights={"decouple": 1.0, "freeze": 1.0}, strength=(0.05, 0.06), placement=placement)
+        draws, failed = [], 0
+        for name, motion in motions:
+            for n in range(6):
+                result = sample_perturbation(f"{name}_0000_fake{n}", 3, motion, policy)
+                if result is None:
+                    failed += 1
+                else:
+                    draws.append(result.label["draws"])
+        outcome[placement] = (failed, float(np.mean(draws)))
+    assert outcome["motion"][0] < outcome["uniform"][0], outcome
+    assert outcome["motion"][1] < outcome["uniform"][1], outcome
+
+
+def test_policy_refuses_an_unknown_placement():
+    with pytest.raises(ValueError, match="placement"):
+        PerturbPolicy(placement="random")
