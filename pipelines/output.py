@@ -1,7 +1,8 @@
 """The output folder: refuse to mix runs, clear stale files, and write manifest.json last.
 
 A run owns ``OUT/manifest.json`` and the folders ``webdataset/``, ``parquet/`` and
-``rejects/``; nothing else under ``OUT`` is touched. ``manifest.json`` is written only
+``rejects/``, and removes what ``kinefake validate`` wrote about the previous corpus
+(``validate.json``, ``validate/*.png``); nothing else under ``OUT`` is touched. ``manifest.json`` is written only
 after every shard is complete, so its presence marks a finished run.
 """
 
@@ -58,7 +59,8 @@ def prepare_output(out: str, config: dict, overwrite: bool) -> None:
                 f"{out} holds a finished run with a different configuration (differs in: {', '.join(changed)}); "
                 "choose another --output or pass --overwrite"
             )
-    stale = owned_files(out) + list_files(_join(out, MANIFEST + "*"))
+    stale = owned_files(out) + list_files(_join(out, MANIFEST + "*")) + list_files(_join(out, "validate.json*"))
+    stale += list_files(_join(out, "validate", "*.png*"))
     if stale:
         FileSystems.delete(stale)
 

@@ -85,6 +85,14 @@ def shard_of(clip: ClipRecord, clips_per_shard: int, num_shards: int) -> int:
     return int.from_bytes(hashlib.sha256(run.encode()).digest()[:8], "little") % num_shards
 
 
+def donor_groups(clips: list[ClipRecord]) -> list[list[ClipRecord]]:
+    """A shard's clips in key order, cut into the groups of ``DONOR_GROUP`` whose clips are
+    each other's transplant donors (a clip the landmark stage rejects stays in its group's
+    slot, so a re-run or :mod:`pipelines.validate` finds the same groups)."""
+    ordered = sorted(clips, key=lambda c: (c.video_id, c.clip))
+    return [ordered[i : i + DONOR_GROUP] for i in range(0, len(ordered), DONOR_GROUP)]
+
+
 def shard_name(index: int, num_shards: int) -> str:
     """``webdataset/shard-00003-of-00012.tar``, relative to the output folder."""
     return f"webdataset/shard-{index:05d}-of-{num_shards:05d}.tar"
@@ -182,16 +190,15 @@ class SynthesizeShardFn(beam.DoFn):
 
     def process(self, item, num_shards: int):
         index, clips = item
-        clips = sorted(clips, key=lambda c: (c.video_id, c.clip))
         shard = shard_name(index, num_shards)
         writer = sink = None
         written = 0
         with contextlib.ExitStack() as stack:
             videos = VideoReader(self.timeout_s)
             stack.callback(videos.close)
-            for start in range(0, len(clips), DONOR_GROUP):
+            for members in donor_groups(list(clips)):
                 group = []
-                for clip in clips[start : start + DONOR_GROUP]:
+                for clip in members:
                     prepared = yield from self._prepare(clip, videos)
                     if prepared is not None:
                         group.append(prepared)

@@ -38,7 +38,7 @@ def is_video_name(uri: str) -> bool:
     return posixpath.splitext(uri.lower())[1] in VIDEO_EXTENSIONS
 
 
-def _resolve(uri: str, manifest_uri: str) -> str:
+def resolve_uri(uri: str, manifest_uri: str) -> str:
     """``uri`` as given when absolute or with a scheme, else relative to the manifest's folder."""
     if "://" in uri or uri.startswith("/"):
         return uri
@@ -81,7 +81,7 @@ def read_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecord], li
         if not uri:
             empty_rows.append(str(number))
             continue
-        uri = _resolve(str(uri), manifest_uri)
+        uri = resolve_uri(str(uri), manifest_uri)
         video_id = row.get(VIDEO_ID_COLUMN) or video_id_for(uri)
         split = row.get(SPLIT_COLUMN)
         records.append(InputRecord(uri=uri, video_id=str(video_id), split=None if split is None else str(split)))

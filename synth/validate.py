@@ -72,6 +72,7 @@ def check_render(
     target: np.ndarray,
     backend: LandmarkBackend,
     mesh: Mesh | None = None,
+    box: np.ndarray | None = None,
 ) -> RenderCheck:
     """Re-detect on ``real`` and ``fake`` ``(T, H, W, 3)`` frames and compare with the edit.
 
@@ -82,20 +83,25 @@ def check_render(
         mesh: the render's mesh in the frames' pixels; when given, the intended
             displacement of each detected point is the warp's field there, else the edit
             of the same-numbered source landmark.
+        box: ``(4,)`` ``x0, y0, x1, y1`` of the face when the frames are face crops
+            (:func:`synth.landmarks.redetect.crop_face_box`): the landmark model is fitted
+            there instead of behind a full-frame face detector, which misses tight crops.
 
     Raises:
         ValueError: the detector found the face on no frame.
     """
     found, det_real, det_fake = [], [], []
     for t, (a, b) in enumerate(zip(real, fake, strict=True)):
-        detections = backend.detect(a)
-        if not detections:
-            continue
-        box = choose_primary(detections, a.shape[1], a.shape[0]).box
+        face = box
+        if face is None:
+            detections = backend.detect(a)
+            if not detections:
+                continue
+            face = choose_primary(detections, a.shape[1], a.shape[0]).box
         backend.reset()  # a tracking backend must not carry state from one image to the other
-        fit_a = backend.fit(a, box)
+        fit_a = backend.fit(a, face)
         backend.reset()
-        fit_b = backend.fit(b, box)
+        fit_b = backend.fit(b, face)
         if fit_a is None or fit_b is None:
             continue
         found.append(t)
@@ -185,3 +191,62 @@ def check_flow(real: np.ndarray, fake: np.ndarray, mesh: Mesh, pixel: np.ndarray
         return FlowCheck(1.0, 0.0, 0)
     errors = np.concatenate(errors)
     return FlowCheck(dot / norm if norm else 1.0, float(np.median(errors)), int(errors.size))
+
+
+@dataclass(frozen=True)
+class OutsideMaskCheck:
+    """How much a fake differs from its real clip where its mask says nothing moved.
+
+    Attributes:
+        outside: mean |fake - real| (grey levels, 0-255) over pixels the mask leaves at 0
+            and at least ``OUTSIDE_MARGIN`` pixels from any masked one.
+        worst_frame: the largest per-frame mean of the same.
+        inside: mean |fake - real| where the mask is saturated (moved >= 1% IOD).
+        unmoved_changed: pixels (all frames, all channels) at mask 0 that differ at all;
+            0 before encoding by construction, which is what a regenerated sample checks.
+    """
+
+    outside: float
+    worst_frame: float
+    inside: float
+    unmoved_changed: int
+
+    def passes(self, max_worst_frame: float) -> bool:
+        return self.worst_frame <= max_worst_frame
+
+
+#: Pixels next to the mask are left out of the encoded check: H.264 codes 16x16 blocks,
+#: so a moved pixel changes its unmoved neighbours' coding noise a few pixels away.
+OUTSIDE_MARGIN = 8
+
+
+def check_outside_mask(real: np.ndarray, fake: np.ndarray, pixel: np.ndarray) -> OutsideMaskCheck:
+    """Compare ``(T, S, S, 3)`` uint8 ``real`` and ``fake`` frames where the ``(T, S, S)`` uint8
+    ``pixel`` mask is 0 (:class:`OutsideMaskCheck`).
+
+    Before encoding the fake equals the real there bit for bit; after H.264 the two
+    encodes differ by coding noise only (about 1 grey level on average), so a sample
+    whose frames changed outside its mask, or whose mask misses what moved, stands out.
+
+    Raises:
+        ValueError: shapes disagree.
+    """
+    import cv2
+
+    if real.shape != fake.shape or real.shape[:3] != pixel.shape:
+        raise ValueError(
+            f"expected real, fake (T, S, S, 3) and pixel (T, S, S), got {real.shape}, {fake.shape}, {pixel.shape}"
+        )
+    diff = np.abs(fake.astype(np.int16) - real.astype(np.int16))
+    unmoved = pixel == 0
+    kernel = np.ones((2 * OUTSIDE_MARGIN + 1, 2 * OUTSIDE_MARGIN + 1), np.uint8)
+    far = np.stack([cv2.erode(m.astype(np.uint8), kernel) > 0 for m in unmoved])
+    grey = diff.mean(-1)
+    per_frame = [float(g[f].mean()) for g, f in zip(grey, far, strict=True) if f.any()]
+    saturated = pixel == 255
+    return OutsideMaskCheck(
+        outside=float(grey[far].mean()) if far.any() else 0.0,
+        worst_frame=max(per_frame, default=0.0),
+        inside=float(grey[saturated].mean()) if saturated.any() else 0.0,
+        unmoved_changed=int((diff[unmoved] > 0).sum()),
+    )

@@ -77,8 +77,19 @@ def solve_pose(points: np.ndarray, layout: str, camera: np.ndarray) -> tuple[np.
         units, and the RMS reprojection error in pixels.
     """
     idx, model = canonical_points(layout)
-    image = points[idx].astype(np.float64)
-    model = model.astype(np.float64)
+    return pnp(model, points[idx], camera)
+
+
+def pnp(model: np.ndarray, image: np.ndarray, camera: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Pose of ``(K, 3)`` model points (IOD units) seen at ``(K, 2)`` image points (pixels):
+    ``SOLVEPNP_SQPNP`` then ``solvePnPRefineLM``. Returns ``R`` ``(3, 3)`` float32, ``t``
+    ``(3,)`` float32 (IOD units) and the RMS reprojection error in pixels.
+
+    Raises:
+        ValueError: PnP finds no pose (degenerate points).
+    """
+    model = np.asarray(model, np.float64)
+    image = np.asarray(image, np.float64)
     ok, rvec, tvec = cv2.solvePnP(model, image, camera, None, flags=cv2.SOLVEPNP_SQPNP)
     if not ok:
         raise ValueError("PnP found no pose for these landmarks (degenerate configuration)")

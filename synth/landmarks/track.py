@@ -172,10 +172,10 @@ def track_clip(frames: np.ndarray, backend: LandmarkBackend, config: TrackConfig
         lost_run = 0
         redetect = False
     lost = np.array([p is None for p in points])
-    return Track(points=_interpolate(points), confidence=confidence, lost=lost)
+    return Track(points=fill_gaps(points), confidence=confidence, lost=lost)
 
 
-def _interpolate(points: list[np.ndarray | None]) -> np.ndarray:
+def fill_gaps(points: list[np.ndarray | None]) -> np.ndarray:
     """Fill ``None`` frames linearly in time (nearest at the ends): ``(T, N, 2)`` float32."""
     known = [t for t, p in enumerate(points) if p is not None]
     if not known:

@@ -1,0 +1,435 @@
+"""``kinefake evaluate``: does a corpus teach detectors? Train baselines, AUROC on held-out videos.
+
+    kinefake evaluate --train OUT --out DIR [--test LABELLED.csv] [--detectors kinematic,pixel,headpose]
+
+1. Every sample of the corpus is decoded and described as a detector sees it
+   (:func:`synth.detectors.models.describe_clip`: landmarks re-detected in the crop,
+   the crop at the pixel net's size, head-pose features); a sample whose face cannot be
+   re-detected is listed in ``DIR/rejects.csv``.
+2. Each detector is trained and scored ``--folds`` times, every fold holding out whole
+   source videos; the out-of-fold scores give AUROC overall, per operator and per
+   strength bin (``DIR/report.json``, ``DIR/scores.csv``, and a table on stdout).
+3. Each detector is trained once more on the whole corpus and saved under ``DIR/models``
+   (reload with :func:`synth.detectors.models.load_detectors`).
+4. With ``--test``, a CSV of ``uri,label`` (1 = fake) is scored through the corpus's own
+   stages: per-clip scores (``DIR/test_clips.csv``), per-video scores, the mean of its
+   clips' (``DIR/test_videos.csv``), clip- and video-level AUROC; rows that cannot be
+   scored (missing file, label not 0/1, no face) go to ``DIR/test_rejects.csv``.
+
+The same corpus, options and seed give the same folds, models and scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import posixpath
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipelines.corpus import decode_mp4, iter_samples, read_manifest
+from pipelines.fs import open_source, read_bytes
+from pipelines.options import UsageError
+from schemas import InputRecord
+from synth.detectors.metrics import auroc, auroc_table, video_folds
+from synth.detectors.models import DETECTORS, ClipView, describe_clip, make_detector, save_detectors
+from synth.detectors.pixel import PixelConfig, config_dict
+from synth.errors import Rejected
+
+
+@dataclass(frozen=True)
+class SampleInfo:
+    """A corpus sample's identity and label, as the report groups it."""
+
+    key: str
+    video_id: str
+    clip: int
+    label: int
+    operator: str | None
+    strength: float | None
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="kinefake evaluate",
+        description="Train baseline detectors on a corpus; AUROC with folds split by source video; score test videos.",
+    )
+    parser.add_argument("--train", required=True, help="A finished kinefake corpus (local or gs://).")
+    parser.add_argument("--out", required=True, help="Folder for the report, scores and models (local).")
+    parser.add_argument(
+        "--test",
+        help="CSV with columns uri,label (1 = fake) of videos to score; relative URIs "
+        "are resolved against the CSV's folder.",
+    )
+    parser.add_argument(
+        "--detectors", default=",".join(DETECTORS), help=f"Comma-separated, from {', '.join(DETECTORS)}."
+    )
+    parser.add_argument("--folds", type=int, default=5, help="Cross-validation folds, split by source video.")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the folds and of every detector.")
+    parser.add_argument("--epochs", type=int, default=PixelConfig.epochs, help="Pixel net training epochs.")
+    parser.add_argument("--pixel-size", type=int, default=PixelConfig.size, help="Pixel net input side, pixels.")
+    parser.add_argument(
+        "--max-samples",
+        type=int,
+        default=4000,
+        help="Use at most this many samples (whole clips, drawn by the seed); bounds memory and time.",
+    )
+    parser.add_argument("--test-clips", type=int, default=8, help="Clips scored per test video, spread evenly.")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="Processes describing samples (1: in this process)."
+    )
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.detectors.split(",") if n.strip()]
+    if not names or set(names) - set(DETECTORS):
+        raise UsageError(f"--detectors: expected names from {list(DETECTORS)}, got {args.detectors!r}")
+    args.detectors = [n for n in DETECTORS if n in names]
+    for flag, low in (
+        ("folds", 2),
+        ("epochs", 1),
+        ("pixel_size", 16),
+        ("max_samples", 2),
+        ("test_clips", 1),
+        ("workers", 1),
+    ):
+        if getattr(args, flag) < low:
+            raise UsageError(f"--{flag.replace('_', '-')}: expected >= {low}, got {getattr(args, flag)}")
+    return args
+
+
+# --- describing samples, in worker processes -------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _init_worker(backend_name: str, margin: float, pixel_size: int) -> None:
+    import cv2
+
+    from synth.landmarks import make_backend
+
+    cv2.setNumThreads(1)
+    _WORKER.update(backend=make_backend(backend_name), margin=margin, pixel_size=pixel_size)
+
+
+def _describe(item: tuple[str, bytes]) -> tuple[str, ClipView | None, str | None]:
+    key, mp4 = item
+    try:
+        frames, fps = decode_mp4(mp4)
+        return key, describe_clip(frames, _WORKER["backend"], _WORKER["margin"], fps, _WORKER["pixel_size"]), None
+    except Rejected as exc:
+        return key, None, f"{exc.reason}: {exc.detail}"
+    except ValueError as exc:
+        return key, None, f"no pose: {exc}"
+
+
+def _map(fn, items, workers: int, init_args: tuple):
+    """``fn`` over ``items`` in order, in ``workers`` processes (or here, with one)."""
+    if workers == 1:
+        _init_worker(*init_args)
+        yield from map(fn, items)
+        return
+    with multiprocessing.get_context("spawn").Pool(workers, _init_worker, init_args) as pool:
+        yield from pool.imap(fn, items, chunksize=4)
+
+
+def _label_info(key: str, label: dict) -> SampleInfo:
+    p = label.get("perturbation") or {}
+    return SampleInfo(
+        key,
+        label["source"]["video_id"],
+        int(label["source"]["clip"]),
+        int(label["label"]),
+        p.get("operator"),
+        p.get("max_displacement_iod"),
+    )
+
+
+def _keep_clips(out: str, manifest: dict, max_samples: int, seed: int) -> set[str] | None:
+    """Clip keys to keep when the corpus has more than ``max_samples`` samples (None: all)."""
+    if manifest["counts"]["samples"] <= max_samples:
+        return None
+    clips = sorted({k.rsplit("_", 1)[0] for k in _sample_keys(out)})
+    per_clip = manifest["counts"]["samples"] / max(len(clips), 1)
+    rng = np.random.default_rng(seed)
+    return set(rng.permutation(clips)[: max(1, int(max_samples / per_clip))].tolist())
+
+
+def _sample_keys(out: str) -> list[str]:
+    from pipelines.fs import list_files, read_columns
+
+    keys = []
+    for path in list_files(posixpath.join(out.rstrip("/"), "parquet", "samples-*.parquet")):
+        keys += read_columns(path, ["key"]).column("key").to_pylist()
+    return keys
+
+
+def describe_corpus(out: str, manifest: dict, args) -> tuple[list[SampleInfo], list[ClipView], list[dict]]:
+    """Every (kept) sample's :class:`SampleInfo` and :class:`ClipView`; rows for those that failed."""
+    config = manifest["config"]
+    keep = _keep_clips(out, manifest, args.max_samples, args.seed)
+    infos: dict[str, SampleInfo] = {}
+
+    def items():
+        for sample in iter_samples(out, manifest):
+            key = sample["__key__"]
+            if keep is not None and key.rsplit("_", 1)[0] not in keep:
+                continue
+            infos[key] = _label_info(key, json.loads(sample["json"]))
+            yield key, sample["mp4"]
+
+    init = (config["landmark_backend"], config["samples"]["margin"], args.pixel_size)
+    samples, views, rejects = [], [], []
+    for key, view, why in _map(_describe, items(), args.workers, init):
+        if view is None:
+            rejects.append({"key": key, "reason": why})
+        else:
+            samples.append(infos[key])
+            views.append(view)
+    return samples, views, rejects
+
+
+# --- training and scoring ----------------------------------------------------------------------
+
+
+def cross_validate(name: str, views, samples: list[SampleInfo], folds: np.ndarray, args) -> np.ndarray:
+    """Out-of-fold scores of detector ``name`` (each fold trained on the others)."""
+    labels = np.array([s.label for s in samples])
+    videos = [s.video_id for s in samples]
+    scores = np.full(len(samples), np.nan)
+    for k in range(folds.max() + 1):
+        test, train = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
+        if len(set(labels[train])) < 2:
+            continue
+        detector = make_detector(name, args.seed, PixelConfig(size=args.pixel_size, epochs=args.epochs))
+        detector.fit([views[i] for i in train], labels[train], [videos[i] for i in train])
+        scores[test] = detector.score([views[i] for i in test])
+    return scores
+
+
+def _write_csv(path: str, rows: list[dict], fields: list[str]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _fmt(value: float | None) -> str:
+    return "  -  " if value is None else f"{value:.3f}"
+
+
+def print_table(results: dict) -> None:
+    """One line per detector: overall AUROC, then per operator and per strength bin."""
+    first = next(iter(results.values()))
+    ops, bins = list(first["by_operator"]), list(first["by_strength"])
+    header = ["detector", "overall", *ops, *(f"{b} IOD" for b in bins)]
+    widths = [max(10, len(h)) for h in header]
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+    for name, table in results.items():
+        cells = [name, _fmt(table["overall"]["auroc"])]
+        cells += [_fmt(table["by_operator"][o]["auroc"]) for o in ops]
+        cells += [_fmt(table["by_strength"][b]["auroc"]) for b in bins]
+        print("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
+
+
+# --- test videos -------------------------------------------------------------------------------
+
+
+def read_test_rows(uri: str) -> tuple[list[tuple[int, str, int]], list[dict]]:
+    """``(row number, uri, label)`` of a ``uri,label`` CSV, and reject rows for the bad ones.
+
+    Raises:
+        UsageError: the CSV cannot be read or has no ``uri``/``label`` column.
+    """
+    from synth.shard import resolve_uri
+
+    try:
+        text = read_bytes(uri).decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--test: cannot read {uri}: {exc}") from None
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or not {"uri", "label"} <= {f.strip() for f in reader.fieldnames}:
+        raise UsageError(f"--test: expected a CSV with columns uri,label, got columns {reader.fieldnames}")
+    rows, rejects = [], []
+    for number, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        if not row["uri"]:
+            rejects.append({"row": number, "uri": "", "label": row["label"], "reason": "empty uri", "detail": ""})
+        elif row["label"] not in ("0", "1"):
+            rejects.append(
+                {
+                    "row": number,
+                    "uri": row["uri"],
+                    "label": row["label"],
+                    "reason": "bad label",
+                    "detail": f"expected 0 (real) or 1 (fake), got {row['label']!r}",
+                }
+            )
+        else:
+            rows.append((number, resolve_uri(row["uri"], uri), int(row["label"])))
+    return rows, rejects
+
+
+def score_test_videos(test_csv: str, detectors: list, manifest: dict, args, out_dir: str) -> dict:
+    """Score every usable row of ``test_csv``; write the per-clip, per-video and reject CSVs."""
+    from synth.detectors.videos import ClipSettings, video_clip_views
+    from synth.landmarks import GateConfig, TrackConfig, make_backend
+    from synth.samples import SampleConfig
+    from synth.shard import video_id_for
+
+    config = manifest["config"]
+    settings = ClipSettings(
+        clip_frames=config["clip_frames"],
+        clip_stride=config["clip_stride"],
+        max_clips=args.test_clips,
+        track=TrackConfig(**config["track"]),
+        gates=GateConfig(**config["gates"]),
+        samples=SampleConfig(**config["samples"]),
+        pixel_size=args.pixel_size,
+        timeout_s=config["decode_timeout"],
+    )
+    backend = make_backend(config["landmark_backend"])
+    rows, rejects = read_test_rows(test_csv)
+    clip_rows, video_rows = [], []
+    for number, uri, label in rows:
+        try:
+            with open_source(uri) as src:
+                views, failed = video_clip_views(src, InputRecord(uri, video_id_for(uri)), settings, backend)
+        except Rejected as exc:
+            rejects.append({"row": number, "uri": uri, "label": label, "reason": exc.reason, "detail": exc.detail})
+            continue
+        if not views:
+            reasons = sorted({f"{exc.reason}" for _, exc in failed})
+            rejects.append(
+                {
+                    "row": number,
+                    "uri": uri,
+                    "label": label,
+                    "reason": "no usable clip",
+                    "detail": f"{len(failed)} clips, none usable: {', '.join(reasons)}",
+                }
+            )
+            continue
+        scores = {d.name: d.score([v for _, v in views]) for d in detectors}
+        for i, (clip, _) in enumerate(views):
+            clip_rows.append({"uri": uri, "label": label, "clip": clip, **{n: float(s[i]) for n, s in scores.items()}})
+        video_rows.append(
+            {
+                "uri": uri,
+                "label": label,
+                "clips": len(views),
+                "clips_rejected": len(failed),
+                **{n: float(np.mean(s)) for n, s in scores.items()},
+            }
+        )
+    names = [d.name for d in detectors]
+    _write_csv(os.path.join(out_dir, "test_clips.csv"), clip_rows, ["uri", "label", "clip", *names])
+    _write_csv(
+        os.path.join(out_dir, "test_videos.csv"), video_rows, ["uri", "label", "clips", "clips_rejected", *names]
+    )
+    _write_csv(os.path.join(out_dir, "test_rejects.csv"), rejects, ["row", "uri", "label", "reason", "detail"])
+    result = {
+        "videos": len(video_rows),
+        "clips": len(clip_rows),
+        "rejected_rows": len(rejects),
+        "clip_auroc": {
+            n: auroc(np.array([r["label"] for r in clip_rows]), np.array([r[n] for r in clip_rows])) for n in names
+        },
+        "video_auroc": {
+            n: auroc(np.array([r["label"] for r in video_rows]), np.array([r[n] for r in video_rows])) for n in names
+        },
+    }
+    print(
+        f"\ntest: {len(video_rows)} videos, {len(clip_rows)} clips scored, {len(rejects)} rows not scored "
+        f"(see {os.path.join(out_dir, 'test_rejects.csv')})"
+    )
+    for n in names:
+        print(f"  {n:<10} clip AUROC {_fmt(result['clip_auroc'][n])}   video AUROC {_fmt(result['video_auroc'][n])}")
+    return result
+
+
+# --- the job -----------------------------------------------------------------------------------
+
+
+def run(argv: list[str]) -> dict:
+    """Run ``kinefake evaluate`` and return its report."""
+    args = parse(argv)
+    started = time.perf_counter()
+    manifest = read_manifest(args.train)
+    os.makedirs(args.out, exist_ok=True)
+    samples, views, rejects = describe_corpus(args.train, manifest, args)
+    described = time.perf_counter()
+    labels = np.array([s.label for s in samples])
+    if len(set(labels.tolist())) < 2:
+        raise UsageError(
+            f"--train: expected real and fake samples, got {len(samples)} samples with labels {set(labels.tolist())}"
+        )
+    folds = video_folds([s.video_id for s in samples], args.folds, args.seed)
+    results, scores = {}, {}
+    for name in args.detectors:
+        scores[name] = cross_validate(name, views, samples, folds, args)
+        done = ~np.isnan(scores[name])
+        kept = [s for s, d in zip(samples, done, strict=True) if d]
+        results[name] = auroc_table(
+            labels[done], scores[name][done], [s.operator for s in kept], [s.strength for s in kept]
+        )
+    evaluated = time.perf_counter()
+    pixel = PixelConfig(size=args.pixel_size, epochs=args.epochs)
+    trained = [
+        make_detector(n, args.seed, pixel).fit(views, labels, [s.video_id for s in samples]) for n in args.detectors
+    ]
+    meta = {
+        "corpus": args.train,
+        "landmark_backend": manifest["config"]["landmark_backend"],
+        "margin": manifest["config"]["samples"]["margin"],
+        "pixel": config_dict(pixel),
+        "seed": args.seed,
+        "samples": len(samples),
+    }
+    save_detectors(os.path.join(args.out, "models"), trained, meta)
+    _write_csv(
+        os.path.join(args.out, "scores.csv"),
+        [
+            {
+                "key": s.key,
+                "video_id": s.video_id,
+                "label": s.label,
+                "operator": s.operator or "",
+                "max_displacement_iod": "" if s.strength is None else s.strength,
+                "fold": int(f),
+                **{n: float(scores[n][i]) for n in args.detectors},
+            }
+            for i, (s, f) in enumerate(zip(samples, folds, strict=True))
+        ],
+        ["key", "video_id", "label", "operator", "max_displacement_iod", "fold", *args.detectors],
+    )
+    _write_csv(os.path.join(args.out, "rejects.csv"), rejects, ["key", "reason"])
+    report = {
+        "corpus": args.train,
+        "manifest_version": manifest.get("version"),
+        "samples": len(samples),
+        "reals": int((labels == 0).sum()),
+        "fakes": int((labels == 1).sum()),
+        "videos": len({s.video_id for s in samples}),
+        "rejected": len(rejects),
+        "folds": args.folds,
+        "seed": args.seed,
+        "detectors": results,
+        "seconds": {"describe": round(described - started, 1), "cross_validation": round(evaluated - described, 1)},
+    }
+    print(
+        f"kinefake evaluate: {report['samples']} samples ({report['reals']} real, {report['fakes']} fake) from "
+        f"{report['videos']} source videos, {args.folds} folds by video, {len(rejects)} samples not described; "
+        "AUROC of held-out folds:"
+    )
+    print_table(results)
+    if args.test:
+        report["test"] = score_test_videos(args.test, trained, manifest, args, args.out)
+    report["seconds"]["total"] = round(time.perf_counter() - started, 1)
+    with open(os.path.join(args.out, "report.json"), "w") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+    print(f"\nwrote {args.out}/report.json, scores.csv, models/ ({report['seconds']['total']:.0f} s)")
+    return report

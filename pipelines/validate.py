@@ -1,0 +1,460 @@
+"""``kinefake validate OUT``: is the corpus what its labels claim?
+
+For every checked fake (up to ``--max-fakes``, spread over operators), against the real
+sample of the same clip:
+
+- **render fidelity**: landmarks re-detected on both crops by the *other* landmark
+  backend (an independent judge) against the warp's intended field
+  (:func:`synth.validate.check_render`), and DIS optical flow against the same field
+  (:func:`synth.validate.check_flow`);
+- **outside the mask**: the encoded fake against the encoded real where the mask is 0
+  (:func:`synth.validate.check_outside_mask`); a sample failing it is listed and makes
+  the run fail;
+- **motion**: the coupling drop and the speed-distribution KS statistic of the intended
+  edit (:func:`synth.perturb.measure.measure`);
+- **head-pose inconsistency** (Yang et al.): whole-face vs central-face pose on landmarks
+  re-detected by the corpus's own backend, real vs fake.
+
+``--regenerate N`` clips are rebuilt from their source videos with the corpus's recorded
+config: the rendered fake must equal the real crop *before encoding* wherever the stored
+mask is 0, bit for bit, and the re-encoded members must match the stored bytes.
+
+Writes ``OUT/validate.json`` and plots under ``OUT/validate/``; exits 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import math
+import posixpath
+from collections import defaultdict
+from fractions import Fraction
+
+import numpy as np
+
+from pipelines.corpus import decode_mp4, iter_samples, npy, npz, read_manifest
+from pipelines.fs import list_files, open_source, read_columns, write_atomic
+from pipelines.options import UsageError
+from synth import __version__
+from synth.detectors.metrics import auroc, strength_bin
+from synth.errors import Rejected
+
+#: Where the plots go, relative to the corpus folder.
+PLOTS = "validate"
+REPORT = "validate.json"
+#: An encoded fake whose worst frame differs from its real by more than this (mean grey
+#: levels, away from the mask) changed outside its mask. Measured on the shared clips:
+#: 0.3-1.5 from coding noise alone.
+MAX_OUTSIDE_GREY = 3.0
+#: The other backend judges a corpus's edits.
+JUDGE = {"mediapipe": "dlib", "dlib": "mediapipe"}
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kinefake validate", description=__doc__.split("\n")[0])
+    parser.add_argument("output", help="A finished kinefake corpus (local or gs://).")
+    parser.add_argument("--max-fakes", type=int, default=200, help="Fakes checked, spread over operators.")
+    parser.add_argument("--regenerate", type=int, default=4, help="Clips rebuilt from source (0: none).")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the choice of fakes.")
+    args = parser.parse_args(argv)
+    if args.max_fakes < 1 or args.regenerate < 0:
+        raise UsageError(f"expected --max-fakes >= 1 and --regenerate >= 0, got {args.max_fakes}, {args.regenerate}")
+    return args
+
+
+def check_files(out: str, manifest: dict) -> dict:
+    """Every file the manifest lists, hashed again: ``{"checked", "missing", "mismatched"}``."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from pipelines.fs import sha256_of
+
+    missing, mismatched = [], []
+    for entry in manifest["shards"]:
+        path = posixpath.join(out, entry["path"])
+        if not FileSystems.exists(path):
+            missing.append(entry["path"])
+        elif sha256_of(path) != entry["sha256"]:
+            mismatched.append(entry["path"])
+    return {"checked": len(manifest["shards"]), "missing": missing, "mismatched": mismatched}
+
+
+def _clip_of(key: str) -> str:
+    return key.rsplit("_", 1)[0]
+
+
+def choose_fakes(keys: list[tuple[str, str]], limit: int, seed: int) -> set[str]:
+    """Up to ``limit`` fake keys from ``(key, operator)`` pairs, round-robin over operators."""
+    by_op = defaultdict(list)
+    for key, op in sorted(keys):
+        by_op[op].append(key)
+    rng = np.random.default_rng(seed)
+    queues = {op: list(rng.permutation(v)) for op, v in sorted(by_op.items())}
+    chosen: list[str] = []
+    while len(chosen) < limit and any(queues.values()):
+        for op in sorted(queues):
+            if queues[op] and len(chosen) < limit:
+                chosen.append(str(queues[op].pop()))
+    return set(chosen)
+
+
+def _fake_keys(out: str) -> list[tuple[str, str]]:
+    rows = []
+    for path in list_files(posixpath.join(out, "parquet", "samples-*.parquet")):
+        table = read_columns(path, ["key", "label", "operator"]).to_pylist()
+        rows += [(r["key"], r["operator"]) for r in table if r["label"] == 1]
+    return rows
+
+
+def _mean_headpose(features: np.ndarray) -> dict:
+    return {
+        "cosine_distance": float(features[:, 0].mean()),
+        "rotation_diff": float(np.linalg.norm(features[:, 1:10], axis=1).mean()),
+        "translation_diff": float(np.linalg.norm(features[:, 10:13], axis=1).mean()),
+    }
+
+
+class Checker:
+    """Per-fake checks, with the judge and the corpus's own backend loaded once."""
+
+    def __init__(self, manifest: dict) -> None:
+        from synth.bases.io import load_bases
+        from synth.landmarks import make_backend
+
+        config = manifest["config"]
+        self.margin = config["samples"]["margin"]
+        self.own = make_backend(config["landmark_backend"])
+        self.judge_name = JUDGE[config["landmark_backend"]]
+        self.judge = make_backend(self.judge_name)
+        self.bases, _ = load_bases(None if config["bases"]["path"] == "default" else config["bases"]["path"])
+
+    def headpose(self, frames: np.ndarray, fps: float) -> dict | None:
+        from synth.detectors.headpose import headpose_features
+        from synth.landmarks.redetect import redetect_crops
+
+        try:
+            points, _ = redetect_crops(frames, self.own, self.margin, fps)
+            return _mean_headpose(headpose_features(points, frames.shape[2], frames.shape[1]))
+        except (Rejected, ValueError):
+            return None
+
+    def fake(self, real: dict, fake: dict, real_frames: np.ndarray, fps: float) -> dict:
+        from synth.bases.normalize import normalize
+        from synth.geometry import invert_similarity
+        from synth.landmarks.redetect import crop_face_box
+        from synth.perturb.measure import measure
+        from synth.perturb.motion import ClipMotion
+        from synth.render.mesh import pixel_mesh
+        from synth.validate import check_flow, check_outside_mask, check_render
+
+        label = json.loads(fake["json"])
+        p = label["perturbation"]
+        fake_frames, _ = decode_mp4(fake["mp4"])
+        source, target = npy(real["landmarks.npy"]), npy(fake["landmarks.npy"])
+        pixel = npz(fake["mask.npz"])["pixel"]
+        mesh = pixel_mesh(source, target)
+        row = {
+            "key": fake["__key__"],
+            "operator": p["operator"],
+            "strength_bin": strength_bin(p["max_displacement_iod"]),
+        }
+        row["max_displacement_iod"] = p["max_displacement_iod"]
+        box = crop_face_box(real_frames.shape[1], self.margin)
+        try:
+            render = check_render(real_frames, fake_frames, source, target, self.judge, mesh, box)
+            row.update(recovered=render.recovered, excess_px=render.excess, render_bar=render.passes())
+        except ValueError:
+            row.update(recovered=None, excess_px=None, render_bar=None)
+        flow = check_flow(real_frames, fake_frames, mesh, pixel)
+        row.update(flow_recovered=flow.recovered, flow_error_px=flow.median_error_px)
+        outside = check_outside_mask(real_frames, fake_frames, pixel)
+        row.update(
+            outside_grey=outside.outside,
+            outside_worst_frame=outside.worst_frame,
+            inside_grey=outside.inside,
+            outside_ok=outside.passes(MAX_OUTSIDE_GREY),
+        )
+        motion = ClipMotion.from_points(source, self.bases)
+        delta = invert_similarity(motion.pose, target.astype(np.float64)) - normalize(source.astype(np.float64))[0]
+        measured = measure(motion, delta, p)
+        row.update(coupling_drop=measured["coupling_drop"], ks_region=measured["ks_region"])
+        row["headpose"] = self.headpose(fake_frames, fps)
+        return row
+
+
+def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str, dict]) -> list[dict]:
+    """Rebuild ``clip_keys`` from their sources; compare with the ``stored`` members by sample key."""
+    from pipelines.samples import donor_groups, shard_of
+    from schemas import ClipRecord, read_clip_landmarks
+    from synth.bases.io import load_bases
+    from synth.perturb.motion import ClipMotion
+    from synth.perturb.policy import PerturbPolicy, sample_perturbation
+    from synth.samples import SampleConfig, crop_for_samples, render_fake
+    from synth.validate import check_outside_mask
+    from synth.video import encode_mp4, read_frames
+
+    config = manifest["config"]
+    clips = []
+    for path in list_files(posixpath.join(out, "parquet", "clips-*.parquet")):
+        clips += [ClipRecord(**r) for r in read_columns(path).to_pylist()]
+    landmarks = {}
+    for path in list_files(posixpath.join(out, "parquet", "landmarks-*.parquet")):
+        table = read_columns(path)
+        keys = [f"{v}_{c:04d}" for v, c in zip(table["video_id"].to_pylist(), table["clip"].to_pylist(), strict=True)]
+        rows_of = defaultdict(list)
+        for row, key in enumerate(keys):
+            rows_of[key].append(row)
+        for key, rows in rows_of.items():
+            landmarks[key] = read_clip_landmarks(table.take(rows))
+    per_shard, num_shards = config["clips_per_shard"], max(1, math.ceil(len(clips) / config["clips_per_shard"]))
+    shards = defaultdict(list)
+    for clip in clips:
+        shards[shard_of(clip, per_shard, num_shards)].append(clip)
+    group_of = {c.key: g for members in shards.values() for g in donor_groups(members) for c in g}
+    bases, _ = load_bases(None if config["bases"]["path"] == "default" else config["bases"]["path"])
+    try:
+        policy, sample_config = PerturbPolicy.from_dict(config["policy"]), SampleConfig(**config["samples"])
+    except (TypeError, ValueError) as exc:
+        detail = f"the manifest's config does not fit this kinefake {__version__}: {exc}"
+        return [{"clip": c, "regenerated": False, "detail": detail} for c in clip_keys]
+    results = []
+    for clip_key in clip_keys:
+        clip = next(c for c in clips if c.key == clip_key)
+        lm = landmarks[clip_key]
+        try:
+            with open_source(clip.uri) as src:
+                frames = read_frames(src, clip.start_frame, clip.num_frames, clip.start_pts)
+        except Rejected as exc:
+            results.append({"clip": clip_key, "regenerated": False, "detail": f"{exc.reason}: {exc.detail}"})
+            continue
+        crops = crop_for_samples(clip, frames, lm, sample_config)
+        rate = Fraction(clip.fps_num, clip.fps_den)
+        real_key = f"{clip_key}_real"
+        real_ok = hashlib.sha256(
+            encode_mp4(crops.frames, rate, sample_config.crf, sample_config.preset)
+        ).hexdigest() == (hashlib.sha256(stored[real_key]["mp4"]).hexdigest())
+        motion = ClipMotion.from_points(lm.ibug68, bases)
+        donors = [
+            (other.key, ClipMotion.from_points(landmarks[other.key].ibug68, bases).coeffs)
+            for other in group_of[clip_key]
+            if other.key != clip_key and other.key in landmarks
+        ]
+        for key in sorted(k for k in stored if _clip_of(k) == clip_key and k != real_key):
+            fake = sample_perturbation(key, config["seed"], motion, policy, donors)
+            rendered, _ = render_fake(crops, lm.ibug68, fake, sample_config.interpolation)
+            mask = npz(stored[key]["mask.npz"])["pixel"]
+            member = encode_mp4(rendered.fake, rate, sample_config.crf, sample_config.preset)
+            results.append(
+                {
+                    "key": key,
+                    "regenerated": True,
+                    "real_mp4_identical": real_ok,
+                    "fake_mp4_identical": member == stored[key]["mp4"],
+                    "mask_identical": bool(np.array_equal(rendered.pixel, mask)),
+                    "unmoved_changed_before_encoding": check_outside_mask(
+                        crops.frames, rendered.fake, mask
+                    ).unmoved_changed,
+                }
+            )
+    return results
+
+
+def _reproduced(row: dict) -> bool:
+    """A regenerated fake matches its stored members and moved nothing outside its mask."""
+    identical = row["real_mp4_identical"] and row["fake_mp4_identical"] and row["mask_identical"]
+    return identical and row["unmoved_changed_before_encoding"] == 0
+
+
+def _summary(rows: list[dict], field: str) -> dict:
+    groups = defaultdict(list)
+    for row in rows:
+        groups[row[field]].append(row)
+    out = {}
+    for name, members in sorted(groups.items(), key=lambda kv: str(kv[0])):
+
+        def median(col, members=members):
+            values = [m[col] for m in members if m[col] is not None]
+            return float(np.median(values)) if values else None
+
+        bars = [m["render_bar"] for m in members if m["render_bar"] is not None]
+        out[str(name)] = {
+            "fakes": len(members),
+            "recovered_median": median("recovered"),
+            "render_bar_met": sum(bars),
+            "render_judged": len(bars),
+            "flow_recovered_median": median("flow_recovered"),
+            "outside_grey_median": median("outside_grey"),
+            "coupling_drop_mean": float(np.mean([m["coupling_drop"] for m in members])),
+            "ks_region_mean": float(np.mean([m["ks_region"] for m in members])),
+        }
+    return out
+
+
+def headpose_summary(real: list[dict], fake: list[dict]) -> dict:
+    """Per feature: mean for real and fake samples, and the AUROC of the feature alone."""
+    out = {}
+    for name in ("cosine_distance", "rotation_diff", "translation_diff"):
+        r, f = [x[name] for x in real], [x[name] for x in fake]
+        out[name] = {
+            "real_mean": float(np.mean(r)) if r else None,
+            "fake_mean": float(np.mean(f)) if f else None,
+            "auroc": auroc(np.r_[np.zeros(len(r)), np.ones(len(f))], np.r_[r, f]),
+        }
+    return out
+
+
+def plot(rows: list[dict], real_pose: list[dict], out: str) -> list[str]:
+    """PNG plots under ``OUT/validate/``; returns their paths relative to ``OUT``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ops = sorted({r["operator"] for r in rows})
+    written = []
+
+    def save(fig, name):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        rel = posixpath.join(PLOTS, name)
+        write_atomic(posixpath.join(out, rel), buf.getvalue())
+        written.append(rel)
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    x = np.arange(len(ops))
+    for offset, col, name in (
+        (-0.2, "recovered", "landmarks (independent judge)"),
+        (0.2, "flow_recovered", "optical flow"),
+    ):
+        ax.bar(x + offset, [np.median([r[col] for r in rows if r["operator"] == o and r[col] is not None] or [np.nan])
+                            for o in ops], 0.4, label=name)  # fmt: skip
+    ax.axhline(0.7, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(x, ops)
+    ax.set_ylabel("share of intended motion recovered")
+    ax.set_title("Render fidelity by operator (median)")
+    ax.legend()
+    save(fig, "fidelity.png")
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.hist([r["outside_worst_frame"] for r in rows], bins=30, alpha=0.7, label="outside the mask (worst frame)")
+    ax.hist([r["inside_grey"] for r in rows], bins=30, alpha=0.7, label="inside the mask (saturated)")
+    ax.axvline(MAX_OUTSIDE_GREY, color="red", lw=0.8, ls="--", label="fail above")
+    ax.set_xlabel("mean |fake - real|, grey levels, after encoding")
+    ax.legend()
+    save(fig, "outside_mask.png")
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    panels = (("coupling_drop", "coupling drop (intended)"), ("ks_region", "speed KS (intended)"))
+    for ax, (col, title) in zip(axes, panels, strict=True):
+        ax.bar(ops, [np.mean([r[col] for r in rows if r["operator"] == o]) for o in ops])
+        ax.set_title(title)
+        ax.tick_params(axis="x", rotation=30)
+    save(fig, "motion.png")
+
+    fake_pose = [r["headpose"] for r in rows if r["headpose"]]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.hist([p["cosine_distance"] for p in real_pose], bins=30, alpha=0.6, label="real", density=True)
+    ax.hist([p["cosine_distance"] for p in fake_pose], bins=30, alpha=0.6, label="fake", density=True)
+    ax.set_xlabel("whole-face vs central-face pose, cosine distance (mean over frames)")
+    ax.legend()
+    save(fig, "headpose.png")
+    return written
+
+
+def run(argv: list[str]) -> dict:
+    """Run ``kinefake validate`` and return its report (also written to ``OUT/validate.json``)."""
+    args = parse(argv)
+    out = args.output.rstrip("/")
+    manifest = read_manifest(out)
+    files = check_files(out, manifest)
+    chosen = choose_fakes(_fake_keys(out), args.max_fakes, args.seed)
+    clips_needed = {_clip_of(k) for k in chosen}
+    regen_clips = sorted(clips_needed)[:: max(1, len(clips_needed) // max(args.regenerate, 1))][: args.regenerate]
+    checker = Checker(manifest)
+    rows, real_pose, stored = [], [], {}
+    clip, members = None, {}
+
+    def flush(members):
+        real = members.get(f"{clip}_real")
+        fakes = [m for k, m in sorted(members.items()) if k in chosen]
+        if real is None or not fakes:
+            return
+        real_frames, fps = decode_mp4(real["mp4"])
+        pose = checker.headpose(real_frames, fps)
+        if pose:
+            real_pose.append(pose)
+        for fake in fakes:
+            rows.append(checker.fake(real, fake, real_frames, fps))
+
+    for sample in iter_samples(out, manifest):
+        key = sample["__key__"]
+        if _clip_of(key) != clip:
+            flush(members)
+            clip, members = _clip_of(key), {}
+        if _clip_of(key) in clips_needed:
+            members[key] = sample
+            if _clip_of(key) in regen_clips:
+                stored[key] = sample
+    flush(members)
+    regenerated = regenerate(out, manifest, regen_clips, stored) if regen_clips else []
+    outside_failed = [r["key"] for r in rows if not r["outside_ok"]]
+    regen_failed = [r["key"] for r in regenerated if r["regenerated"] and not _reproduced(r)]
+    fake_pose = [r["headpose"] for r in rows if r["headpose"]]
+    report = {
+        "corpus": out,
+        "files": files,
+        "manifest_sha256": hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest(),
+        "judge": checker.judge_name,
+        "fakes_checked": len(rows),
+        "by_operator": _summary(rows, "operator"),
+        "by_strength": _summary(rows, "strength_bin"),
+        "outside_mask": {
+            "max_worst_frame_grey": MAX_OUTSIDE_GREY,
+            "median_grey": float(np.median([r["outside_grey"] for r in rows])) if rows else None,
+            "failed": outside_failed,
+        },
+        "regenerated": {"clips": regen_clips, "samples": regenerated, "failed": regen_failed},
+        "headpose": headpose_summary(real_pose, fake_pose),
+        "fakes": rows,
+        "passed": not (outside_failed or regen_failed or files["missing"] or files["mismatched"]),
+    }
+    report["plots"] = plot(rows, real_pose, out) if rows else []
+    write_atomic(posixpath.join(out, REPORT), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    return report
+
+
+def print_report(report: dict) -> None:
+    files = report["files"]
+    print(f"kinefake validate {report['corpus']}: {report['fakes_checked']} fakes checked, judge {report['judge']}")
+    print(
+        f"  files: {files['checked']} checked against the manifest, {len(files['missing'])} missing, "
+        f"{len(files['mismatched'])} altered"
+        + (
+            f": {(files['missing'] + files['mismatched'])[:5]}"
+            if not report["passed"] and (files["missing"] or files["mismatched"])
+            else ""
+        )
+    )
+    print(f"  {'operator':<12}{'fakes':>6}{'recovered':>11}{'bar met':>9}{'flow':>7}{'outside':>9}{'drop':>7}{'KS':>6}")
+    for op, s in report["by_operator"].items():
+        rec = "-" if s["recovered_median"] is None else f"{s['recovered_median']:.2f}"
+        print(
+            f"  {op:<12}{s['fakes']:>6}{rec:>11}{s['render_bar_met']:>4}/{s['render_judged']:<4}"
+            f"{s['flow_recovered_median']:>7.2f}{s['outside_grey_median']:>9.2f}{s['coupling_drop_mean']:>7.2f}"
+            f"{s['ks_region_mean']:>6.2f}"
+        )
+    hp = report["headpose"]["cosine_distance"]
+    auc = "-" if hp["auroc"] is None else f"{hp['auroc']:.3f}"
+    print(
+        f"  head pose (whole vs central face): cosine distance real {hp['real_mean']:.4f}, "
+        f"fake {hp['fake_mean']:.4f}, AUROC {auc}"
+    )
+    regen = report["regenerated"]
+    done = sum(r["regenerated"] for r in regen["samples"])
+    print(f"  regenerated from source: {done} fakes of {len(regen['clips'])} clips, {len(regen['failed'])} differ")
+    fails = report["outside_mask"]["failed"]
+    print(f"  outside the mask: {len(fails)} fakes changed where their mask is 0" + (f": {fails[:5]}" if fails else ""))
+    print(("PASSED" if report["passed"] else "FAILED") + f"; wrote {report['corpus']}/{REPORT} and {PLOTS}/*.png")
