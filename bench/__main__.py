@@ -3,7 +3,8 @@
     python -m bench --data ../shared/data/faces [--stages video]
 
 The process is pinned to one CPU core (and OpenCV/FFmpeg to one thread), because a
-Beam worker runs one such process per core: figures are per process.
+Beam worker runs one such process per core: figures are per process. The learnability
+study (``--stages learnability``) is not a speed figure: it is opt-in and uses every core.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import cv2
 
-from bench import bases, e2e, generate, landmarks, perturb, render, video
+from bench import bases, e2e, generate, landmarks, learnability, perturb, render, video
 
 STAGES = {
     "video": video.run,
@@ -27,7 +28,10 @@ STAGES = {
     "render": render.run,
     "e2e": e2e.run,
     "generate": generate.run,
+    "learnability": learnability.run,
 }
+#: Stages run when ``--stages`` is not given (the speed figures).
+DEFAULT_STAGES = sorted(set(STAGES) - {"learnability"})
 
 
 def pin_to_one_core() -> str:
@@ -42,7 +46,7 @@ def pin_to_one_core() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/faces"), help="Folder of real clips.")
-    parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=sorted(STAGES))
+    parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=DEFAULT_STAGES)
     args = parser.parse_args(argv)
     clips = sorted(p for p in args.data.glob("*") if p.suffix in (".mp4", ".mpg"))
     if not clips:

@@ -138,39 +138,46 @@ def _map(fn, items, workers: int, init_args: tuple):
 
 def _label_info(key: str, label: dict) -> SampleInfo:
     p = label.get("perturbation") or {}
+    kinematic = p.get("family", "kinematic") == "kinematic"  # strength bins are landmark displacement, IOD
     return SampleInfo(
         key,
         label["source"]["video_id"],
         int(label["source"]["clip"]),
         int(label["label"]),
         p.get("operator"),
-        p.get("max_displacement_iod"),
+        p.get("max_displacement_iod") if kinematic else None,
     )
 
 
-def _keep_clips(out: str, manifest: dict, max_samples: int, seed: int) -> set[str] | None:
+def _keep_clips(keys: list[str], manifest: dict, max_samples: int, seed: int) -> set[str] | None:
     """Clip keys to keep when the corpus has more than ``max_samples`` samples (None: all)."""
     if manifest["counts"]["samples"] <= max_samples:
         return None
-    clips = sorted({k.rsplit("_", 1)[0] for k in _sample_keys(out)})
+    clips = sorted({k.rsplit("_", 1)[0] for k in keys})
     per_clip = manifest["counts"]["samples"] / max(len(clips), 1)
     rng = np.random.default_rng(seed)
     return set(rng.permutation(clips)[: max(1, int(max_samples / per_clip))].tolist())
 
 
-def _sample_keys(out: str) -> list[str]:
+def _sample_keys(out: str) -> tuple[list[str], set[str]]:
+    """Every sample key of the corpus, and its source video ids, from the samples table."""
     from pipelines.fs import list_files, read_columns
 
-    keys = []
+    keys, videos = [], set()
     for path in list_files(posixpath.join(out.rstrip("/"), "parquet", "samples-*.parquet")):
-        keys += read_columns(path, ["key"]).column("key").to_pylist()
-    return keys
+        table = read_columns(path, ["key", "video_id"])
+        keys += table.column("key").to_pylist()
+        videos.update(table.column("video_id").to_pylist())
+    return keys, videos
 
 
 def describe_corpus(out: str, manifest: dict, args) -> tuple[list[SampleInfo], list[ClipView], list[dict]]:
     """Every (kept) sample's :class:`SampleInfo` and :class:`ClipView`; rows for those that failed."""
     config = manifest["config"]
-    keep = _keep_clips(out, manifest, args.max_samples, args.seed)
+    keys, videos = _sample_keys(out)
+    if args.folds > len(videos):
+        raise UsageError(f"--folds: expected at most the corpus's {len(videos)} source videos, got {args.folds}")
+    keep = _keep_clips(keys, manifest, args.max_samples, args.seed)
     infos: dict[str, SampleInfo] = {}
 
     def items():
@@ -367,7 +374,10 @@ def run(argv: list[str]) -> dict:
         raise UsageError(
             f"--train: expected real and fake samples, got {len(samples)} samples with labels {set(labels.tolist())}"
         )
-    folds = video_folds([s.video_id for s in samples], args.folds, args.seed)
+    try:
+        folds = video_folds([s.video_id for s in samples], args.folds, args.seed)
+    except ValueError as exc:  # fewer videos left than folds, after --max-samples and unusable samples
+        raise UsageError(f"--folds: {exc}") from None
     results, scores = {}, {}
     for name in args.detectors:
         scores[name] = cross_validate(name, views, samples, folds, args)

