@@ -46,11 +46,11 @@ from synth.errors import Rejected
 PLOTS = "validate"
 REPORT = "validate.json"
 #: An encoded fake whose worst frame differs from its real by more than this (mean grey
-#: levels, away from the mask) changed outside its mask. Measured on the shared clips:
-#: 0.3-1.5 from coding noise alone.
-MAX_OUTSIDE_GREY = 3.0
-#: The same over any 32x32 window: H.264 noise there stayed below 7.3 grey levels in 140 fakes
-#: of two corpora (crf 18); a repainted corner or a misplaced edit reaches tens.
+#: levels, away from the mask) changed outside its mask. Coding noise alone (crf 18) on 200
+#: fakes of the shared clips: median 1.4, 99th percentile 2.4, largest 2.86 (a grainy source).
+MAX_OUTSIDE_GREY = 4.0
+#: The same over any 32x32 window: coding noise there stayed below 7.3 grey levels on 340
+#: fakes of three corpora; a repainted corner or a misplaced edit reaches tens.
 MAX_OUTSIDE_BLOCK_GREY = 12.0
 #: Per-fake checks of a landmark edit; None for an appearance fake (its landmarks are the real ones).
 MOTION_COLUMNS = (
