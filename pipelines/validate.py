@@ -361,9 +361,14 @@ def plot(rows: list[dict], real_pose: list[dict], out: str) -> list[str]:
     save(fig, "fidelity.png")
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.hist([r["outside_worst_frame"] for r in rows], bins=30, alpha=0.7, label="outside the mask (worst frame)")
-    ax.hist([r["outside_worst_block"] for r in rows], bins=30, alpha=0.7, label="outside the mask (worst 32² window)")
-    ax.hist([r["inside_grey"] for r in rows], bins=30, alpha=0.7, label="inside the mask (saturated)")
+    columns = (
+        ("outside_worst_frame", "outside the mask (worst frame)"),
+        ("outside_worst_block", "outside the mask (worst 32² window)"),
+        ("inside_grey", "inside the mask (saturated)"),
+    )
+    top = max(MAX_OUTSIDE_BLOCK_GREY, *(r[col] for r in rows for col, _ in columns)) * 1.05
+    for col, name in columns:
+        ax.hist([r[col] for r in rows], bins=np.linspace(0, top, 60), alpha=0.6, label=name)
     ax.axvline(MAX_OUTSIDE_GREY, color="red", lw=0.8, ls="--", label="fail above (frame)")
     ax.axvline(MAX_OUTSIDE_BLOCK_GREY, color="darkred", lw=0.8, ls=":", label="fail above (window)")
     ax.set_xlabel("mean |fake - real|, grey levels, after encoding")
