@@ -12,14 +12,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from schemas import InputRecord
 from synth.bases.io import load_bases
 from synth.errors import Rejected
 from synth.landmarks import extract_landmarks, make_backend
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import SampleConfig, crop_for_samples, make_samples
-from synth.shard import plan_clips, video_id_for
+from synth.shard import local_input, plan_clips
 from synth.video import ClipReader, probe
 
 CLIP_FRAMES = 32
@@ -38,7 +37,7 @@ def run(clips: list[Path]) -> None:
         size = f"{video.width}x{video.height}"
         row = totals.setdefault(size, [0.0, 0.0, 0.0, 0, 0, 0])
         try:
-            planned = plan_clips(video, InputRecord(str(path), video_id_for(str(path))), CLIP_FRAMES)
+            planned = plan_clips(video, local_input(path), CLIP_FRAMES)
         except Rejected:
             continue
         reader = ClipReader(str(path))

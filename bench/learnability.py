@@ -5,7 +5,7 @@ clip) and ``kinefake evaluate`` trains the kinematic (a) and pixel-temporal (b) 
 5 folds split by source video. Printed: by-video AUROC overall and per operator, against
 strength (the drawn displacement range and the cap on any landmark's shift, IOD) and clips
 per video (``--clip-stride`` 32 vs 8). Opt-in (``--stages learnability``): it takes about
-an hour on two cores, and it uses every core (evaluate's workers, torch's threads).
+90 minutes on two cores, and it uses every core (evaluate's workers, torch's threads).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import json
 import sys
 
 from pipelines.options import UsageError
-from pipelines.output import OutputConflict
+from pipelines.output import OutputConflict, OutputError
 
 USAGE = """usage: kinefake COMMAND [ARGS]
 
@@ -57,7 +57,8 @@ def landmarks_preview(argv: list[str]) -> int:
         frames = read_frames(args.video, args.start, count, info.frame_pts[args.start] if info.frame_pts else None)
         # Track with the gates open so a failing clip can still be looked at; report the failure on it.
         lenient = GateConfig(min_iod_px=0, max_abs_yaw=180, min_confidence=0, max_jitter=float("inf"))
-        lm = extract_landmarks(frames, make_backend(args.backend), float(info.fps), gates=lenient)
+        with make_backend(args.backend) as backend:
+            lm = extract_landmarks(frames, backend, float(info.fps), gates=lenient)
     except Rejected as exc:
         print(f"kinefake landmarks-preview: {exc.reason}: {exc.detail}", file=sys.stderr)
         return 1
@@ -79,7 +80,7 @@ def fit_bases(argv: list[str]) -> int:
 
     try:
         info = job.run(argv)
-    except (OutputConflict, UsageError, ValueError) as exc:
+    except (OutputConflict, OutputError, UsageError, ValueError) as exc:
         print(f"kinefake fit-bases: {exc}", file=sys.stderr)
         return 2
     metrics = info["metrics"]
@@ -148,18 +149,28 @@ def render_preview(argv: list[str]) -> int:
     parser.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear")
     parser.add_argument("--bases", help="Motion-bases model (default: shipped).")
     args = parser.parse_args(argv)
+    # The default strength range is capped at --max-shift, so a smaller cap alone is valid;
+    # an explicit --strength above it is refused.
+    if args.strength is None:
+        strength = tuple(min(s, args.max_shift) for s in PerturbPolicy.strength)
+    else:
+        strength = (args.strength, args.strength)
+    try:
+        policy = PerturbPolicy(weights={args.operator: 1.0}, strength=strength, max_shift=args.max_shift)
+    except ValueError as exc:
+        print(f"kinefake render-preview: {exc}", file=sys.stderr)
+        return 2
     try:
         bases, _ = load_bases(args.bases)
         info = probe(args.video)
         count = min(args.frames, info.frame_count - args.start)
         frames = read_frames(args.video, args.start, count, info.frame_pts[args.start] if info.frame_pts else None)
-        lm = extract_landmarks(frames, make_backend("mediapipe"), float(info.fps))
+        with make_backend("mediapipe") as backend:
+            lm = extract_landmarks(frames, backend, float(info.fps))
     except (Rejected, ModelFileError) as exc:
         print(f"kinefake render-preview: {exc}", file=sys.stderr)
         return 1
     motion = ClipMotion.from_points(lm.ibug68, bases)
-    strength = PerturbPolicy.strength if args.strength is None else (args.strength, args.strength)
-    policy = PerturbPolicy(weights={args.operator: 1.0}, strength=strength, max_shift=args.max_shift)
     donors = [("self-reversed", motion.coeffs[::-1].copy())]  # a donor for transplant without a second clip
     fake = sample_perturbation(f"{Path(args.video).stem}_{args.start:04d}_fake0", args.seed, motion, policy, donors)
     if fake is None:
@@ -222,10 +233,17 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         try:
             manifest = generate.run(rest)
-        except (OutputConflict, UsageError, ValueError, FileNotFoundError) as exc:
+        except (OutputConflict, OutputError, UsageError, ValueError, FileNotFoundError) as exc:
             print(f"kinefake generate: {exc}", file=sys.stderr)
             return 2
-        print(json.dumps(manifest["counts"], indent=2))
+        counts = manifest["counts"]
+        print(json.dumps(counts, indent=2))
+        what = "clips_with_landmarks" if manifest["config"]["landmarks_only"] else "samples"
+        if not counts[what]:
+            print(
+                f"kinefake generate: no {what}: every input was rejected ({counts['rejects']} rejects)", file=sys.stderr
+            )
+            return 1
         return 0
     if command == "landmarks-preview":
         return landmarks_preview(rest)

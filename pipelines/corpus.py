@@ -2,24 +2,21 @@
 
 Works on local folders and ``gs://`` alike (Beam's filesystems open the files); the tars
 are expanded with webdataset's own tar iterators, so a sample is grouped exactly as a
-user's ``webdataset.WebDataset`` loader groups it.
+user's ``webdataset.WebDataset`` loader groups it. :mod:`synth.io` decodes the members.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import posixpath
 from collections.abc import Iterator
 
-import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from webdataset.tariterators import group_by_keys, tar_file_expander
 
-from pipelines.fs import read_bytes
-from pipelines.output import MANIFEST
-from synth.video import probe, read_frames
+from pipelines.fs import list_files, read_bytes
+from schemas.layout import MANIFEST, table_glob
 
 
 class CorpusError(ValueError):
@@ -41,6 +38,11 @@ def read_manifest(out: str) -> dict:
         raise CorpusError(f"{path} is not valid JSON: {exc}") from None
 
 
+def table_files(out: str, name: str) -> list[str]:
+    """Every Parquet file of table ``name`` (``clips``, ``samples``, ...) of corpus ``out``, sorted."""
+    return list_files(posixpath.join(out.rstrip("/"), table_glob(name)))
+
+
 def shard_paths(out: str, manifest: dict) -> list[str]:
     """The corpus's WebDataset tars, as listed in its manifest, sorted."""
     return sorted(posixpath.join(out.rstrip("/"), s["path"]) for s in manifest["shards"] if s["path"].endswith(".tar"))
@@ -52,20 +54,3 @@ def iter_samples(out: str, manifest: dict | None = None) -> Iterator[dict]:
     for path in shard_paths(out, manifest):
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             yield from group_by_keys(tar_file_expander([{"url": path, "stream": f}]))
-
-
-def decode_mp4(data: bytes) -> tuple[np.ndarray, float]:
-    """An ``mp4`` member's frames ``(T, S, S, 3)`` uint8 RGB and its frame rate."""
-    info = probe(io.BytesIO(data))
-    return read_frames(io.BytesIO(data), 0, info.frame_count), float(info.fps)
-
-
-def npz(data: bytes) -> dict[str, np.ndarray]:
-    """A ``mask.npz`` member's arrays (no pickles)."""
-    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-        return {k: arrays[k] for k in arrays.files}
-
-
-def npy(data: bytes) -> np.ndarray:
-    """A ``landmarks.npy`` member's array (no pickles)."""
-    return np.load(io.BytesIO(data), allow_pickle=False)

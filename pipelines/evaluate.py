@@ -26,20 +26,21 @@ import csv
 import json
 import multiprocessing
 import os
-import posixpath
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.corpus import decode_mp4, iter_samples, read_manifest
+from pipelines.corpus import iter_samples, read_manifest
 from pipelines.fs import open_source, read_bytes
 from pipelines.options import UsageError
 from schemas import InputRecord
+from schemas.sample import LABEL, MP4
 from synth.detectors.metrics import auroc, auroc_table, video_folds
 from synth.detectors.models import DETECTORS, ClipView, describe_clip, make_detector, save_detectors
 from synth.detectors.pixel import PixelConfig, config_dict
 from synth.errors import Rejected
+from synth.io import decode_mp4
 
 
 @dataclass(frozen=True)
@@ -161,10 +162,11 @@ def _keep_clips(keys: list[str], manifest: dict, max_samples: int, seed: int) ->
 
 def _sample_keys(out: str) -> tuple[list[str], set[str]]:
     """Every sample key of the corpus, and its source video ids, from the samples table."""
-    from pipelines.fs import list_files, read_columns
+    from pipelines.corpus import table_files
+    from pipelines.fs import read_columns
 
     keys, videos = [], set()
-    for path in list_files(posixpath.join(out.rstrip("/"), "parquet", "samples-*.parquet")):
+    for path in table_files(out, "samples"):
         table = read_columns(path, ["key", "video_id"])
         keys += table.column("key").to_pylist()
         videos.update(table.column("video_id").to_pylist())
@@ -185,8 +187,8 @@ def describe_corpus(out: str, manifest: dict, args) -> tuple[list[SampleInfo], l
             key = sample["__key__"]
             if keep is not None and key.rsplit("_", 1)[0] not in keep:
                 continue
-            infos[key] = _label_info(key, json.loads(sample["json"]))
-            yield key, sample["mp4"]
+            infos[key] = _label_info(key, json.loads(sample[LABEL]))
+            yield key, sample[MP4]
 
     init = (config["landmark_backend"], config["samples"]["margin"], args.pixel_size)
     samples, views, rejects = [], [], []
@@ -282,10 +284,10 @@ def read_test_rows(uri: str) -> tuple[list[tuple[int, str, int]], list[dict]]:
 
 def score_test_videos(test_csv: str, detectors: list, manifest: dict, args, out_dir: str) -> dict:
     """Score every usable row of ``test_csv``; write the per-clip, per-video and reject CSVs."""
+    from pipelines.shard import identify_input
     from synth.detectors.videos import ClipSettings, video_clip_views
     from synth.landmarks import GateConfig, TrackConfig, make_backend
     from synth.samples import SampleConfig
-    from synth.shard import video_id_for
 
     config = manifest["config"]
     settings = ClipSettings(
@@ -301,38 +303,44 @@ def score_test_videos(test_csv: str, detectors: list, manifest: dict, args, out_
     backend = make_backend(config["landmark_backend"])
     rows, rejects = read_test_rows(test_csv)
     clip_rows, video_rows = [], []
-    for number, uri, label in rows:
-        try:
-            with open_source(uri) as src:
-                views, failed = video_clip_views(src, InputRecord(uri, video_id_for(uri)), settings, backend)
-        except Rejected as exc:
-            rejects.append({"row": number, "uri": uri, "label": label, "reason": exc.reason, "detail": exc.detail})
-            continue
-        if not views:
-            reasons = sorted({f"{exc.reason}" for _, exc in failed})
-            rejects.append(
+    try:
+        for number, uri, label in rows:
+            try:
+                ref = identify_input(InputRecord(uri))
+                with open_source(uri) as src:
+                    views, failed = video_clip_views(src, ref, settings, backend)
+            except Rejected as exc:
+                rejects.append({"row": number, "uri": uri, "label": label, "reason": exc.reason, "detail": exc.detail})
+                continue
+            if not views:
+                reasons = sorted({f"{exc.reason}" for _, exc in failed})
+                rejects.append(
+                    {
+                        "row": number,
+                        "uri": uri,
+                        "label": label,
+                        "reason": "no usable clip",
+                        "detail": f"{len(failed)} clips, none usable: {', '.join(reasons)}",
+                    }
+                )
+                continue
+            scores = {d.name: d.score([v for _, v in views]) for d in detectors}
+            for i, (clip, _) in enumerate(views):
+                clip_rows.append(
+                    {"uri": uri, "label": label, "clip": clip, **{n: float(s[i]) for n, s in scores.items()}}
+                )
+            video_rows.append(
                 {
-                    "row": number,
                     "uri": uri,
                     "label": label,
-                    "reason": "no usable clip",
-                    "detail": f"{len(failed)} clips, none usable: {', '.join(reasons)}",
+                    "clips": len(views),
+                    "clips_rejected": len(failed),
+                    **{n: float(np.mean(s)) for n, s in scores.items()},
                 }
             )
-            continue
-        scores = {d.name: d.score([v for _, v in views]) for d in detectors}
-        for i, (clip, _) in enumerate(views):
-            clip_rows.append({"uri": uri, "label": label, "clip": clip, **{n: float(s[i]) for n, s in scores.items()}})
-        video_rows.append(
-            {
-                "uri": uri,
-                "label": label,
-                "clips": len(views),
-                "clips_rejected": len(failed),
-                **{n: float(np.mean(s)) for n, s in scores.items()},
-            }
-        )
-    names = [d.name for d in detectors]
+        names = [d.name for d in detectors]
+    finally:
+        backend.close()
     _write_csv(os.path.join(out_dir, "test_clips.csv"), clip_rows, ["uri", "label", "clip", *names])
     _write_csv(
         os.path.join(out_dir, "test_videos.csv"), video_rows, ["uri", "label", "clips", "clips_rejected", *names]

@@ -1,6 +1,6 @@
 """``kinefake fit-bases``: train motion bases from landmark tables, or from videos via Beam.
 
-    kinefake fit-bases --landmarks 'OUT/parquet/landmarks-*.parquet' --out bases.safetensors
+    kinefake fit-bases --landmarks 'OUT/parquet/landmarks/*.parquet' --out bases.safetensors
     kinefake fit-bases --input ../shared/data/faces --out bases.safetensors [generate's flags]
 
 With ``--input`` the shard and landmark stages of ``generate`` run first (DirectRunner or
@@ -16,6 +16,7 @@ import posixpath
 import pyarrow as pa
 
 from pipelines.fs import list_files, read_columns
+from schemas.layout import table_glob
 from synth.bases.fit import KINDS, fit_from_table
 from synth.bases.io import save_bases
 from synth.bases.model import TrainConfig
@@ -56,7 +57,7 @@ def run(argv: list[str]) -> dict:
 
         work = args.work_dir or f"{args.out}.landmarks"
         generate.run([*beam_argv, "--output", work, "--overwrite", "--landmarks-only"])
-        patterns = [posixpath.join(work, "parquet", "landmarks-*.parquet")]
+        patterns = [posixpath.join(work, table_glob("landmarks"))]
     elif beam_argv:
         raise ValueError(f"unrecognised arguments: {' '.join(beam_argv)}")
     config = TrainConfig(

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import posixpath
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from synth.errors import Rejected
@@ -21,20 +23,63 @@ def is_remote(uri: str) -> bool:
     return "://" in uri
 
 
+def source_size(uri: str) -> int:
+    """The size in bytes of an input file, after checking that it is one.
+
+    Raises:
+        Rejected: "unsupported scheme" (``https://``, ``file://``: anything Beam's
+            filesystems cannot open), "file not found" (also a broken symbolic link),
+            "not a file" (a directory, FIFO, device or socket), "unreadable".
+    """
+    if is_remote(uri):
+        try:
+            FileSystems.get_filesystem(uri)
+        except (ValueError, BeamIOError):
+            scheme = uri.split("://", 1)[0]
+            raise Rejected(
+                "unsupported scheme", f"{scheme}:// is not readable here; give a local path or gs:// URI"
+            ) from None
+        if not FileSystems.exists(uri):
+            raise Rejected("file not found", f"no object at {uri!r}")
+        return FileSystems.match([uri])[0].metadata_list[0].size_in_bytes
+    try:
+        info = os.stat(uri)
+    except FileNotFoundError:
+        what = "a broken symbolic link" if os.path.islink(uri) else "no file"
+        raise Rejected("file not found", f"{what} at {uri!r}") from None
+    except OSError as exc:
+        raise Rejected("unreadable", f"cannot stat {uri!r}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise Rejected("not a file", f"{uri!r} is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise Rejected("not a file", f"{uri!r} is not a regular file (a FIFO, device or socket)")
+    if not os.access(uri, os.R_OK):
+        raise Rejected("unreadable", f"{uri!r} is not readable (permissions)")
+    return info.st_size
+
+
 @contextlib.contextmanager
 def open_source(uri: str) -> Iterator[str | BinaryIO]:
     """A local path as itself (FFmpeg reads it directly), a remote URI as a binary file object.
 
     Raises:
-        Rejected: "file not found" when a remote object does not exist.
+        Rejected: what :func:`source_size` raises.
     """
+    source_size(uri)
     if not is_remote(uri):
         yield uri
         return
-    if not FileSystems.exists(uri):
-        raise Rejected("file not found", f"no object at {uri!r}")
     with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         yield f
+
+
+def list_entries(pattern: str) -> list[str]:
+    """What a glob names, sorted. Locally that includes directories, broken links and other
+    non-files (Beam's match leaves them out), so that a caller can report them instead of
+    skipping them; remote listings hold objects only."""
+    if is_remote(pattern):
+        return list_files(pattern)
+    return sorted(glob.glob(pattern))
 
 
 @contextlib.contextmanager

@@ -12,23 +12,34 @@ import logging
 import posixpath
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.fs import local_copy
 from pipelines.options import (
     KinefakeOptions,
     UsageError,
     gate_config,
+    parse_options,
     perturb_policy,
     require,
     sample_config,
     track_config,
 )
-from pipelines.output import FILES_TABLE, file_record, prepare_output, write_manifest
+from pipelines.output import (
+    OutputError,
+    QuietStorageFailures,
+    describe_os_error,
+    file_record,
+    prepare_output,
+    remove_debris,
+    remove_partial_run,
+    storage_failure,
+    write_manifest,
+)
 from pipelines.samples import Synthesize, SynthesizeShardFn
 from pipelines.shard import ShardVideos
-from pipelines.tables import SHARD_NAMES, WriteRecords
+from pipelines.tables import WriteRecords
 from schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, landmarks_table
+from schemas.layout import SHARD_TEMPLATE, table_prefix
 from synth.bases.io import load_bases
 
 
@@ -73,7 +84,7 @@ def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:
         | "InputSpecs" >> beam.Create(list(opts.input))
         | "Shard" >> ShardVideos(opts.clip_frames, opts.clip_stride, opts.max_clips_per_video, opts.decode_timeout)
     )
-    clip_files = shard["clips"] | "WriteClips" >> WriteRecords(posixpath.join(out, "parquet", "clips"), CLIP_SCHEMA)
+    clip_files = shard["clips"] | "WriteClips" >> WriteRecords(posixpath.join(out, table_prefix("clips")), CLIP_SCHEMA)
     fn = SynthesizeShardFn(
         out,
         opts.landmark_backend,
@@ -88,41 +99,53 @@ def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:
     )
     synth = shard["clips"] | "Synthesize" >> Synthesize(opts.clips_per_shard, fn)
     sample_files = synth["samples"] | "WriteSamples" >> WriteRecords(
-        posixpath.join(out, "parquet", "samples"), SAMPLE_SCHEMA
+        posixpath.join(out, table_prefix("samples")), SAMPLE_SCHEMA
     )
     landmark_files = (
         synth["landmarks"]
         | "LandmarkTables" >> beam.Map(landmark_table)
         | "WriteLandmarks"
         >> beam.io.WriteToParquetBatched(
-            posixpath.join(out, "parquet", "landmarks"),
+            posixpath.join(out, table_prefix("landmarks")),
             LANDMARK_SCHEMA,
             codec="snappy",
             file_name_suffix=".parquet",
-            shard_name_template=SHARD_NAMES,
+            shard_name_template=SHARD_TEMPLATE,
         )
     )
     rejects = (shard["rejects"], synth["rejects"]) | "FlattenRejects" >> beam.Flatten()
-    reject_files = rejects | "WriteRejects" >> WriteRecords(posixpath.join(out, "rejects", "rejects"), REJECT_SCHEMA)
+    reject_files = rejects | "WriteRejects" >> WriteRecords(posixpath.join(out, table_prefix("rejects")), REJECT_SCHEMA)
     table_files = (clip_files, sample_files, landmark_files, reject_files) | "FlattenTables" >> beam.Flatten()
     (
         (table_files | "DescribeTables" >> beam.Map(file_record, out), synth["files"])
         | "FlattenFiles" >> beam.Flatten()
-        | "WriteFiles" >> WriteRecords(posixpath.join(out, "parquet", FILES_TABLE), FILE_SCHEMA)
+        | "WriteFiles" >> WriteRecords(posixpath.join(out, table_prefix("files")), FILE_SCHEMA)
     )
 
 
 def run(argv: list[str] | None = None) -> dict:
     """Run the job and return the manifest it wrote."""
-    options = PipelineOptions(argv)
-    opts = options.view_as(KinefakeOptions)
+    options, opts = parse_options(argv)
     require(opts, "input", "output")
     if opts.clips_per_shard < 1:
         raise UsageError(f"--clips-per-shard: expected >= 1, got {opts.clips_per_shard}")
     config = job_config(opts)
     prepare_output(opts.output, config, opts.overwrite)
-    with beam.Pipeline(options=options) as pipeline:
-        build(pipeline, opts)
+    quiet = QuietStorageFailures()
+    logging.getLogger("apache_beam.runners.common").addFilter(quiet)
+    try:
+        with beam.Pipeline(options=options) as pipeline:
+            build(pipeline, opts)
+    except Exception as exc:
+        failure = storage_failure(exc)
+        if failure is None:
+            raise
+        remove_partial_run(opts.output)
+        message = f"writing {opts.output} failed: {describe_os_error(failure)}; what it had written is removed"
+        raise OutputError(message) from None
+    finally:
+        logging.getLogger("apache_beam.runners.common").removeFilter(quiet)
+    remove_debris(opts.output)
     return write_manifest(opts.output, config)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import math
+import sys
+
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from synth.video import DEFAULT_TIMEOUT_S
@@ -116,18 +120,66 @@ def require(opts: KinefakeOptions, *names: str) -> None:
             raise UsageError(f"--{name.replace('_', '-')} is required")
 
 
+def parse_options(argv: list[str] | None) -> tuple[PipelineOptions, KinefakeOptions]:
+    """Beam's options and kinefake's view of them, refusing what Beam would let through.
+
+    Beam discards a flag it does not know with a log line, and the run goes on with the
+    default (``--max-clip-per-video 1`` would mean every clip); here any ``--name`` that
+    neither kinefake nor Beam defines is an error with the closest known spelling.
+
+    Raises:
+        UsageError: an unknown flag, a NaN or infinite number, ``--decode-timeout <= 0``.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    options = PipelineOptions(argv)
+    parsers = []
+    options.get_all_options(add_extra_args_fn=parsers.append)  # the parser Beam builds from every options class
+    (parser,) = parsers
+    _, unknown = parser.parse_known_args(argv)
+    known = sorted({s for action in parser._actions for s in action.option_strings if s.startswith("--")})
+    for arg in unknown:
+        if arg.startswith("--") and len(arg) > 2:
+            name = arg.split("=", 1)[0]
+            close = difflib.get_close_matches(name.replace("_", "-"), known, n=1) or difflib.get_close_matches(
+                name, known, n=1
+            )
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise UsageError(f"unknown flag {name}{hint} (kinefake generate --help lists kinefake's flags)")
+    opts = options.view_as(KinefakeOptions)
+    for name, value in sorted(opts.get_all_options(current_only=True).items()):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--{name.replace('_', '-')}: expected a finite number, got {value}")
+    if opts.decode_timeout <= 0:
+        raise UsageError(f"--decode-timeout: expected > 0 seconds, got {opts.decode_timeout}")
+    return options, opts
+
+
+def _config(cls, **fields):
+    """``cls(**fields)``, a ValueError from its checks turned into a :class:`UsageError`."""
+    try:
+        return cls(**fields)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def track_config(opts: KinefakeOptions):
+    """Raises: UsageError: a value out of range."""
     from synth.landmarks import TrackConfig
 
-    return TrackConfig(
-        detect_every=opts.detect_every, max_lost_frames=opts.max_lost_frames, compete_ratio=opts.compete_ratio
+    return _config(
+        TrackConfig,
+        detect_every=opts.detect_every,
+        max_lost_frames=opts.max_lost_frames,
+        compete_ratio=opts.compete_ratio,
     )
 
 
 def gate_config(opts: KinefakeOptions):
+    """Raises: UsageError: a value out of range."""
     from synth.landmarks import GateConfig
 
-    return GateConfig(
+    return _config(
+        GateConfig,
         min_iod_px=opts.min_iod_px,
         max_abs_yaw=opts.max_abs_yaw,
         min_confidence=opts.min_confidence,
@@ -147,17 +199,8 @@ def perturb_policy(opts: KinefakeOptions):
     unknown = sorted(set(names) - set(operator_names()))
     if unknown or not names:
         raise UsageError(f"--operators: expected names from {operator_names()}, got {opts.operators!r}")
-    if not 0 <= opts.min_strength <= opts.max_strength or opts.max_shift <= 0:
-        raise UsageError(
-            "expected 0 <= --min-strength <= --max-strength and --max-shift > 0, got "
-            f"{opts.min_strength}, {opts.max_strength}, {opts.max_shift}"
-        )
-    if not 0 <= opts.min_blend_ratio <= opts.max_blend_ratio <= 1:
-        raise UsageError(
-            "expected 0 <= --min-blend-ratio <= --max-blend-ratio <= 1, got "
-            f"{opts.min_blend_ratio}, {opts.max_blend_ratio}"
-        )
-    return PerturbPolicy(
+    return _config(
+        PerturbPolicy,
         weights={n: float(n in names) for n in operator_names()},
         strength=(opts.min_strength, opts.max_strength),
         max_shift=opts.max_shift,
@@ -174,14 +217,12 @@ def sample_config(opts: KinefakeOptions):
     """
     from synth.samples import SampleConfig
 
-    try:
-        return SampleConfig(
-            fakes=opts.fakes_per_clip,
-            size=opts.size,
-            margin=opts.margin,
-            interpolation=opts.interpolation,
-            crf=opts.crf,
-            preset=opts.preset,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    return _config(
+        SampleConfig,
+        fakes=opts.fakes_per_clip,
+        size=opts.size,
+        margin=opts.margin,
+        interpolation=opts.interpolation,
+        crf=opts.crf,
+        preset=opts.preset,
+    )

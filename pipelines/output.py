@@ -1,41 +1,140 @@
-"""The output folder: refuse to mix runs, clear stale files, and write manifest.json last.
+"""The output folder: refuse to mix runs, clear what an earlier run left, write manifest.json last.
 
-A run owns ``OUT/manifest.json`` and the folders ``webdataset/``, ``parquet/`` and
-``rejects/``, and removes what ``kinefake validate`` wrote about the previous corpus
-(``validate.json``, ``validate/*.png``); nothing else under ``OUT`` is touched. ``manifest.json`` is written only
-after every shard is complete, so its presence marks a finished run.
+A run owns ``OUT/manifest.json``, the folders ``webdataset/``, ``parquet/``, ``rejects/``
+and what ``kinefake validate`` wrote about the previous corpus (``validate.json``,
+``validate/*.png``); see :mod:`schemas.layout`. It deletes only files it wrote: names
+listed in the previous manifest or matching its own patterns. Anything else in those
+folders is the user's, and the run is refused before any work rather than delete it;
+files elsewhere under ``OUT`` are never looked at. ``manifest.json`` is written only after
+every shard is complete, so its presence marks a finished run.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import logging
+import os
 import posixpath
+import re
+import uuid
 from collections import Counter
 
-from pipelines.fs import list_files, parquet_rows, read_bytes, read_columns, sha256_of, write_atomic
+from apache_beam.io.filesystem import BeamIOError
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines.card import dataset_card, is_kinefake_card
+from pipelines.corpus import table_files
+from pipelines.fs import (
+    is_remote,
+    list_entries,
+    list_files,
+    parquet_rows,
+    read_bytes,
+    read_columns,
+    sha256_of,
+    write_atomic,
+)
 from schemas import SCHEMA_VERSION, FileRecord
+from schemas.layout import CARD, MANIFEST, SHARDS, TABLE_FOLDERS, VALIDATE, VALIDATE_PLOTS, is_owned
 from synth import __version__
 
-OWNED_FOLDERS = ("webdataset", "parquet", "rejects")
-MANIFEST = "manifest.json"
-#: Name prefix of the files table under ``parquet/``.
-FILES_TABLE = "files"
+#: Folders a run writes into (and checks for files that are not its own).
+OWNED_FOLDERS = (SHARDS, "parquet", TABLE_FOLDERS["rejects"], VALIDATE_PLOTS)
+#: Files a run writes at the top of ``OUT``.
+OWNED_TOP = (MANIFEST, CARD, VALIDATE)
 
 
 class OutputConflict(Exception):
-    """The output folder holds a finished run with a different configuration."""
+    """The output folder holds a finished run with another configuration, or files that
+    kinefake did not write."""
+
+
+class OutputError(Exception):
+    """The output folder cannot be written (read-only, under a file, full, over a size limit)."""
 
 
 def _join(out: str, *parts: str) -> str:
     return posixpath.join(out.rstrip("/"), *parts)
 
 
-def owned_files(out: str) -> list[str]:
-    files = []
+def describe_os_error(exc: BaseException) -> str:
+    """One line for an I/O failure, also when Beam wraps it (``BeamIOError``)."""
+    if isinstance(exc, BeamIOError) and exc.exception_details:
+        exc = next(iter(exc.exception_details.values()))
+    if isinstance(exc, OSError) and exc.errno is not None:
+        hint = {errno.ENOSPC: " (disk full)", errno.EFBIG: " (file size limit, see ulimit -f)"}.get(exc.errno, "")
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{hint}{where}"
+    return str(exc)
+
+
+#: I/O failures that say the output cannot take the corpus, not that the code is wrong.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_failure(exc: BaseException) -> OSError | None:
+    """The storage error (disk full, file size limit, read-only, permission) behind ``exc``,
+    if any. Beam re-raises a worker's exception as another type with the original in its
+    message (``RuntimeError: OSError: [Errno 28] No space left on device [while running
+    ...]``), so the message is read too."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            return exc
+        match = re.search(r"\[Errno (\d+)\] ([^\[\]:]+)", str(exc))
+        if match and int(match.group(1)) in STORAGE_ERRNOS:
+            return OSError(int(match.group(1)), match.group(2).strip())
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+class QuietStorageFailures(logging.Filter):
+    """Drops Beam's logged traceback of a storage failure (the job ends with one line
+    saying what failed instead); every other error is logged as before."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return storage_failure(Exception(record.getMessage())) is None
+
+
+def check_writable(out: str) -> None:
+    """Create ``out`` if needed and write and delete a small file in it.
+
+    Raises:
+        OutputError: it cannot be written; the message says why in one line.
+    """
+    probe = _join(out, f".kinefake-write-check-{uuid.uuid4().hex[:12]}")
+    try:
+        if not is_remote(out):
+            os.makedirs(out, exist_ok=True)
+        with FileSystems.create(probe) as f:
+            f.write(b"kinefake checks that it can write here\n")
+        FileSystems.delete([probe])
+    except (OSError, BeamIOError) as exc:
+        raise OutputError(f"cannot write to {out}: {describe_os_error(exc)}") from None
+
+
+def earlier_files(out: str) -> list[str]:
+    """What an earlier run may have left in the folders and names a run owns (full paths)."""
+    found = []
     for folder in OWNED_FOLDERS:
-        files += list_files(_join(out, folder, "*"))
-    return files
+        found += list_files(_join(out, folder, "**"))
+    for name in OWNED_TOP:
+        found += list_files(_join(out, name + "*"))
+    if not is_remote(out):  # empty beam-temp-* folders hold no file to list
+        found += list_entries(_join(out, "parquet", "*", "beam-temp-*"))
+        found += list_entries(_join(out, TABLE_FOLDERS["rejects"], "beam-temp-*"))
+    # A beam-temp-* folder goes as a whole (deleting it and then a file inside would fail).
+    return sorted({re.sub(r"(/beam-temp-[^/]+)/.*", r"\1", path) for path in found})
+
+
+def _ours(path: str, rel: str) -> bool:
+    """A name kinefake writes; a ``README.md`` only if it is the card kinefake wrote."""
+    if rel == CARD:
+        return is_kinefake_card(read_bytes(path).decode("utf-8", "replace"))
+    return is_owned(rel)
 
 
 def prepare_output(out: str, config: dict, overwrite: bool) -> None:
@@ -43,26 +142,55 @@ def prepare_output(out: str, config: dict, overwrite: bool) -> None:
 
     Re-running the same configuration replaces the previous output (same inputs and
     seed give the same samples, so nothing is duplicated); a different configuration is
-    refused unless ``overwrite``.
+    refused unless ``overwrite``. Files in the run's folders that kinefake did not write
+    are refused whatever ``overwrite`` says.
 
     Raises:
-        OutputConflict: a finished run with another configuration is there.
+        OutputError: ``out`` cannot be written.
+        OutputConflict: another configuration's finished run, or someone else's files.
     """
-    from apache_beam.io.filesystems import FileSystems
+    check_writable(out)
+    manifest_path = _join(out, MANIFEST)
+    listed: set[str] = set()
+    if FileSystems.exists(manifest_path):
+        try:
+            previous = json.loads(read_bytes(manifest_path))
+        except ValueError:
+            previous = None  # a damaged manifest of ours: its name is enough to replace it
+        if isinstance(previous, dict):
+            listed = {s.get("path") for s in previous.get("shards", [])}
+            before = previous.get("config") or {}
+            if before != config and not overwrite:
+                changed = sorted(k for k in set(before) | set(config) if before.get(k) != config.get(k))
+                raise OutputConflict(
+                    f"{out} holds a finished run with a different configuration (differs in: {', '.join(changed)}); "
+                    "choose another --output or pass --overwrite"
+                )
+    found = earlier_files(out)
+    relative = {path: posixpath.relpath(path, out.rstrip("/")) for path in found}
+    foreign = [rel for path, rel in relative.items() if rel not in listed and not _ours(path, rel)]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise OutputConflict(
+            f"{out} holds files kinefake did not write in the folders it writes ({shown}); "
+            "move them or choose another --output (nothing was deleted)"
+        )
+    if found:
+        FileSystems.delete(found)
 
-    manifest = _join(out, MANIFEST)
-    if FileSystems.exists(manifest) and not overwrite:
-        previous = json.loads(read_bytes(manifest)).get("config")
-        if previous != config:
-            changed = sorted(k for k in set(previous or {}) | set(config) if (previous or {}).get(k) != config.get(k))
-            raise OutputConflict(
-                f"{out} holds a finished run with a different configuration (differs in: {', '.join(changed)}); "
-                "choose another --output or pass --overwrite"
-            )
-    stale = owned_files(out) + list_files(_join(out, MANIFEST + "*")) + list_files(_join(out, "validate.json*"))
-    stale += list_files(_join(out, "validate", "*.png*"))
-    if stale:
-        FileSystems.delete(stale)
+
+def remove_partial_run(out: str) -> None:
+    """Delete what a failed run wrote (no manifest marks it finished): only kinefake's names."""
+    partial = [p for p in earlier_files(out) if _ours(p, posixpath.relpath(p, out.rstrip("/")))]
+    if partial:
+        FileSystems.delete(partial)
+
+
+def remove_debris(out: str) -> None:
+    """Delete Beam's ``beam-temp-*`` folders that a finished write leaves behind."""
+    debris = [p for p in earlier_files(out) if "beam-temp-" in posixpath.relpath(p, out.rstrip("/"))]
+    if debris:
+        FileSystems.delete(debris)
 
 
 def file_record(uri: str, out: str) -> FileRecord:
@@ -77,8 +205,8 @@ def file_record(uri: str, out: str) -> FileRecord:
 def write_manifest(out: str, config: dict) -> dict:
     """Count, list every file with its checksum, and write ``OUT/manifest.json`` atomically.
 
-    Checksums come from the files table the workers wrote (``parquet/files-*.parquet``),
-    so the launcher does not read the corpus back; only that table is hashed here.
+    Checksums come from the files table the workers wrote (``parquet/files/``), so the
+    launcher does not read the corpus back; only that table is hashed here.
     """
     counts = {
         "clips": 0,
@@ -92,7 +220,7 @@ def write_manifest(out: str, config: dict) -> dict:
         "rejects_by_reason": {},
     }
     operators: Counter = Counter()
-    for path in list_files(_join(out, "parquet", "samples-*.parquet")):
+    for path in table_files(out, "samples"):
         table = read_columns(path, ["label", "operator"])
         for row in table.to_pylist():
             counts["samples"] += 1
@@ -101,12 +229,12 @@ def write_manifest(out: str, config: dict) -> dict:
                 operators[row["operator"]] += 1
     counts["fakes_by_operator"] = dict(sorted(operators.items()))
     shards = []
-    for path in list_files(_join(out, "parquet", f"{FILES_TABLE}-*.parquet")):
+    for path in table_files(out, "files"):
         shards.append(file_record(path, out))
         shards += [FileRecord(**row) for row in read_columns(path).to_pylist()]
     shards = [{k: v for k, v in dataclasses.asdict(f).items() if v is not None} for f in shards]
     shards.sort(key=lambda f: f["path"])
-    clip_files = list_files(_join(out, "parquet", "clips-*.parquet"))
+    clip_files = table_files(out, "clips")
     if clip_files:
         ids = set()
         for path in clip_files:
@@ -115,12 +243,12 @@ def write_manifest(out: str, config: dict) -> dict:
             ids.update(table.column("video_id").to_pylist())
         counts["videos"] = len(ids)
     landmark_clips = set()
-    for path in list_files(_join(out, "parquet", "landmarks-*.parquet")):
+    for path in table_files(out, "landmarks"):
         table = read_columns(path, ["video_id", "clip"])
         landmark_clips.update(zip(table.column("video_id").to_pylist(), table.column("clip").to_pylist(), strict=True))
     counts["clips_with_landmarks"] = len(landmark_clips)
     reasons: Counter = Counter()
-    for path in list_files(_join(out, "rejects", "*.parquet")):
+    for path in table_files(out, "rejects"):
         table = read_columns(path, ["stage", "reason"])
         reasons.update(f"{row['stage']}: {row['reason']}" for row in table.to_pylist())
     counts["rejects"] = sum(reasons.values())
@@ -132,5 +260,6 @@ def write_manifest(out: str, config: dict) -> dict:
         "counts": counts,
         "shards": shards,
     }
+    write_atomic(_join(out, CARD), dataset_card(manifest).encode())
     write_atomic(_join(out, MANIFEST), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     return manifest

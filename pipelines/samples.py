@@ -1,10 +1,10 @@
 """Stages 2-6 per WebDataset shard: decode each clip once, landmarks, samples, one tar.
 
-Clips are assigned to ``num_shards`` shards by a hash of their video id and run of
-``clips_per_shard`` clip indices (a video's neighbouring clips share a shard, a long
-video spreads over many, and the assignment does not depend on the runner), where
-``num_shards = ceil(clips / clips_per_shard)`` is counted from the clips before any heavy
-work. One ``process`` call owns one shard and walks its clips in key order, in groups of
+Clips are assigned to ``num_shards = ceil(clips / clips_per_shard)`` shards, counted
+before any heavy work, as contiguous runs of (video id, clip) order whose sizes differ by
+at most one (:func:`synth.shard.shard_of_rank`): shard names have no gaps, shards are
+balanced, a video's neighbouring clips share a shard, and the assignment does not depend
+on the runner. One ``process`` call owns one shard and walks its clips in key order, in groups of
 ``DONOR_GROUP``: each clip is decoded once (a video's consecutive clips through one open
 decoder, decoding forward instead of seeking from a keyframe for each), its landmarks
 fitted and only its face crops kept; then the group's samples are made, with the other
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import posixpath
 
 import apache_beam as beam
@@ -28,12 +27,15 @@ from apache_beam.metrics import Metrics
 from pipelines.fs import atomic_writer, local_copy, open_source
 from pipelines.rejects import REJECTS, reject_record
 from schemas import ClipRecord, FileRecord, SampleRecord
+from schemas.layout import shard_name
+from schemas.sample import LABEL, MP4
 from synth.bases.io import load_bases
 from synth.errors import Rejected
 from synth.landmarks import GateConfig, TrackConfig, extract_landmarks, make_backend
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import Sample, SampleConfig, crop_for_samples, make_samples
+from synth.shard import shard_count, shard_of_rank, video_offsets
 from synth.video import ClipReader
 
 #: Tag of the (ClipRecord, ClipLandmarks) output.
@@ -79,12 +81,6 @@ class VideoReader:
         self.uri, self.stack, self.reader = None, None, None
 
 
-def shard_of(clip: ClipRecord, clips_per_shard: int, num_shards: int) -> int:
-    """The shard (0-based) of ``clip``: a hash of its video id and ``clip.clip // clips_per_shard``."""
-    run = f"{clip.video_id}:{clip.clip // clips_per_shard}"
-    return int.from_bytes(hashlib.sha256(run.encode()).digest()[:8], "little") % num_shards
-
-
 def donor_groups(clips: list[ClipRecord]) -> list[list[ClipRecord]]:
     """A shard's clips in key order, cut into the groups of ``DONOR_GROUP`` whose clips are
     each other's transplant donors (a clip the landmark stage rejects stays in its group's
@@ -93,16 +89,11 @@ def donor_groups(clips: list[ClipRecord]) -> list[list[ClipRecord]]:
     return [ordered[i : i + DONOR_GROUP] for i in range(0, len(ordered), DONOR_GROUP)]
 
 
-def shard_name(index: int, num_shards: int) -> str:
-    """``webdataset/shard-00003-of-00012.tar``, relative to the output folder."""
-    return f"webdataset/shard-{index:05d}-of-{num_shards:05d}.tar"
-
-
 def sample_record(clip: ClipRecord, sample: Sample, shard: str, size: int, seed: int) -> SampleRecord:
     label = sample.label
     p = label["perturbation"] or {}
     active = p.get("active_frames") or [None, None]
-    mp4 = sample.members["mp4"]
+    mp4 = sample.members[MP4]
     return SampleRecord(
         key=sample.key,
         video_id=clip.video_id,
@@ -125,10 +116,10 @@ def sample_record(clip: ClipRecord, sample: Sample, shard: str, size: int, seed:
         active_start=active[0],
         active_end=active[1],
         seed=seed,
-        sample_seed=label.get("sample_seed"),
+        sample_seed=label["sample_seed"],
         mp4_bytes=len(mp4),
         mp4_sha256=hashlib.sha256(mp4).hexdigest(),
-        label_json=sample.members["json"].decode(),
+        label_json=sample.members[LABEL].decode(),
     )
 
 
@@ -168,6 +159,11 @@ class SynthesizeShardFn(beam.DoFn):
         with local_copy(self.bases_path) if self.bases_path else contextlib.nullcontext() as local:
             self.bases, info = load_bases(local)
         self.bases_info = {"kind": self.bases.kind, "k": self.bases.k, "data_sha256": info.get("data_sha256")}
+
+    def teardown(self) -> None:
+        backend = getattr(self, "backend", None)
+        if backend is not None:
+            backend.close()
 
     def _reject(self, stage: str, clip: ClipRecord, exc: Rejected, variant: str | None = None):
         self.rejected.inc()
@@ -239,6 +235,14 @@ class HashingWriter:
         return self.f.write(data)
 
 
+def assign_video(item, offsets: tuple[dict[str, int], int], clips_per_shard: int):
+    """``(video id, clips)`` -> ``(shard, clip)`` for each, from the video's offset in the corpus."""
+    video_id, clips = item
+    first, total = offsets[0][video_id], offsets[1]
+    for i, clip in enumerate(sorted(clips, key=lambda c: c.clip)):
+        yield shard_of_rank(first + i, total, clips_per_shard), clip
+
+
 class Synthesize(beam.PTransform):
     """PCollection[ClipRecord] -> {"samples": SampleRecord, "landmarks": (ClipRecord, ClipLandmarks),
     "rejects": RejectRecord, "files": FileRecord of each tar}; the WebDataset shards are written
@@ -253,16 +257,21 @@ class Synthesize(beam.PTransform):
 
     def expand(self, clips):
         per_shard = self.clips_per_shard
-        num_shards = beam.pvalue.AsSingleton(
-            clips
-            | "CountClips" >> beam.combiners.Count.Globally()
-            | "NumShards" >> beam.Map(lambda n: max(1, math.ceil(n / per_shard)))
+        by_video = clips | "KeyByVideo" >> beam.Map(lambda c: (c.video_id, c)) | "GroupByVideo" >> beam.GroupByKey()
+        offsets = (
+            by_video
+            | "ClipsPerVideo" >> beam.Map(lambda item: (item[0], len(list(item[1]))))
+            | "AllVideos" >> beam.combiners.ToList()
+            | "VideoOffsets" >> beam.Map(video_offsets)
         )
+        num_shards = offsets | "NumShards" >> beam.Map(lambda o: shard_count(o[1], per_shard))
         out = (
-            clips
-            | "ByShard" >> beam.Map(lambda c, n: (shard_of(c, per_shard, n), c), n=num_shards)
+            by_video
+            | "AssignShards" >> beam.FlatMap(assign_video, beam.pvalue.AsSingleton(offsets), per_shard)
             | "GroupShards" >> beam.GroupByKey()
             | "SynthesizeShard"
-            >> beam.ParDo(self.fn, num_shards=num_shards).with_outputs(REJECTS, LANDMARKS, FILES, main="samples")
+            >> beam.ParDo(self.fn, num_shards=beam.pvalue.AsSingleton(num_shards)).with_outputs(
+                REJECTS, LANDMARKS, FILES, main="samples"
+            )
         )
         return {"samples": out.samples, "landmarks": out[LANDMARKS], "rejects": out[REJECTS], "files": out[FILES]}

@@ -7,14 +7,15 @@ import os
 import posixpath
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipelines.fs import is_remote, list_files, open_source, read_bytes
+from pipelines.fs import is_remote, list_entries, open_source, read_bytes, source_size
 from pipelines.rejects import REJECTS, reject_record
 from schemas import InputRecord, RejectRecord
 from synth.errors import Rejected
-from synth.shard import is_manifest, is_video_name, plan_clips, read_manifest, video_id_for
+from synth.shard import content_digest, identify, is_manifest, is_video_name, plan_clips, read_manifest
 from synth.video import DEFAULT_TIMEOUT_S, probe
 
 STAGE = "shard"
@@ -26,11 +27,13 @@ def _is_folder(spec: str) -> bool:
 
 
 class ExpandInputSpecs(beam.DoFn):
-    """An input spec (glob, folder or manifest) -> one :class:`InputRecord` per video.
+    """An input spec (glob, folder or manifest) -> one :class:`InputRecord` per named input.
 
-    A folder yields the video files directly inside it (by extension); a glob yields
-    everything it matches; a manifest yields its rows. A spec that matches nothing or a
-    manifest that cannot be read goes to the ``rejects`` output.
+    A folder yields every entry directly inside it named like a video (by extension), a
+    glob everything it matches, directories and broken links included (the next step
+    rejects them by name rather than skip them); a manifest yields its rows. A spec that
+    matches nothing, a manifest that cannot be read and a manifest row that cannot be used
+    go to the ``rejects`` output.
     """
 
     def __init__(self) -> None:
@@ -42,13 +45,13 @@ class ExpandInputSpecs(beam.DoFn):
                 yield from self._manifest(spec)
                 return
             folder = _is_folder(spec)
-            paths = list_files(posixpath.join(spec, "*") if folder else spec)
+            paths = list_entries(posixpath.join(spec, "*") if folder else spec)
             if folder:
                 paths = [p for p in paths if is_video_name(p)]
             if not paths:
                 raise Rejected("no input matched", f"{spec!r} matches no {'video ' if folder else ''}file")
             for path in paths:
-                yield InputRecord(uri=path, video_id=video_id_for(path))
+                yield InputRecord(uri=path)
         except Rejected as exc:
             self.unmatched.inc()
             yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, spec, None, exc))
@@ -56,38 +59,65 @@ class ExpandInputSpecs(beam.DoFn):
     def _manifest(self, spec: str):
         if not FileSystems.exists(spec):
             raise Rejected("file not found", f"no manifest at {spec!r}")
-        records, empty_rows = read_manifest(io.BytesIO(read_bytes(spec)), spec)
+        records, rejected = read_manifest(io.BytesIO(read_bytes(spec)), spec)
         yield from records
-        for row in empty_rows:
-            yield beam.pvalue.TaggedOutput(
-                REJECTS, RejectRecord(f"{spec}#row={row}", None, None, STAGE, "bad manifest", "the 'uri' cell is empty")
-            )
+        for uri, exc in rejected:
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, uri, None, exc))
 
 
-class DropDuplicateInputs(beam.DoFn):
-    """(video_id, records) -> one record kept, the rest rejected as duplicates.
+def identify_input(ref: InputRecord) -> InputRecord:
+    """``ref`` with its content digest and video id (local or remote).
 
-    Two specs naming the same file (a glob and a manifest, say) would otherwise yield
-    every sample twice. The kept one is the smallest URI, preferring a row that names a
-    split (a manifest's) over one that does not (a glob's), so the choice is deterministic.
+    Raises:
+        Rejected: it is not a readable file (see :func:`pipelines.fs.source_size`).
+    """
+    size = source_size(ref.uri)
+    try:
+        with FileSystems.open(ref.uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            return identify(ref, content_digest(f, size))
+    except OSError as exc:
+        raise Rejected("unreadable", f"cannot read {ref.uri!r}: {exc}") from None
+
+
+class IdentifyVideos(beam.DoFn):
+    """:class:`InputRecord` -> the same with its content digest and video id, or a reject."""
+
+    def process(self, ref: InputRecord):
+        try:
+            yield identify_input(ref)
+        except Rejected as exc:
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, ref.uri, ref.video_id, exc))
+
+
+def preference(ref: InputRecord) -> tuple:
+    """Sort key of duplicate inputs, the one to keep first (see :class:`DropDuplicates`)."""
+    normal = ref.uri if is_remote(ref.uri) else os.path.normpath(ref.uri)
+    return (not ref.given_id, ref.split is None, normal != ref.uri, ref.uri, ref.split or "")
+
+
+class DropDuplicates(beam.DoFn):
+    """(key, records) -> one record kept, the rest rejected as duplicates of it: "duplicate
+    input" when a record has the kept one's content, "duplicate video_id" when it is
+    another file under the same id.
+
+    Used twice: by video id (two files a manifest gives one id; two names of one file
+    get one content-derived id), then by content digest (copies the manifest names
+    differently), so the same video never lands in train and test. The kept one is, in
+    this order of preference: a row that gives a video id, one that names a split (a
+    manifest's over a glob's), one whose URI is in normal form (no ``..`` or ``//``),
+    the smallest URI; so the choice is deterministic.
     """
 
     def process(self, item):
-        video_id, records = item
-        ordered = sorted(records, key=lambda r: (r.uri, r.split is None, r.split or ""))
-        yield ordered[0]
-        for dup in ordered[1:]:
-            yield beam.pvalue.TaggedOutput(
-                REJECTS,
-                RejectRecord(
-                    dup.uri,
-                    video_id,
-                    None,
-                    STAGE,
-                    "duplicate input",
-                    f"video_id {video_id} is already {ordered[0].uri}",
-                ),
-            )
+        _, records = item
+        kept, *dups = sorted(records, key=preference)
+        yield kept
+        for dup in dups:
+            if dup.digest == kept.digest:
+                reason, detail = "duplicate input", f"same content as {kept.uri}"
+            else:
+                reason, detail = "duplicate video_id", f"video_id {kept.video_id} is already given to {kept.uri}"
+            yield beam.pvalue.TaggedOutput(REJECTS, RejectRecord(dup.uri, dup.video_id, None, STAGE, reason, detail))
 
 
 class ProbeAndPlanClips(beam.DoFn):
@@ -135,12 +165,29 @@ class ShardVideos(beam.PTransform):
 
     def expand(self, specs):
         expanded = specs | "ExpandInputSpecs" >> beam.ParDo(ExpandInputSpecs()).with_outputs(REJECTS, main="inputs")
-        unique = (
+        identified = (
             expanded.inputs
+            | "SpreadInputs" >> beam.Reshuffle()
+            | "IdentifyVideos" >> beam.ParDo(IdentifyVideos()).with_outputs(REJECTS, main="inputs")
+        )
+        same_id = (
+            identified.inputs
             | "KeyByVideoId" >> beam.Map(lambda r: (r.video_id, r))
             | "GroupByVideoId" >> beam.GroupByKey()
-            | "DropDuplicateInputs" >> beam.ParDo(DropDuplicateInputs()).with_outputs(REJECTS, main="inputs")
+            | "DropSameId" >> beam.ParDo(DropDuplicates()).with_outputs(REJECTS, main="inputs")
+        )
+        unique = (
+            same_id.inputs
+            | "KeyByDigest" >> beam.Map(lambda r: (r.digest, r))
+            | "GroupByDigest" >> beam.GroupByKey()
+            | "DropSameContent" >> beam.ParDo(DropDuplicates()).with_outputs(REJECTS, main="inputs")
         )
         planned = unique.inputs | "ProbeAndPlanClips" >> beam.ParDo(self.plan).with_outputs(REJECTS, main="clips")
-        rejects = (expanded[REJECTS], unique[REJECTS], planned[REJECTS]) | "FlattenRejects" >> beam.Flatten()
+        rejects = (
+            expanded[REJECTS],
+            identified[REJECTS],
+            same_id[REJECTS],
+            unique[REJECTS],
+            planned[REJECTS],
+        ) | "FlattenRejects" >> beam.Flatten()
         return {"clips": planned.clips, "rejects": rejects}

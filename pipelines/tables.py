@@ -7,15 +7,14 @@ import dataclasses
 import apache_beam as beam
 import pyarrow as pa
 
-#: Shard file names: ``{prefix}-00000-of-00004.parquet``.
-SHARD_NAMES = "-SSSSS-of-NNNNN"
+from schemas.layout import SHARD_TEMPLATE
 
 
 class WriteRecords(beam.PTransform):
     """PCollection of record dataclasses -> ``{prefix}-SSSSS-of-NNNNN.parquet``.
 
     Args:
-        prefix: path prefix, e.g. ``OUT/rejects/rejects``.
+        prefix: path prefix, e.g. ``OUT/rejects/rejects`` (:func:`schemas.layout.table_prefix`).
         schema: the table's schema from ``schemas``; record fields must match its names.
         num_shards: fixed shard count so that re-runs overwrite the same names (0 lets
             the runner choose, for large tables).
@@ -37,6 +36,6 @@ class WriteRecords(beam.PTransform):
                 self.schema,
                 file_name_suffix=".parquet",
                 num_shards=self.num_shards,
-                shard_name_template=SHARD_NAMES,
+                shard_name_template=SHARD_TEMPLATE,
             )
         )

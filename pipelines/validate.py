@@ -28,23 +28,22 @@ import argparse
 import hashlib
 import io
 import json
-import math
 import posixpath
 from collections import defaultdict
 from fractions import Fraction
 
 import numpy as np
 
-from pipelines.corpus import decode_mp4, iter_samples, npy, npz, read_manifest
-from pipelines.fs import list_files, open_source, read_columns, write_atomic
+from pipelines.corpus import iter_samples, read_manifest, table_files
+from pipelines.fs import open_source, read_columns, write_atomic
 from pipelines.options import UsageError
+from schemas.layout import VALIDATE, VALIDATE_PLOTS
+from schemas.sample import LABEL, LANDMARKS, MASKS, MP4
 from synth import __version__
 from synth.detectors.metrics import auroc, strength_bin
 from synth.errors import Rejected
+from synth.io import decode_mp4, decode_npy, decode_npz
 
-#: Where the plots go, relative to the corpus folder.
-PLOTS = "validate"
-REPORT = "validate.json"
 #: An encoded fake whose worst frame differs from its real by more than this (mean grey
 #: levels, away from the mask) changed outside its mask. Coding noise alone (crf 18) on 200
 #: fakes of the shared clips: median 1.4, 99th percentile 2.4, largest 2.86 (a grainy source).
@@ -115,7 +114,7 @@ def choose_fakes(keys: list[tuple[str, str]], limit: int, seed: int) -> set[str]
 
 def _fake_keys(out: str) -> list[tuple[str, str]]:
     rows = []
-    for path in list_files(posixpath.join(out, "parquet", "samples-*.parquet")):
+    for path in table_files(out, "samples"):
         table = read_columns(path, ["key", "label", "operator"]).to_pylist()
         rows += [(r["key"], r["operator"]) for r in table if r["label"] == 1]
     return rows
@@ -143,6 +142,10 @@ class Checker:
         self.judge = make_backend(self.judge_name)
         self.bases, _ = load_bases(None if config["bases"]["path"] == "default" else config["bases"]["path"])
 
+    def close(self) -> None:
+        self.own.close()
+        self.judge.close()
+
     def headpose(self, frames: np.ndarray, fps: float) -> dict | None:
         from synth.detectors.headpose import headpose_features
         from synth.landmarks.redetect import redetect_crops
@@ -162,11 +165,11 @@ class Checker:
         from synth.render.mesh import pixel_mesh
         from synth.validate import check_flow, check_outside_mask, check_render
 
-        label = json.loads(fake["json"])
+        label = json.loads(fake[LABEL])
         p = label["perturbation"]
-        fake_frames, _ = decode_mp4(fake["mp4"])
-        source, target = npy(real["landmarks.npy"]), npy(fake["landmarks.npy"])
-        pixel = npz(fake["mask.npz"])["pixel"]
+        fake_frames, _ = decode_mp4(fake[MP4])
+        source, target = decode_npy(real[LANDMARKS]), decode_npy(fake[LANDMARKS])
+        pixel = decode_npz(fake[MASKS])["pixel"]
         kinematic = p.get("family", "kinematic") == "kinematic"
         row = {
             "key": fake["__key__"],
@@ -204,21 +207,22 @@ class Checker:
 
 def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str, dict]) -> list[dict]:
     """Rebuild ``clip_keys`` from their sources; compare with the ``stored`` members by sample key."""
-    from pipelines.samples import donor_groups, shard_of
+    from pipelines.samples import donor_groups
     from schemas import ClipRecord, read_clip_landmarks
     from synth.bases.io import load_bases
     from synth.perturb.motion import ClipMotion
     from synth.perturb.policy import PerturbPolicy, sample_perturbation
     from synth.samples import SampleConfig, crop_for_samples, render_fake
+    from synth.shard import assign_shards
     from synth.validate import check_outside_mask
     from synth.video import encode_mp4, read_frames
 
     config = manifest["config"]
     clips = []
-    for path in list_files(posixpath.join(out, "parquet", "clips-*.parquet")):
+    for path in table_files(out, "clips"):
         clips += [ClipRecord(**r) for r in read_columns(path).to_pylist()]
     landmarks = {}
-    for path in list_files(posixpath.join(out, "parquet", "landmarks-*.parquet")):
+    for path in table_files(out, "landmarks"):
         table = read_columns(path)
         keys = [f"{v}_{c:04d}" for v, c in zip(table["video_id"].to_pylist(), table["clip"].to_pylist(), strict=True)]
         rows_of = defaultdict(list)
@@ -226,10 +230,10 @@ def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str,
             rows_of[key].append(row)
         for key, rows in rows_of.items():
             landmarks[key] = read_clip_landmarks(table.take(rows))
-    per_shard, num_shards = config["clips_per_shard"], max(1, math.ceil(len(clips) / config["clips_per_shard"]))
     shards = defaultdict(list)
+    shard_of = assign_shards(clips, config["clips_per_shard"])
     for clip in clips:
-        shards[shard_of(clip, per_shard, num_shards)].append(clip)
+        shards[shard_of[clip.key]].append(clip)
     group_of = {c.key: g for members in shards.values() for g in donor_groups(members) for c in g}
     bases, _ = load_bases(None if config["bases"]["path"] == "default" else config["bases"]["path"])
     try:
@@ -252,7 +256,7 @@ def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str,
         real_key = f"{clip_key}_real"
         real_ok = hashlib.sha256(
             encode_mp4(crops.frames, rate, sample_config.crf, sample_config.preset)
-        ).hexdigest() == (hashlib.sha256(stored[real_key]["mp4"]).hexdigest())
+        ).hexdigest() == (hashlib.sha256(stored[real_key][MP4]).hexdigest())
         motion = ClipMotion.from_points(lm.ibug68, bases)
         donors = [
             (other.key, ClipMotion.from_points(landmarks[other.key].ibug68, bases).coeffs)
@@ -262,14 +266,14 @@ def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str,
         for key in sorted(k for k in stored if _clip_of(k) == clip_key and k != real_key):
             fake = sample_perturbation(key, config["seed"], motion, policy, donors)
             rendered, _ = render_fake(crops, lm.ibug68, fake, sample_config.interpolation)
-            mask = npz(stored[key]["mask.npz"])["pixel"]
+            mask = decode_npz(stored[key][MASKS])["pixel"]
             member = encode_mp4(rendered.fake, rate, sample_config.crf, sample_config.preset)
             results.append(
                 {
                     "key": key,
                     "regenerated": True,
                     "real_mp4_identical": real_ok,
-                    "fake_mp4_identical": member == stored[key]["mp4"],
+                    "fake_mp4_identical": member == stored[key][MP4],
                     "mask_identical": bool(np.array_equal(rendered.pixel, mask)),
                     "unmoved_changed_before_encoding": check_outside_mask(
                         crops.frames, rendered.fake, mask
@@ -341,7 +345,7 @@ def plot(rows: list[dict], real_pose: list[dict], out: str) -> list[str]:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
         plt.close(fig)
-        rel = posixpath.join(PLOTS, name)
+        rel = posixpath.join(VALIDATE_PLOTS, name)
         write_atomic(posixpath.join(out, rel), buf.getvalue())
         written.append(rel)
 
@@ -412,7 +416,7 @@ def run(argv: list[str]) -> dict:
         fakes = [m for k, m in sorted(members.items()) if k in chosen]
         if real is None or not fakes:
             return
-        real_frames, fps = decode_mp4(real["mp4"])
+        real_frames, fps = decode_mp4(real[MP4])
         pose = checker.headpose(real_frames, fps)
         if pose:
             real_pose.append(pose)
@@ -429,6 +433,7 @@ def run(argv: list[str]) -> dict:
             if _clip_of(key) in regen_clips:
                 stored[key] = sample
     flush(members)
+    checker.close()
     regenerated = regenerate(out, manifest, regen_clips, stored) if regen_clips else []
     outside_failed = [r["key"] for r in rows if not r["outside_ok"]]
     regen_failed = [r["key"] for r in regenerated if r["regenerated"] and not _reproduced(r)]
@@ -453,7 +458,7 @@ def run(argv: list[str]) -> dict:
         "passed": not (outside_failed or regen_failed or files["missing"] or files["mismatched"]),
     }
     report["plots"] = plot(rows, real_pose, out) if rows else []
-    write_atomic(posixpath.join(out, REPORT), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    write_atomic(posixpath.join(out, VALIDATE), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
     return report
 
 
@@ -492,4 +497,7 @@ def print_report(report: dict) -> None:
     print(f"  regenerated from source: {done} fakes of {len(regen['clips'])} clips, {len(regen['failed'])} differ")
     fails = report["outside_mask"]["failed"]
     print(f"  outside the mask: {len(fails)} fakes changed where their mask is 0" + (f": {fails[:5]}" if fails else ""))
-    print(("PASSED" if report["passed"] else "FAILED") + f"; wrote {report['corpus']}/{REPORT} and {PLOTS}/*.png")
+    print(
+        ("PASSED" if report["passed"] else "FAILED")
+        + f"; wrote {report['corpus']}/{VALIDATE} and {VALIDATE_PLOTS}/*.png"
+    )

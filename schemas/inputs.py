@@ -1,7 +1,8 @@
-"""Input manifests: the columns a user's CSV or Parquet manifest may carry."""
+"""Input manifests: the columns a user's CSV or Parquet manifest may carry, and video ids."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 #: Required manifest column: a local path or URI (``gs://...``), relative paths resolved
@@ -11,11 +12,32 @@ URI_COLUMN = "uri"
 VIDEO_ID_COLUMN = "video_id"
 SPLIT_COLUMN = "split"
 
+#: What a video id may be: it starts every sample key and tar member name, so no dots
+#: (WebDataset splits keys at the first one), slashes or other path syntax.
+VIDEO_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: Hex digits of a content-derived video id (the start of the content digest).
+CONTENT_ID_HEX = 16
+
 
 @dataclass(frozen=True)
 class InputRecord:
-    """One video to shard: where it is, its id (stable hash of ``uri`` unless given), split."""
+    """One video to shard.
+
+    Attributes:
+        uri: where it is, as given (relative manifest paths resolved).
+        video_id: the manifest's id, else the first :data:`CONTENT_ID_HEX` hex digits of
+            ``digest``; None until the shard stage has read the file.
+        split: the manifest's split, if any.
+        digest: SHA-256 hex of the file's size and its first and last MiB (the whole
+            file when it is smaller): the same file named two ways has one digest.
+    """
 
     uri: str
-    video_id: str
+    video_id: str | None = None
     split: str | None = None
+    digest: str | None = None
+
+    @property
+    def given_id(self) -> bool:
+        """Whether the video id came from the manifest rather than from the content."""
+        return self.video_id is not None and (self.digest is None or self.video_id != self.digest[:CONTENT_ID_HEX])

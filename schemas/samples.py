@@ -6,36 +6,36 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from schemas.common import with_version
+from schemas.common import described, with_version
 
 SAMPLE_SCHEMA = with_version(
     pa.schema(
         [
-            pa.field("key", pa.string(), nullable=False),
-            pa.field("video_id", pa.string(), nullable=False),
-            pa.field("clip", pa.int32(), nullable=False),
-            pa.field("variant", pa.string(), nullable=False),
-            pa.field("label", pa.int8(), nullable=False),
-            pa.field("shard", pa.string(), nullable=False),
-            pa.field("uri", pa.string(), nullable=False),
-            pa.field("split", pa.string()),
-            pa.field("start_frame", pa.int64(), nullable=False),
-            pa.field("num_frames", pa.int32(), nullable=False),
-            pa.field("fps_num", pa.int32(), nullable=False),
-            pa.field("fps_den", pa.int32(), nullable=False),
-            pa.field("size", pa.int32(), nullable=False),
-            pa.field("operator", pa.string()),
-            pa.field("region", pa.string()),
-            pa.field("partner", pa.string()),
-            pa.field("strength_iod", pa.float32()),
-            pa.field("max_displacement_iod", pa.float32()),
-            pa.field("active_start", pa.int32()),
-            pa.field("active_end", pa.int32()),
-            pa.field("seed", pa.int64(), nullable=False),
-            pa.field("sample_seed", pa.uint64()),
-            pa.field("mp4_bytes", pa.int64(), nullable=False),
-            pa.field("mp4_sha256", pa.string(), nullable=False),
-            pa.field("label_json", pa.string(), nullable=False),
+            described("key", pa.string(), "{video_id}_{clip:04d}_{variant}; the WebDataset key", False),
+            described("video_id", pa.string(), "source video: the manifest's id, else its content digest", False),
+            described("clip", pa.int32(), "clip index k: frames from k * clip_stride", False),
+            described("variant", pa.string(), "real or fake{n}", False),
+            described("label", pa.int8(), "0 real, 1 fake", False),
+            described("shard", pa.string(), "the tar holding the sample, relative to the corpus folder", False),
+            described("uri", pa.string(), "the source video", False),
+            described("split", pa.string(), "the manifest's split, if any"),
+            described("start_frame", pa.int64(), "first frame of the clip in the source, 0-based", False),
+            described("num_frames", pa.int32(), "frames in the clip", False),
+            described("fps_num", pa.int32(), "frame rate numerator (fps = fps_num / fps_den)", False),
+            described("fps_den", pa.int32(), "frame rate denominator", False),
+            described("size", pa.int32(), "crop side, pixels", False),
+            described("operator", pa.string(), "the fake's operator; null in a real sample"),
+            described("region", pa.string(), "the edited face region"),
+            described("partner", pa.string(), "the region whose motion coupling is broken"),
+            described("strength_iod", pa.float32(), "the drawn largest displacement, inter-ocular distances"),
+            described("max_displacement_iod", pa.float32(), "the largest landmark shift rendered, IOD"),
+            described("active_start", pa.int32(), "first frame that moved"),
+            described("active_end", pa.int32(), "one past the last frame that moved"),
+            described("seed", pa.int64(), "the job's --seed", False),
+            described("sample_seed", pa.int64(), "63-bit seed of the sample's draws", False),
+            described("mp4_bytes", pa.int64(), "size of the mp4 member, bytes", False),
+            described("mp4_sha256", pa.string(), "SHA-256 of the mp4 member", False),
+            described("label_json", pa.string(), "the json member, verbatim", False),
         ]
     ),
     "samples",
@@ -70,7 +70,7 @@ class SampleRecord:
     active_start: int | None
     active_end: int | None
     seed: int
-    sample_seed: int | None
+    sample_seed: int
     mp4_bytes: int
     mp4_sha256: str
     label_json: str

@@ -1,16 +1,8 @@
 """Stage 6's content: one clip's real and pseudo-fake samples as WebDataset members.
 
 A sample is one variant of one clip, keyed ``{video_id}_{clip:04d}_{variant}`` with
-variant ``real`` or ``fakeN``. Its members (the output contract in DESIGN.md):
-
-* ``mp4``: the face-crop clip, H.264;
-* ``json``: the label (0 real, 1 fake), the perturbation's operator, parameters,
-  regions and active frames, the source URI and frame range, seeds, versions;
-* ``landmarks.npy``: ``(T, 68, 2)`` float32 iBUG-68 landmarks as they are in this clip
-  (the perturbation's targets in a fake), crop pixels;
-* ``mask.npz``: ``pixel`` ``(T, S, S)`` uint8, ``region`` ``(T, R)`` float16 IOD,
-  ``patch`` ``(T, 14, 14)`` float16; all zero in a real sample. For the appearance
-  family (``blend``) ``pixel`` is the blend weight and ``region`` each region's mean weight.
+variant ``real`` or ``fakeN``; its members and label fields are the contract in
+:mod:`schemas.sample` (``mp4``, ``json``, ``landmarks.npy``, ``mask.npz``).
 
 Everything here is a pure function of its inputs: the same clip, landmarks, model,
 policy and seed give byte-identical members.
@@ -29,6 +21,7 @@ import numpy as np
 from schemas.clips import ClipRecord
 from schemas.common import SCHEMA_VERSION
 from schemas.landmarks import ClipLandmarks
+from schemas.sample import FAKE_PREFIX, LABEL, LANDMARKS, MASKS, MP4, PATCH_GRID, REAL
 from synth import __version__
 from synth.bases.model import REGION_NAMES
 from synth.errors import Rejected
@@ -37,11 +30,11 @@ from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import APPEARANCE, PerturbPolicy, sample_perturbation, sample_seed, unusable_reason
 from synth.render.blend import BlendParams, region_weights
 from synth.render.clip import Crops, RenderedClip, blend_crops, crop_clip, render_crops
-from synth.render.masks import PATCH_GRID
 from synth.render.warp import DegenerateMesh
 from synth.video import encode_mp4
 
-REAL = "real"
+#: Largest crop side, pixels: a detector input, and a 32-frame clip's masks stay in memory.
+MAX_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -65,10 +58,10 @@ class SampleConfig:
     def __post_init__(self) -> None:
         if self.fakes < 0:
             raise ValueError(f"expected fakes >= 0, got {self.fakes}")
-        if self.size < 16:
-            raise ValueError(f"expected a crop size of at least 16 px, got {self.size}")
-        if self.margin < 1:
-            raise ValueError(f"expected margin >= 1, got {self.margin}")
+        if not 16 <= self.size <= MAX_SIZE:
+            raise ValueError(f"expected a crop size of 16 to {MAX_SIZE} px, got {self.size}")
+        if not 1 <= self.margin <= 4:  # NaN fails too
+            raise ValueError(f"expected 1 <= margin <= 4, got {self.margin}")
         if not 0 <= self.crf <= 51:
             raise ValueError(f"expected crf in 0..51, got {self.crf}")
 
@@ -105,10 +98,10 @@ def _sample(key: str, label: dict, clip: np.ndarray, fps: Fraction, landmarks: n
         key,
         label,
         {
-            "mp4": encode_mp4(clip, fps, crf=config.crf, preset=config.preset),
-            "json": json.dumps(label, sort_keys=True, separators=(",", ":")).encode(),
-            "landmarks.npy": _npy(landmarks.astype(np.float32)),
-            "mask.npz": _npz(**masks),
+            MP4: encode_mp4(clip, fps, crf=config.crf, preset=config.preset),
+            LABEL: json.dumps(label, sort_keys=True, separators=(",", ":")).encode(),
+            LANDMARKS: _npy(landmarks.astype(np.float32)),
+            MASKS: _npz(**masks),
         },
     )
 
@@ -186,9 +179,14 @@ def make_samples(
             "split": clip.split,
             "start_frame": clip.start_frame,
             "num_frames": clip.num_frames,
-            "fps": [clip.fps_num, clip.fps_den],
+            "fps_num": clip.fps_num,
+            "fps_den": clip.fps_den,
         },
-        "crop": {"size": crops.size, "margin": config.margin, "boxes": np.round(crops.boxes, 3).tolist()},
+        "crop": {
+            "size": crops.size,
+            "margin": config.margin,
+            "boxes": [dict(zip(("cx", "cy", "side"), box, strict=True)) for box in np.round(crops.boxes, 3).tolist()],
+        },
         "seed": seed,
         "versions": {
             "kinefake": __version__,
@@ -201,12 +199,19 @@ def make_samples(
     samples = [
         _sample(
             real_key,
-            {"key": real_key, "variant": REAL, "label": 0, "perturbation": None, **base},
+            {
+                "key": real_key,
+                "variant": REAL,
+                "label": 0,
+                "sample_seed": sample_seed(seed, real_key),
+                "perturbation": None,
+                **base,
+            },
             crops.frames,
             fps,
             crops.points(lm.ibug68),
             {
-                "pixel": np.zeros((t, s, s), np.uint8),
+                "pixel": np.zeros((t, s, s), np.uint8),  # the keys of schemas.sample.MASK_ARRAYS
                 "region": np.zeros((t, len(REGION_NAMES)), np.float16),
                 "patch": np.zeros((t, PATCH_GRID, PATCH_GRID), np.float16),
             },
@@ -215,7 +220,7 @@ def make_samples(
     ]
     failed = []
     for n in range(config.fakes):
-        variant = f"fake{n}"
+        variant = f"{FAKE_PREFIX}{n}"
         key = f"{clip.key}_{variant}"
         fake = sample_perturbation(key, seed, motion, policy, donors)
         if fake is None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
+import os
 import posixpath
 from typing import BinaryIO
 
@@ -13,7 +15,7 @@ import pyarrow.csv
 import pyarrow.parquet as pq
 
 from schemas.clips import ClipRecord
-from schemas.inputs import SPLIT_COLUMN, URI_COLUMN, VIDEO_ID_COLUMN, InputRecord
+from schemas.inputs import CONTENT_ID_HEX, SPLIT_COLUMN, URI_COLUMN, VIDEO_ID_COLUMN, VIDEO_ID_PATTERN, InputRecord
 from synth.errors import Rejected
 from synth.video import VideoInfo
 
@@ -25,9 +27,50 @@ VIDEO_EXTENSIONS = frozenset(
 MANIFEST_EXTENSIONS = frozenset({".csv", ".parquet"})
 
 
-def video_id_for(uri: str) -> str:
-    """Stable 16-hex-digit id of a URI: the first 64 bits of its SHA-1 (as written)."""
-    return hashlib.sha1(uri.encode("utf-8")).hexdigest()[:16]
+#: Bytes hashed from each end of a video for its content digest.
+DIGEST_SPAN = 1 << 20
+
+
+def content_digest(f: BinaryIO, size: int) -> str:
+    """SHA-256 hex of a video's size and its first and last :data:`DIGEST_SPAN` bytes (the
+    whole file when it is smaller than twice that): one digest however the file is named.
+
+    Args:
+        f: the file, opened for binary reading at its start.
+        size: its length in bytes.
+    """
+    digest = hashlib.sha256(size.to_bytes(8, "little"))
+    if size <= 2 * DIGEST_SPAN:
+        digest.update(f.read())
+    else:
+        digest.update(f.read(DIGEST_SPAN))
+        f.seek(size - DIGEST_SPAN)
+        digest.update(f.read(DIGEST_SPAN))
+    return digest.hexdigest()
+
+
+def identify(ref: InputRecord, digest: str) -> InputRecord:
+    """``ref`` with its content ``digest``, and a video id from it unless the manifest gave one."""
+    return dataclasses.replace(ref, digest=digest, video_id=ref.video_id or digest[:CONTENT_ID_HEX])
+
+
+def local_input(path: str | os.PathLike) -> InputRecord:
+    """A local video file as an input record, identified by its content."""
+    with open(path, "rb") as f:
+        return identify(InputRecord(os.fspath(path)), content_digest(f, os.fstat(f.fileno()).st_size))
+
+
+def check_video_id(video_id: str) -> None:
+    """Raises:
+    Rejected: "bad video_id" when ``video_id`` is not :data:`~schemas.inputs.VIDEO_ID_PATTERN`
+        (it names tar members and keys, so ``../x``, ``/abs`` or ``a.b`` would escape or split them).
+    """
+    if not VIDEO_ID_PATTERN.fullmatch(video_id):
+        raise Rejected(
+            "bad video_id",
+            f"video_id {video_id!r} is not 1-64 characters of A-Z, a-z, 0-9, '_' and '-' "
+            "(it starts every sample key and tar member name)",
+        )
 
 
 def is_manifest(uri: str) -> bool:
@@ -45,7 +88,7 @@ def resolve_uri(uri: str, manifest_uri: str) -> str:
     return posixpath.join(posixpath.dirname(manifest_uri), uri)
 
 
-def read_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecord], list[str]]:
+def read_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecord], list[tuple[str, Rejected]]]:
     """Parse a CSV or Parquet manifest with a ``uri`` column, optional ``video_id``, ``split``.
 
     Args:
@@ -53,8 +96,10 @@ def read_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecord], li
         manifest_uri: where it came from; decides CSV vs Parquet and anchors relative URIs.
 
     Returns:
-        The usable rows, and the 1-based row numbers (as strings) whose ``uri`` is empty,
-        for the caller to report.
+        The usable rows (``video_id`` None where the manifest gives none), and for each
+        unusable row what to report: its URI (``{manifest}#row={n}``, 1-based, when the
+        ``uri`` cell is empty) and why (empty ``uri``, a ``video_id`` outside
+        :data:`~schemas.inputs.VIDEO_ID_PATTERN`).
 
     Raises:
         Rejected: "bad manifest" when it cannot be parsed or has no ``uri`` column.
@@ -75,17 +120,25 @@ def read_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecord], li
     if URI_COLUMN not in table.column_names:
         raise Rejected("bad manifest", f"no '{URI_COLUMN}' column; columns are {table.column_names}")
     records = []
-    empty_rows = []
+    rejected = []
     for number, row in enumerate(table.to_pylist(), start=1):
         uri = row[URI_COLUMN]
         if not uri:
-            empty_rows.append(str(number))
+            rejected.append((f"{manifest_uri}#row={number}", Rejected("bad manifest", "the 'uri' cell is empty")))
             continue
         uri = resolve_uri(str(uri), manifest_uri)
-        video_id = row.get(VIDEO_ID_COLUMN) or video_id_for(uri)
+        video_id = row.get(VIDEO_ID_COLUMN) or None  # an empty cell: derive the id from content
+        if video_id is not None:
+            try:
+                check_video_id(str(video_id))
+            except Rejected as exc:
+                rejected.append((uri, exc))
+                continue
         split = row.get(SPLIT_COLUMN)
-        records.append(InputRecord(uri=uri, video_id=str(video_id), split=None if split is None else str(split)))
-    return records, empty_rows
+        records.append(
+            InputRecord(uri, None if video_id is None else str(video_id), None if split is None else str(split))
+        )
+    return records, rejected
 
 
 def plan_clips(
@@ -145,3 +198,33 @@ def plan_clips(
             )
         )
     return clips
+
+
+def shard_count(clips: int, clips_per_shard: int) -> int:
+    """How many WebDataset shards ``clips`` clips fill at ``clips_per_shard`` on average."""
+    return max(1, -(-clips // clips_per_shard))
+
+
+def shard_of_rank(rank: int, clips: int, clips_per_shard: int) -> int:
+    """The shard (0-based) of the clip at ``rank`` in (video id, clip) order among ``clips``.
+
+    Shards are contiguous runs of that order whose sizes differ by at most one, so shard
+    names have no gaps, shards are balanced, and a video's neighbouring clips share one.
+    """
+    return rank * shard_count(clips, clips_per_shard) // clips
+
+
+def video_offsets(counts: list[tuple[str, int]]) -> tuple[dict[str, int], int]:
+    """``(video id, clips)`` pairs -> the rank of each video's first clip in (video id, clip)
+    order, and the number of clips."""
+    offsets, total = {}, 0
+    for video_id, n in sorted(counts):
+        offsets[video_id] = total
+        total += n
+    return offsets, total
+
+
+def assign_shards(clips: list[ClipRecord], clips_per_shard: int) -> dict[str, int]:
+    """Every clip's shard, by clip key (what the pipeline computes, in one place)."""
+    ordered = sorted(clips, key=lambda c: (c.video_id, c.clip))
+    return {c.key: shard_of_rank(i, len(ordered), clips_per_shard) for i, c in enumerate(ordered)}

@@ -70,8 +70,8 @@ def load_bases(path: str | os.PathLike | None = None) -> tuple[LinearBases, dict
 
     Raises:
         ModelFileError: not a safetensors file, not a kinefake bases model, another
-            format version or layout, tensors of the wrong shape, or tensors whose
-            checksum does not match (corruption).
+            format version or layout, tensors of the wrong shape, tensors whose
+            checksum does not match (corruption), or non-finite values.
     """
     with ExitStack() as stack:
         if path is None:
@@ -94,6 +94,9 @@ def load_bases(path: str | os.PathLike | None = None) -> tuple[LinearBases, dict
         raise ModelFileError(f"{path} lacks tensors {missing}")
     if _digest(tensors) != meta.get("tensors_sha256"):
         raise ModelFileError(f"{path} is corrupted: its tensors do not match the checksum in its header")
+    bad = sorted(name for name, array in tensors.items() if not np.isfinite(array).all())
+    if bad:
+        raise ModelFileError(f"{path} holds non-finite values (NaN or inf) in {', '.join(bad)}")
     try:
         bases = LinearBases(meta["kind"], tensors["mean"], tensors["components"], tensors["coeff_std"])
     except ValueError as exc:

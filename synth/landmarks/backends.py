@@ -52,6 +52,9 @@ class LandmarkBackend(Protocol):
     def fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         """Landmarks ``(N, 2)`` float32 (x, y pixels) of the face in ``box``, or None if no face there."""
 
+    def close(self) -> None:
+        """Release the models (MediaPipe's graphs); the backend is unusable afterwards."""
+
 
 def _downscale(frame: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     scale = min(1.0, max_side / max(frame.shape[:2]))
@@ -96,6 +99,19 @@ class MediaPipeBackend:
 
     def reset(self) -> None:
         self._mesh.reset()
+
+    def close(self) -> None:
+        """Close both MediaPipe graphs now. Left to the interpreter's exit, their C++
+        teardown races Python's and aborts the process now and then (``terminate called
+        without an active exception``, exit 134) after a job has written everything."""
+        self._detector.close()
+        self._mesh.close()
+
+    def __enter__(self) -> MediaPipeBackend:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         small, _ = _downscale(frame, DETECT_MAX_SIDE)  # boxes come back relative to the image
@@ -156,6 +172,15 @@ class DlibBackend:
 
     def reset(self) -> None:
         """dlib's models are stateless between frames."""
+
+    def close(self) -> None:
+        """Nothing to release: dlib's models are plain objects."""
+
+    def __enter__(self) -> DlibBackend:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         small, scale = _downscale(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), DETECT_MAX_SIDE)

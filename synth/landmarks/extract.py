@@ -31,6 +31,15 @@ class GateConfig:
     min_confidence: float = 0.5
     max_jitter: float = 0.02
 
+    def __post_init__(self) -> None:
+        if not (
+            self.min_iod_px >= 0 and self.max_abs_yaw >= 0 and 0 <= self.min_confidence <= 1 and self.max_jitter >= 0
+        ):
+            raise ValueError(  # NaN fails every comparison, so it lands here too
+                "expected min_iod_px >= 0, max_abs_yaw >= 0, 0 <= min_confidence <= 1 and max_jitter >= 0, got "
+                f"{self.min_iod_px}, {self.max_abs_yaw}, {self.min_confidence}, {self.max_jitter}"
+            )
+
 
 def extract_landmarks(
     frames: np.ndarray,

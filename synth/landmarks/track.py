@@ -36,6 +36,16 @@ class TrackConfig:
     compete_ratio: float = 0.35
     match_iou: float = 0.3
 
+    def __post_init__(self) -> None:
+        if self.detect_every < 1 or self.max_lost_frames < 0:
+            raise ValueError(
+                f"expected detect_every >= 1 and max_lost_frames >= 0, got {self.detect_every}, {self.max_lost_frames}"
+            )
+        if not (self.compete_ratio >= 0 and 0 < self.match_iou <= 1):  # NaN fails too
+            raise ValueError(
+                f"expected compete_ratio >= 0 and 0 < match_iou <= 1, got {self.compete_ratio}, {self.match_iou}"
+            )
+
 
 @dataclass
 class Track:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from schemas.sample import PARAM_FIELDS
 from synth.bases.model import REGION_NAMES
 from synth.geometry import turn_vectors
 from synth.perturb.motion import ClipMotion, RegionPair, region_displacement
@@ -16,6 +17,20 @@ from synth.render.mesh import clip_triangles, flipped
 #: Each flip makes the strength this much smaller, at most ``MAX_REDUCTIONS`` times.
 REDUCTION = 0.7
 MAX_REDUCTIONS = 6
+
+
+def label_params(drawn: dict) -> dict:
+    """An operator's drawn values in the label's fixed ``params`` shape (every key of
+    :data:`schemas.sample.PARAM_FIELDS`, null where unused); ``_``-prefixed values stay private.
+
+    Raises:
+        ValueError: a drawn value the contract has no field for.
+    """
+    public = {k: v for k, v in drawn.items() if not k.startswith("_")}
+    unknown = sorted(set(public) - set(PARAM_FIELDS))
+    if unknown:
+        raise ValueError(f"expected params among {PARAM_FIELDS}, got {unknown}")
+    return {k: public.get(k) for k in PARAM_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -110,7 +125,7 @@ def perturb(
         "region": pair.region,
         "partner": pair.partner,
         "coupling_basis": pair.basis,
-        "params": {k: v for k, v in drawn.items() if not k.startswith("_")},
+        "params": label_params(drawn),
         "window": [int(window[0]), int(window[1])],
         "ramp_frames": int(ramp),
         "active_frames": [int(active[0]), int(active[-1]) + 1] if active.size else [],

@@ -46,6 +46,10 @@ KINEMATIC, APPEARANCE = "kinematic", "appearance"
 PLACEMENTS = ("motion", "uniform")
 
 
+#: Largest cap on a landmark's shift, IOD: beyond it edits fold the mesh or show at a glance.
+MAX_SHIFT = 0.2
+
+
 @dataclass(frozen=True)
 class PerturbPolicy:
     """How perturbations are drawn (recorded in the manifest's config).
@@ -94,6 +98,16 @@ class PerturbPolicy:
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
             raise ValueError(f"expected placement in {PLACEMENTS}, got {self.placement!r}")
+        low, high = self.strength
+        if not 0 <= low <= high <= self.max_shift <= MAX_SHIFT:  # NaN fails too
+            raise ValueError(
+                f"expected 0 <= min strength <= max strength <= max shift <= {MAX_SHIFT} IOD, got "
+                f"{low}, {high}, {self.max_shift}"
+            )
+        if not 0 <= self.blend_ratio[0] <= self.blend_ratio[1] <= 1:
+            raise ValueError(f"expected 0 <= min blend ratio <= max blend ratio <= 1, got {self.blend_ratio}")
+        if not 0 <= self.jitter_sigma <= self.max_shift:
+            raise ValueError(f"expected 0 <= jitter sigma <= max shift, got {self.jitter_sigma}, {self.max_shift}")
 
     @classmethod
     def from_dict(cls, config: dict) -> PerturbPolicy:
@@ -102,8 +116,9 @@ class PerturbPolicy:
 
 
 def sample_seed(seed: int, key: str) -> int:
-    """The 64-bit seed of sample ``key`` under global ``seed``."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "little")
+    """The 63-bit seed of sample ``key`` under global ``seed`` (63 so that it is a signed
+    64-bit integer in every reader: Arrow, pandas and JSON parsers that stop at 2**63)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "little") >> 1
 
 
 def _candidates(motion: ClipMotion, policy: PerturbPolicy, donors) -> tuple[list[str], list]:

@@ -13,11 +13,12 @@ mixes with the kinematic operators' motion.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import cv2
 import numpy as np
 
+from schemas.sample import PARAM_FIELDS
 from synth.bases.model import REGION_NAMES
 from synth.landmarks.layout import IBUG68_REGIONS, inter_ocular
 
@@ -48,11 +49,14 @@ class BlendParams:
     shift_iod: tuple[float, float]
 
     def to_label(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """The label's ``params`` (every field of :data:`schemas.sample.PARAM_FIELDS`, null where unused)."""
+        own = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return {k: own.get(k) for k in PARAM_FIELDS}
 
     @classmethod
-    def from_label(cls, label: dict) -> BlendParams:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in label.items()})
+    def from_label(cls, params: dict) -> BlendParams:
+        """The blend a label's ``params`` describe (other operators' keys are ignored)."""
+        return cls(**{f.name: tuple(v) if isinstance(v := params[f.name], list) else v for f in fields(cls)})
 
 
 def draw_blend(rng: np.random.Generator, ratio: tuple[float, float]) -> BlendParams:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import resource
 import shutil
+import tarfile
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -15,6 +20,9 @@ from pipelines.cli import main
 from pipelines.generate import run
 from pipelines.output import OutputConflict
 from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
+from schemas.layout import shard_name
+from synth.bases.io import load_bases, save_bases
+from synth.bases.model import LinearBases
 from tests.conftest import face
 from tests.media import write_noise_video
 
@@ -32,22 +40,25 @@ def inputs(faces, tmp_path):
 
 
 def read_tables(out, pattern):
-    """All shards of one table, e.g. ``parquet/clips-*.parquet``, as one pyarrow table."""
+    """All shards of one table, e.g. ``parquet/clips/*.parquet``, as one pyarrow table."""
     paths = sorted(out.glob(pattern))
     assert paths, pattern
     return pa.concat_tables([pq.read_table(p) for p in paths])
 
 
 def test_generate_writes_tables_and_manifest(inputs, tmp_path):
-    # Explicit video ids (the default hashes the URI, which moves with pytest's tmp_path), so the
-    # perturbations drawn, keyed by video id, are the same on every machine.
+    # Ids derive from content unless given; given ids that would escape the output or split a
+    # WebDataset key are rejected by name.
     listing = tmp_path / "videos.csv"
     names = sorted(p.name for p in inputs.iterdir() if p.suffix in (".mp4", ".mpg"))
-    listing.write_text("uri,video_id\n" + "".join(f"in/{n},{n.split('.')[0][-12:]}\n" for n in names))
+    bad_ids = ["../../escape", "/abs/id", "john.doe"]
+    listing.write_text(
+        "uri,video_id\n" + "".join(f"in/{n},\n" for n in names) + "".join(f"in/{names[0]},{i}\n" for i in bad_ids)
+    )
     out = tmp_path / "out"
     manifest = run(["--input", str(listing), "--output", str(out), "--max-clips-per-video", "2"])
 
-    clips = read_tables(out, "parquet/clips-*.parquet")
+    clips = read_tables(out, "parquet/clips/*.parquet")
     assert clips.schema.names == CLIP_SCHEMA.names
     by_video = {}
     for row in clips.to_pylist():
@@ -58,10 +69,12 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
 
     rejects = read_tables(out, "rejects/*.parquet")
     assert rejects.schema.names == REJECT_SCHEMA.names
-    (reject,) = rejects.to_pylist()
-    assert reject["uri"].endswith("short.mp4") and reject["reason"] == "too short"
+    rows = sorted(rejects.to_pylist(), key=lambda r: r["detail"])
+    assert [r["reason"] for r in rows] == ["too short", "bad video_id", "bad video_id", "bad video_id"]
+    assert rows[0]["uri"].endswith("short.mp4")
+    assert [r["detail"].split()[1] for r in rows[1:]] == ["'../../escape'", "'/abs/id'", "'john.doe'"]
 
-    landmarks = read_tables(out, "parquet/landmarks-*.parquet")
+    landmarks = read_tables(out, "parquet/landmarks/*.parquet")
     assert landmarks.schema.names == LANDMARK_SCHEMA.names
     assert landmarks.num_rows == 5 * 32
     assert set(landmarks.column("layout").to_pylist()) == {"mesh478"}
@@ -70,11 +83,14 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
         (v, c) for v, c in zip(landmarks["video_id"].to_pylist(), landmarks["clip"].to_pylist(), strict=True)
     } == by_clip
 
-    samples = read_tables(out, "parquet/samples-*.parquet")
+    samples = read_tables(out, "parquet/samples/*.parquet")
     assert samples.schema.names == SAMPLE_SCHEMA.names
     keys = sorted(samples.column("key").to_pylist())
     assert keys == sorted(f"{v}_{c:04d}_{variant}" for v, c in by_clip for variant in ("real", "fake0"))
     tars = sorted(str(p) for p in out.glob("webdataset/*.tar"))
+    for tar in tars:
+        with tarfile.open(tar) as f:
+            assert all(re.fullmatch(r"[A-Za-z0-9_-]+\.[a-z0-9.]+", name) for name in f.getnames()), f.getnames()
     read = {s["__key__"]: s for s in wds.WebDataset(tars, shardshuffle=False)}
     assert sorted(read) == keys
     for row in samples.to_pylist():
@@ -93,29 +109,39 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
         "samples": 10,
         "real_samples": 5,
         "fake_samples": 5,
-        "rejects": 1,
-        "rejects_by_reason": {"shard: too short": 1},
+        "rejects": 4,
+        "rejects_by_reason": {"shard: bad video_id": 3, "shard: too short": 1},
     }
     assert sum(fakes_by_operator.values()) == 5
-    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"manifest.json", "README.md"}
     assert {s["path"] for s in manifest["shards"]} == on_disk  # every file, hashed where it was written
     for shard in manifest["shards"]:
         data = (out / shard["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == shard["sha256"] and len(data) == shard["bytes"]
     assert sum(s.get("samples", 0) for s in manifest["shards"]) == 10
+    tar_shards = [s for s in manifest["shards"] if s["path"].endswith(".tar")]
+    assert [s["path"] for s in tar_shards] == [shard_name(i, len(tar_shards)) for i in range(len(tar_shards))]
+
+    card = (out / "README.md").read_text()
+    assert "config_name: samples\n  data_files: parquet/samples/*.parquet\n  default: true" in card
+    assert "| `perturbation.params.lag_frames` | int32 | desync: frames late (early if negative) |" in card
+    assert "- samples: 10 (5 real, 5 fake" in card
 
 
 def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["--input", str(inputs), "--output", str(out), "--clip-frames", "16"]
     first = run(argv)
-    (out / "parquet" / "clips-00000-of-00003.parquet").write_bytes(b"stale shard of an interrupted run")
+    (out / "parquet" / "clips" / "clips-00000-of-00003.parquet").write_bytes(b"stale shard of an interrupted run")
+    (out / "parquet" / "samples" / "beam-temp-samples-0f3a").mkdir()  # debris of a killed write
+    (out / "notes.txt").write_text("the user's own file, outside the folders a run owns")
     second = run(argv)
     assert second["counts"] == first["counts"]
     assert [s["path"] for s in second["shards"]] == [s["path"] for s in first["shards"]]
     tars = [(s["path"], s["sha256"]) for s in first["shards"] if s["path"].endswith(".tar")]
     assert tars and tars == [(s["path"], s["sha256"]) for s in second["shards"] if s["path"].endswith(".tar")]
-    assert read_tables(out, "parquet/clips-*.parquet").num_rows == first["counts"]["clips"]
+    assert read_tables(out, "parquet/clips/*.parquet").num_rows == first["counts"]["clips"]
+    assert not list(out.rglob("beam-temp-*")) and (out / "notes.txt").exists()
 
     assert main(["generate", *argv[:-1], "24"]) == 2
     assert "differs in: clip_frames, clip_stride" in capsys.readouterr().err
@@ -128,10 +154,22 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
     ("flags", "message"),
     [
         (["--operators", "decouple,blink"], "--operators: expected names from"),
-        (["--min-strength", "0.05", "--max-strength", "0.02"], "--min-strength <= --max-strength"),
+        (["--min-strength", "0.05", "--max-strength", "0.02"], "min strength <= max strength <= max shift"),
+        (["--max-strength", "0.1"], "max strength <= max shift <= 0.2 IOD, got 0.02, 0.1, 0.06"),
+        (["--max-shift", "0.3"], "max shift <= 0.2 IOD"),
+        (["--min-strength", "nan"], "--min-strength: expected a finite number, got nan"),
+        (["--max-jitter", "inf"], "--max-jitter: expected a finite number, got inf"),
         (["--fakes-per-clip", "-1"], "expected fakes >= 0"),
         (["--clips-per-shard", "0"], "--clips-per-shard: expected >= 1"),
         (["--crf", "60"], "expected crf in 0..51"),
+        (["--size", "2048"], "expected a crop size of 16 to 1024 px, got 2048"),
+        (["--detect-every", "0"], "expected detect_every >= 1"),
+        (["--max-lost-frames", "-1"], "max_lost_frames >= 0"),
+        (["--compete-ratio", "-0.5"], "expected compete_ratio >= 0"),
+        (["--decode-timeout", "0"], "--decode-timeout: expected > 0 seconds"),
+        (["--max-clip-per-video", "1"], "unknown flag --max-clip-per-video; did you mean --max-clips-per-video?"),
+        (["--detect_every", "3"], "unknown flag --detect_every; did you mean --detect-every?"),
+        (["--frobnicate"], "unknown flag --frobnicate"),
     ],
 )
 def test_bad_sample_flags_are_refused_before_any_work(tmp_path, capsys, flags, message):
@@ -139,3 +177,71 @@ def test_bad_sample_flags_are_refused_before_any_work(tmp_path, capsys, flags, m
     assert main(["generate", "--input", str(tmp_path), "--output", str(out), *flags]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_run_whose_inputs_all_fail_writes_its_rejects_and_exits_non_zero(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_noise_video(folder / "short.mp4", 5)
+    (folder / "empty.mp4").write_bytes(b"")
+    out = tmp_path / "out"
+    assert main(["generate", "--input", str(folder), "--output", str(out)]) == 1
+    assert "no samples: every input was rejected (2 rejects)" in capsys.readouterr().err
+    reasons = sorted(read_tables(out, "rejects/*.parquet").column("reason").to_pylist())
+    assert reasons == ["empty file", "too short"]
+
+
+def test_a_bases_model_with_nan_is_refused_before_any_work(tmp_path, capsys):
+    bases, info = load_bases()
+    components = bases.components.copy()
+    components[2, 5] = np.nan
+    model = tmp_path / "nan.safetensors"
+    save_bases(LinearBases(bases.kind, bases.mean, components, bases.coeff_std), model, info)
+    out = tmp_path / "out"
+    assert main(["generate", "--input", str(tmp_path), "--output", str(out), "--bases", str(model)]) == 2
+    assert "non-finite values (NaN or inf) in components" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_files_kinefake_did_not_write_are_never_deleted(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "parquet").mkdir(parents=True)
+    mine = out / "parquet" / "my_features.parquet"
+    mine.write_bytes(b"a user's table, in a folder a run writes into")
+    assert main(["generate", "--input", str(inputs), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds files kinefake did not write in the folders it writes (parquet/my_features.parquet)" in err
+    assert mine.read_bytes().startswith(b"a user's table") and not (out / "manifest.json").exists()
+    mine.unlink()
+    (out / "README.md").write_text("# My notes about this folder\n")  # not a card kinefake wrote
+    assert main(["generate", "--input", str(inputs), "--output", str(out)]) == 2
+    assert "(README.md)" in capsys.readouterr().err and (out / "README.md").read_text().startswith("# My notes")
+
+
+def test_an_output_that_cannot_be_written_is_one_line_before_any_work(inputs, tmp_path, capsys):
+    under_a_file = tmp_path / "a_file"
+    under_a_file.write_text("not a folder")
+    assert main(["generate", "--input", str(inputs), "--output", str(under_a_file / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"kinefake generate: cannot write to {under_a_file / 'out'}: Not a directory")
+    assert "\n" not in err and "Traceback" not in err
+    read_only = tmp_path / "ro"
+    read_only.mkdir(mode=0o555)
+    if os.geteuid() != 0:  # root writes through permission bits; the read-only mount case is in the note
+        assert main(["generate", "--input", str(inputs), "--output", str(read_only)]) == 2
+        assert "cannot write to" in capsys.readouterr().err
+
+
+def test_a_run_that_hits_a_file_size_limit_says_so_in_one_line_and_leaves_nothing(faces, tmp_path, capsys):
+    out = tmp_path / "out"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, hard))  # as `ulimit -f 200` (Python ignores SIGXFSZ)
+    try:
+        code = main(["generate", "--input", str(face(faces, "spectre__00002")), "--output", str(out), "--size", "512"])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"kinefake generate: writing {out} failed: File too large (file size limit, see ulimit -f)" in err
+    assert "Traceback" not in err
+    assert [p for p in out.rglob("*") if p.is_file()] == []

@@ -34,6 +34,8 @@ def test_render_preview_panels_and_cap(faces, tmp_path, capsys):
     assert float(printed.rsplit("max ", 1)[1].split()[0]) <= 0.02
     frames = read_frames(out, 0, 24)
     assert frames[:, :, 512:768].max() > 0  # the mask panel shows the edit somewhere
+    assert main([*args, "--strength", "0.1"]) == 2  # above the default --max-shift 0.06
+    assert "max strength <= max shift" in capsys.readouterr().err
 
 
 def test_render_preview_full_frame_bicubic(faces, tmp_path):

@@ -6,9 +6,11 @@ import io
 import json
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from schemas import InputRecord
+from schemas.sample import LABEL_TYPE, PARAM_FIELDS
 from synth.bases.io import load_bases
 from synth.bases.model import REGION_NAMES
 from synth.landmarks import extract_landmarks
@@ -103,7 +105,7 @@ def test_same_inputs_give_byte_identical_samples(clip_and_landmarks):
 
 
 def test_a_fake_that_cannot_be_made_is_reported(clip_and_landmarks):
-    impossible = PerturbPolicy(weights={"decouple": 1.0}, strength=(5.0, 5.0), max_shift=5.0, max_draws=2)
+    impossible = PerturbPolicy(weights={"decouple": 1.0}, strength=(0.2, 0.2), max_shift=0.2, max_draws=2)
     samples, failed = samples_of(clip_and_landmarks, SampleConfig(fakes=1), impossible)
     assert [s.label["variant"] for s in samples] == ["real"]
     assert [(variant, exc.reason) for variant, exc in failed] == [("fake0", "no usable perturbation")]
@@ -116,3 +118,36 @@ def test_config_is_checked():
         SampleConfig(fakes=-1)
     with pytest.raises(ValueError, match="margin"):
         SampleConfig(margin=0.5)
+
+
+def same_shape(value, arrow_type: pa.DataType, where: str = "label") -> None:
+    """``value`` has exactly the keys of ``arrow_type`` at every level (or is null)."""
+    if value is None:
+        return
+    if pa.types.is_struct(arrow_type):
+        assert isinstance(value, dict), where
+        assert set(value) == {f.name for f in arrow_type}, (where, sorted(value))
+        for f in arrow_type:
+            same_shape(value[f.name], f.type, f"{where}.{f.name}")
+    elif pa.types.is_list(arrow_type):
+        assert isinstance(value, list), where
+        for item in value:
+            same_shape(item, arrow_type.value_type, f"{where}[]")
+
+
+def test_every_label_has_the_one_contract_shape(clip_and_landmarks):
+    # One label per operator family and a real one: every key present, null where unused, so
+    # Arrow readers infer one type for all (issue: {"basis": 7} came back as {"held_frame": None}).
+    operators = {"decouple": 1.0, "desync": 1.0, "amplitude": 1.0, "freeze": 1.0, "jitter": 1.0, "blend": 1.0}
+    samples, _ = samples_of(clip_and_landmarks, SampleConfig(fakes=8), PerturbPolicy(weights=operators))
+    labels = [s.label for s in samples]
+    assert {(lb["perturbation"] or {}).get("operator") for lb in labels} >= {None, "blend", "desync"}
+    for label in labels:
+        same_shape(label, LABEL_TYPE)
+        assert set(label) == {f.name for f in LABEL_TYPE}
+        if label["perturbation"]:
+            assert set(label["perturbation"]["params"]) == set(PARAM_FIELDS)
+        assert 0 <= label["sample_seed"] < 2**63
+    table = pa.Table.from_pylist([{"json": lb} for lb in labels])  # inferred, as readers do
+    assert table.column("json").to_pylist() == labels
+    assert pa.array(labels, type=LABEL_TYPE).to_pylist() == labels

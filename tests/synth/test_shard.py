@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pyarrow as pa
@@ -9,8 +10,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas import InputRecord
+from schemas.inputs import VIDEO_ID_PATTERN
 from synth.errors import Rejected
-from synth.shard import plan_clips, read_manifest, video_id_for
+from synth.shard import (
+    DIGEST_SPAN,
+    assign_shards,
+    check_video_id,
+    content_digest,
+    local_input,
+    plan_clips,
+    read_manifest,
+    video_offsets,
+)
 from synth.video import VideoInfo, probe
 from tests.conftest import face
 from tests.media import copy_to_odd_path, make_bad_inputs
@@ -69,28 +80,52 @@ def test_bad_clip_arguments():
         plan_clips(info_with(10), REF, clip_frames=2, max_clips_per_video=0)
 
 
-def test_video_id_is_a_stable_hash():
-    assert video_id_for("gs://bucket/a.mp4") == video_id_for("gs://bucket/a.mp4")
-    assert video_id_for("gs://bucket/a.mp4") != video_id_for("gs://bucket/b.mp4")
+def test_content_digest_names_the_file_not_the_path(faces, tmp_path):
+    src = face(faces, "spectre__00002")
+    copy = copy_to_odd_path(src, tmp_path)
+    assert (
+        local_input(src).video_id
+        == local_input(copy).video_id
+        == local_input(f"{tmp_path}/../{tmp_path.name}/{copy.relative_to(tmp_path)}").video_id
+    )
+    assert VIDEO_ID_PATTERN.fullmatch(local_input(src).video_id)
     # Pinned so that ids never change between releases (existing corpora keep their keys).
-    assert video_id_for("gs://bucket/a.mp4") == "7e9021f824457a25"
+    assert content_digest(io.BytesIO(b""), 0) == hashlib.sha256(bytes(8)).hexdigest()
+    big = bytes(range(256)) * (3 * DIGEST_SPAN // 256)  # 3 MiB: first and last MiB hashed
+    middle_changed = big[:DIGEST_SPAN] + b"x" * DIGEST_SPAN + big[2 * DIGEST_SPAN :]
+    assert content_digest(io.BytesIO(big), len(big)) == content_digest(io.BytesIO(middle_changed), len(big))
+    end_changed = big[:-1] + b"x"
+    assert content_digest(io.BytesIO(big), len(big)) != content_digest(io.BytesIO(end_changed), len(big))
+    spec = hashlib.sha256(len(big).to_bytes(8, "little") + big[:DIGEST_SPAN] + big[-DIGEST_SPAN:]).hexdigest()
+    assert content_digest(io.BytesIO(big), len(big)) == spec
+    assert spec.startswith("a04157c1035106da")
 
 
-def test_csv_manifest_resolves_relative_paths_and_reports_empty_rows():
-    csv = b"uri,video_id,split\nclips/a.mp4,,train\n/abs/b.mp4,bee,test\n,,train\n"
-    records, empty = read_manifest(io.BytesIO(csv), "/data/manifest.csv")
-    assert records == [
-        InputRecord("/data/clips/a.mp4", video_id_for("/data/clips/a.mp4"), "train"),
-        InputRecord("/abs/b.mp4", "bee", "test"),
+def test_csv_manifest_resolves_relative_paths_and_reports_bad_rows():
+    csv = (
+        b"uri,video_id,split\nclips/a.mp4,,train\n/abs/b.mp4,bee,test\n,,train\nc.mp4,../../escape,\nd.mp4,john.doe,\n"
+    )
+    records, rejected = read_manifest(io.BytesIO(csv), "/data/manifest.csv")
+    assert records == [InputRecord("/data/clips/a.mp4", None, "train"), InputRecord("/abs/b.mp4", "bee", "test")]
+    assert [(uri, exc.reason) for uri, exc in rejected] == [
+        ("/data/manifest.csv#row=3", "bad manifest"),
+        ("/data/c.mp4", "bad video_id"),
+        ("/data/d.mp4", "bad video_id"),
     ]
-    assert empty == ["3"]
+    assert "'../../escape'" in rejected[1][1].detail
+
+
+@pytest.mark.parametrize("video_id", ["../../escape", "/abs/id", "john.doe", "..", "a b", "x" * 65, "é", "a\nb"])
+def test_video_ids_that_would_escape_or_split_a_key_are_refused(video_id):
+    with pytest.raises(Rejected, match="bad video_id"):
+        check_video_id(video_id)
 
 
 def test_parquet_manifest_and_missing_uri_column():
     buf = io.BytesIO()
     pq.write_table(pa.table({"uri": ["gs://b/x.mp4"]}), buf)
     records, _ = read_manifest(io.BytesIO(buf.getvalue()), "gs://b/m.parquet")
-    assert records == [InputRecord("gs://b/x.mp4", video_id_for("gs://b/x.mp4"), None)]
+    assert records == [InputRecord("gs://b/x.mp4", None, None)]
     with pytest.raises(Rejected, match="no 'uri' column"):
         read_manifest(io.BytesIO(b"path\nx.mp4\n"), "m.csv")
 
@@ -113,3 +148,19 @@ def test_every_bad_input_is_rejected_with_its_reason(faces, tmp_path):
 def test_path_with_spaces_and_non_ascii_is_accepted(faces, tmp_path):
     path = copy_to_odd_path(face(faces, "spectre__00002"), tmp_path)
     assert probe(path).frame_count == 48
+
+
+def test_shards_are_contiguous_balanced_runs_without_gaps():
+    # 47 clips of one video and 5 of another, 4 per shard: 13 shards of 4 (and none empty),
+    # whatever order the clips arrive in.
+    clips = plan_clips(info_with(765), InputRecord("/v/a.mp4", "a"), 16) + plan_clips(
+        info_with(80), InputRecord("/v/b.mp4", "b"), 16
+    )
+    assert len(clips) == 52
+    shard_of = assign_shards(list(reversed(clips)), 4)
+    ordered = [shard_of[c.key] for c in sorted(clips, key=lambda c: (c.video_id, c.clip))]
+    assert ordered == sorted(ordered) and sorted(set(ordered)) == list(range(13))
+    assert {ordered.count(s) for s in set(ordered)} == {4}
+    odd = assign_shards(clips[:50], 4)  # 50 clips in 13 shards: sizes 3 or 4
+    assert {list(odd.values()).count(s) for s in range(13)} == {3, 4}
+    assert video_offsets([("b", 5), ("a", 47)]) == ({"a": 0, "b": 47}, 52)

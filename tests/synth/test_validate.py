@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipelines.corpus import decode_mp4
+from synth.io import decode_mp4
 from synth.validate import check_outside_mask
 from synth.video import encode_mp4, probe, read_frames
 from tests.conftest import face

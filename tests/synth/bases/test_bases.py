@@ -139,6 +139,12 @@ def test_model_file_round_trip_and_refusals(real_shapes, tmp_path):
     with pytest.raises(ModelFileError, match="not a kinefake bases model"):
         load_bases(tmp_path / "other.safetensors")
 
+    components = bases.components.copy()
+    components[0, 0] = np.nan  # a diverged fit: checksummed and well-formed, but unusable
+    save_bases(LinearBases(bases.kind, bases.mean, components, bases.coeff_std), tmp_path / "nan.safetensors", {})
+    with pytest.raises(ModelFileError, match=r"non-finite values .* in components"):
+        load_bases(tmp_path / "nan.safetensors")
+
 
 def test_default_model_ships_small_and_sound():
     from importlib import resources

@@ -9,7 +9,7 @@ import pytest
 
 from schemas import landmarks_table, read_clip_landmarks
 from synth.errors import Rejected
-from synth.landmarks import extract_landmarks
+from synth.landmarks import GateConfig, TrackConfig, extract_landmarks
 from synth.landmarks.layout import inter_ocular, to_ibug68
 from synth.landmarks.track import Detection, choose_primary, iou, track_clip
 from synth.video import read_frames
@@ -115,3 +115,18 @@ def test_landmark_table_round_trip(two_clips, mediapipe_backend, tmp_path):
             np.testing.assert_array_equal(getattr(back, name), value, err_msg=name)
         else:
             assert getattr(back, name) == value, name
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        lambda: TrackConfig(detect_every=0),
+        lambda: TrackConfig(max_lost_frames=-1),
+        lambda: TrackConfig(compete_ratio=float("nan")),
+        lambda: GateConfig(min_confidence=1.5),
+        lambda: GateConfig(max_abs_yaw=float("nan")),
+    ],
+)
+def test_tracking_and_gate_settings_are_checked(config):
+    with pytest.raises(ValueError, match="expected"):
+        config()

@@ -185,3 +185,20 @@ def test_windows_on_motion_events_find_edits_that_a_uniform_draw_misses(motions)
 def test_policy_refuses_an_unknown_placement():
     with pytest.raises(ValueError, match="placement"):
         PerturbPolicy(placement="random")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"strength": (0.05, 0.02)},
+        {"strength": (0.02, 0.08)},  # above the default max_shift 0.06
+        {"strength": (0.1, 0.25), "max_shift": 0.25},  # max_shift above 0.2 IOD
+        {"strength": (float("nan"), 0.05)},
+        {"max_shift": float("nan")},
+        {"blend_ratio": (0.8, 0.2)},
+        {"jitter_sigma": -0.01},
+    ],
+)
+def test_policy_refuses_ranges_out_of_order_or_not_numbers(fields):
+    with pytest.raises(ValueError, match="expected"):
+        PerturbPolicy(**fields)

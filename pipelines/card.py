@@ -1,0 +1,86 @@
+"""The dataset card ``OUT/README.md``: HuggingFace ``configs``, what each table and member holds.
+
+Written with the manifest, from the schemas (field names, types and the descriptions with
+their units), so it cannot drift from what the run wrote. The sources' licences are left
+for the user to fill in: kinefake cannot know them.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
+from schemas.common import description
+from schemas.layout import SHARDS, TABLE_FOLDERS
+from schemas.sample import LABEL_TYPE, MASK_ARRAYS, MEMBERS
+
+#: First line of the body: marks a card kinefake wrote (and may replace on a re-run).
+MARKER = "<!-- written by kinefake with manifest.json; a re-run replaces this file -->"
+TABLES = {"samples": SAMPLE_SCHEMA, "clips": CLIP_SCHEMA, "landmarks": LANDMARK_SCHEMA, "rejects": REJECT_SCHEMA}
+
+
+def _columns(fields, prefix: str = "") -> list[str]:
+    rows = []
+    for field in fields:
+        rows.append(f"| `{prefix}{field.name}` | {field.type} | {description(field)} |")
+        if pa.types.is_struct(field.type):
+            rows += _columns(field.type, f"{prefix}{field.name}.")
+    return rows
+
+
+def dataset_card(manifest: dict) -> str:
+    """The card's text for a finished run's ``manifest``."""
+    counts = manifest["counts"]
+    configs = [f"- config_name: {name}\n  data_files: {TABLE_FOLDERS[name]}/*.parquet" for name in TABLES]
+    configs[0] += "\n  default: true"
+    configs.append(f"- config_name: webdataset\n  data_files: {SHARDS}/*.tar")
+    operators = ", ".join(f"{k} {v}" for k, v in counts["fakes_by_operator"].items()) or "none"
+    lines = [
+        "---",
+        "configs:",
+        *configs,
+        "license: other  # the licences of the source videos: fill in",
+        "tags:",
+        "- deepfake-detection",
+        "- video",
+        "---",
+        MARKER,
+        "",
+        "# kinefake corpus",
+        "",
+        f"Real face clips and kinematic pseudo-fakes written by kinefake {manifest['version']} "
+        f"(schema {manifest['schema_version']}); `manifest.json` lists every file with its SHA-256.",
+        "",
+        f"- samples: {counts['samples']} ({counts['real_samples']} real, {counts['fake_samples']} fake: {operators})",
+        f"- clips: {counts['clips']} from {counts['videos']} videos; rejects: {counts['rejects']}",
+        "- source licences: **fill in** (the sources' own terms apply to every clip)",
+        "",
+        'Load: `datasets.load_dataset(OUT)` (the samples table; `name="webdataset"` for the samples '
+        "themselves), `pyarrow.dataset.dataset(OUT/parquet/samples)`, or `webdataset.WebDataset(tars)` "
+        "with `synth.io.decode_sample`.",
+        "",
+        "## Members of a WebDataset sample",
+        "",
+        "| member | encoding |",
+        "|---|---|",
+        *[f"| `{name}` | {text} |" for name, text in MEMBERS.items()],
+        "",
+        "| `mask.npz` array | dtype | shape | meaning |",
+        "|---|---|---|---|",
+        *[f"| `{name}` | {d} | {s} | {text} |" for name, (d, s, text) in MASK_ARRAYS.items()],
+        "",
+        "## The `json` label",
+        "",
+        "| field | type | meaning |",
+        "|---|---|---|",
+        *_columns(LABEL_TYPE),
+    ]
+    for name, schema in TABLES.items():
+        lines += ["", f"## Table `{name}` ({TABLE_FOLDERS[name]}/)", "", "| column | type | meaning |", "|---|---|---|"]
+        lines += _columns(schema)
+    return "\n".join(lines) + "\n"
+
+
+def is_kinefake_card(text: str) -> bool:
+    """Whether a ``README.md`` found in an output folder is a card kinefake wrote."""
+    return MARKER in text

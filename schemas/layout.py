@@ -1,0 +1,75 @@
+"""Where everything lives in an output folder ``OUT``: paths relative to it, one folder per table.
+
+::
+
+    OUT/manifest.json                          written last: its presence marks a finished run
+    OUT/README.md                              the dataset card (HF ``configs``)
+    OUT/webdataset/shard-00000-of-00004.tar    the samples
+    OUT/parquet/{clips,samples,landmarks,files}/{table}-00000-of-00001.parquet
+    OUT/rejects/rejects-00000-of-00001.parquet
+    OUT/validate.json, OUT/validate/*.png      written by ``kinefake validate``
+
+A folder per table lets ``pyarrow.dataset.dataset(OUT/parquet/samples)`` and
+``datasets.load_dataset("parquet", data_dir=...)`` read one table without a glob.
+"""
+
+from __future__ import annotations
+
+import re
+
+MANIFEST = "manifest.json"
+CARD = "README.md"
+SHARDS = "webdataset"
+VALIDATE = "validate.json"
+VALIDATE_PLOTS = "validate"
+
+#: Table name -> its folder.
+TABLE_FOLDERS = {
+    "clips": "parquet/clips",
+    "samples": "parquet/samples",
+    "landmarks": "parquet/landmarks",
+    "files": "parquet/files",
+    "rejects": "rejects",
+}
+#: File names of sharded outputs: ``{prefix}-00000-of-00004{suffix}`` (Beam's template).
+SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
+
+#: What a run may find in ``OUT`` from an earlier run and delete: its own file names, the
+#: temporaries of an interrupted write (``.tmp-*``) and Beam's ``beam-temp-*`` folders.
+_TMP = r"(\.tmp-[0-9a-f]+)?"
+OWNED = re.compile(
+    "|".join(
+        [
+            rf"{re.escape(MANIFEST)}{_TMP}",
+            rf"{re.escape(CARD)}{_TMP}",
+            rf"{re.escape(VALIDATE)}{_TMP}",
+            rf"{VALIDATE_PLOTS}/[a-z_]+\.png{_TMP}",
+            rf"{SHARDS}/shard-\d{{5}}-of-\d{{5}}\.tar{_TMP}",
+            *(
+                rf"{re.escape(folder)}/{name}-\d{{5}}-of-\d{{5}}\.parquet{_TMP}"
+                for name, folder in TABLE_FOLDERS.items()
+            ),
+            r"(.+/)?beam-temp-[^/]+(/.*)?",
+        ]
+    )
+)
+
+
+def table_prefix(name: str) -> str:
+    """``parquet/clips/clips``: the shard-name prefix of table ``name``."""
+    return f"{TABLE_FOLDERS[name]}/{name}"
+
+
+def table_glob(name: str) -> str:
+    """``parquet/clips/*.parquet``: every shard of table ``name``."""
+    return f"{TABLE_FOLDERS[name]}/*.parquet"
+
+
+def shard_name(index: int, num_shards: int) -> str:
+    """``webdataset/shard-00003-of-00012.tar``."""
+    return f"{SHARDS}/shard-{index:05d}-of-{num_shards:05d}.tar"
+
+
+def is_owned(path: str) -> bool:
+    """Whether ``path`` (relative to ``OUT``, ``/``-separated) is a name kinefake writes."""
+    return OWNED.fullmatch(path) is not None
