@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -258,6 +259,10 @@ def _decoded_from(src, start, start_pts, threads, deadline, timeout_s) -> Iterat
         container = _open_decoder(src, threads)
         try:
             stream = container.streams.video[0]
+            if _first_packet_matters(container, stream):
+                container.close()
+                yield from _decoded_from(src, start, None, threads, deadline, timeout_s)
+                return
             container.seek(start_pts, stream=stream, backward=True, any_frame=False)
             decoded = container.decode(stream)
             first = next(decoded, None)
@@ -283,6 +288,29 @@ def _decoded_from(src, start, start_pts, threads, deadline, timeout_s) -> Iterat
         raise Rejected("decode error", f"FFmpeg failed while decoding: {exc}") from None
     finally:
         container.close()
+
+
+#: x264 builds before this one wrote 4:4:4 streams that FFmpeg decodes right only after
+#: reading the x264 version SEI of the stream's first packet.
+X264_FIXED_BUILD = 151
+
+
+def _first_packet_matters(container: av.container.InputContainer, stream) -> bool:
+    """Whether frames decoded after a seek would differ from a straight decode.
+
+    FFmpeg applies its fix for 4:4:4 streams of x264 before core 151 (FaceForensics++'s
+    core 148 among them) only after it has read x264's version from an SEI in the first
+    packet, which a seek skips: such clips came out as grey-green garbage, 100+ grey levels
+    off. Feeding that packet to the decoder before the seek did not help here (the seek's
+    flush forgets it), so such streams are decoded from the start instead.
+    """
+    if "444" not in (stream.codec_context.pix_fmt or ""):
+        return False
+    for packet in container.demux(stream):
+        if packet.size:
+            found = re.search(rb"x264 - core (\d+)", bytes(packet))
+            return found is not None and int(found.group(1)) < X264_FIXED_BUILD
+    return False
 
 
 def _open_decoder(src: Source, threads: int) -> av.container.InputContainer:

@@ -13,9 +13,10 @@ import pytest
 from synth.errors import Rejected
 from synth.video import ClipReader, encode_mp4, iter_frames, probe, read_frames
 from tests.conftest import face
-from tests.media import remux_with_rotation, write_noise_video
+from tests.media import remux_with_rotation, write_noise_video, write_x264_444
 
 ROUND_TRIP_FRAMES = 8
+SEEK_FRAMES = 4
 #: libx264 at crf 18 on natural video: every shared clip measured 38-47 dB.
 MIN_ROUND_TRIP_PSNR_DB = 35.0
 
@@ -25,16 +26,43 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
 
 
-def test_probe_and_decode_agree_on_every_clip(faces):
+def seek_starts(frames: int) -> list[int]:
+    """Clip starts spread over a video (past its first keyframe interval where it is long)."""
+    return sorted({1, frames // 3, 2 * frames // 3, frames - SEEK_FRAMES})
+
+
+def test_probe_and_decode_agree_on_every_clip_and_seeks_land_exactly(faces):
     for name, path in faces.items():
         info = probe(path)
+        starts = seek_starts(info.frame_count)
+        straight = {}
         decoded = 0
-        for frame in iter_frames(path):
+        for index, frame in enumerate(iter_frames(path)):
             assert frame.shape == (info.height, info.width, 3), name
             assert frame.dtype == np.uint8
+            if any(s <= index < s + SEEK_FRAMES for s in starts):
+                straight[index] = frame
             decoded += 1
         assert decoded == info.frame_count, name
         assert len(info.frame_pts) == info.frame_count, name
+        for start in starts:  # a clip read after a seek is the same frames decoded straight through
+            sought = read_frames(path, start, SEEK_FRAMES, start_pts=info.frame_pts[start])
+            np.testing.assert_array_equal(sought, np.stack([straight[start + i] for i in range(SEEK_FRAMES)]), name)
+
+
+@pytest.mark.parametrize("core", [148, None])
+def test_a_seek_in_an_old_x264_444_stream_decodes_like_a_straight_read(faces, tmp_path, core):
+    # FaceForensics++ files are 4:4:4 from x264 core 148: FFmpeg fixes their decode only after
+    # reading the version SEI of the first packet, which a seek skipped (100+ grey levels off).
+    path = write_x264_444(tmp_path / "x264_444.mp4", read_frames(face(faces, "first-order"), 0, 96), core)
+    info = probe(path)
+    straight = read_frames(path, 0, info.frame_count)
+    for start in (33, 64, 90):
+        sought = read_frames(path, start, 6, start_pts=info.frame_pts[start])
+        np.testing.assert_array_equal(sought, straight[start : start + 6])
+    rotated = remux_with_rotation(path, tmp_path / "rotated.mp4", 90)
+    straight = read_frames(rotated, 0, info.frame_count)
+    np.testing.assert_array_equal(read_frames(rotated, 64, 6, start_pts=probe(rotated).frame_pts[64]), straight[64:70])
 
 
 def test_probe_reads_the_awkward_formats(faces):
