@@ -41,6 +41,7 @@ from pipelines.tables import WriteRecords
 from schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, landmarks_table
 from schemas.layout import SHARD_TEMPLATE, table_prefix
 from synth.bases.io import load_bases
+from synth.video import working_size
 
 
 def bases_summary(path: str | None) -> dict:
@@ -73,8 +74,10 @@ def job_config(opts: KinefakeOptions) -> dict:
 
 
 def landmark_table(item):
+    """A clip's landmark rows; their width and height are the working frame's (the source's
+    size up to ``MAX_WORK_PIXELS``), whose pixels the coordinates are in."""
     clip, lm = item
-    return landmarks_table(clip.video_id, clip.clip, clip.start_frame, clip.width, clip.height, lm)
+    return landmarks_table(clip.video_id, clip.clip, clip.start_frame, *working_size(clip.width, clip.height), lm)
 
 
 def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:

@@ -1,7 +1,9 @@
 """The landmark trajectory table: one row per frame of every clip that passed the gates.
 
 Arrays are stored flat in list columns (``landmarks`` is ``N * 2`` float32, x then y per
-point, frame pixels, with ``num_points`` and ``layout`` saying how to reshape);
+point, frame pixels, with ``num_points`` and ``layout`` saying how to reshape). Frame pixels
+are those of the working frame, ``width`` x ``height``: the source's displayed size, or for
+a source of more pixels than 1920x1080 that size scaled down to 1080p's area, aspect kept;
 :class:`ClipLandmarks` is the in-memory record of one clip; :func:`landmarks_table`
 builds its rows and :func:`read_clip_landmarks` reads them back.
 """
@@ -22,7 +24,7 @@ LANDMARK_SCHEMA = with_version(
             pa.field("clip", pa.int32(), nullable=False),
             pa.field("frame", pa.int32(), nullable=False),  # index within the clip
             pa.field("source_frame", pa.int64(), nullable=False),  # index within the video
-            pa.field("width", pa.int32(), nullable=False),
+            pa.field("width", pa.int32(), nullable=False),  # working frame, pixels
             pa.field("height", pa.int32(), nullable=False),
             pa.field("layout", pa.string(), nullable=False),  # ibug68 | mesh478
             pa.field("num_points", pa.int32(), nullable=False),

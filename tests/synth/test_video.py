@@ -6,12 +6,14 @@ import io
 import subprocess
 from fractions import Fraction
 
+import av
+import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
 
 from synth.errors import Rejected
-from synth.video import ClipReader, encode_mp4, iter_frames, probe, read_frames
+from synth.video import MAX_WORK_PIXELS, ClipReader, encode_mp4, iter_frames, probe, read_frames, working_size
 from tests.conftest import face
 from tests.media import remux_with_rotation, write_noise_video, write_x264_444
 
@@ -163,6 +165,38 @@ def test_file_object_source_equals_path(faces):
 def test_resize_on_decode(faces):
     frames = read_frames(face(faces, "spectre__M030"), 0, 2, size=(512, 512))
     assert frames.shape == (2, 512, 512, 3)
+
+
+def test_working_size_keeps_1080p_and_scales_bigger_sources_to_its_area():
+    assert working_size(1920, 1080) == (1920, 1080)
+    assert working_size(1080, 1920) == (1080, 1920)
+    assert working_size(224, 224) == (224, 224)
+    assert working_size(3840, 2160) == working_size(7680, 4320) == (1920, 1080)
+    assert working_size(2160, 3840) == (1080, 1920)
+    width, height = working_size(8192, 4320)
+    assert width * height <= MAX_WORK_PIXELS and abs(width / height - 8192 / 4320) < 0.01
+
+
+def test_frames_above_1080p_area_are_decoded_at_the_working_size(faces, tmp_path):
+    # An 8K clip was decoded whole at full size (4.4 GB); frames are now scaled in the
+    # conversion to RGB. Content must be the scaled frame, the same for every reader.
+    head = read_frames(face(faces, "LivePortrait__d0"), 0, 4)
+    big = np.stack([cv2.resize(f, (2560, 1440), interpolation=cv2.INTER_CUBIC) for f in head])
+    path = tmp_path / "big.mp4"
+    path.write_bytes(encode_mp4(big, 25))
+    info = probe(path)
+    assert (info.width, info.height) == (2560, 1440)  # the clips table keeps the source's size
+    frames = read_frames(path, 0, 4)
+    assert frames.shape == (4, 1080, 1920, 3)
+    np.testing.assert_array_equal(np.stack(list(iter_frames(path))), frames)
+    with ClipReader(path) as reader:
+        np.testing.assert_array_equal(reader.read(1, 3, info.frame_pts[1]), frames[1:])
+    full = np.stack([f.to_ndarray(format="rgb24") for f in av.open(str(path)).decode(video=0)])
+    expected = np.stack([cv2.resize(f, (1920, 1080), interpolation=cv2.INTER_AREA) for f in full])
+    assert np.abs(expected.astype(int) - frames).mean() < 1.0
+    assert read_frames(path, 0, 2, size=(256, 256)).shape == (2, 256, 256, 3)
+    upright = read_frames(remux_with_rotation(path, tmp_path / "rot.mp4", 90), 0, 2)
+    np.testing.assert_array_equal(upright, np.rot90(frames[:2], k=1, axes=(1, 2)))
 
 
 def test_read_past_the_end_is_truncated(faces):
