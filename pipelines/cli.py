@@ -118,14 +118,13 @@ def bases_preview(argv: list[str]) -> int:
 def render_preview(argv: list[str]) -> int:
     from pathlib import Path
 
-    import numpy as np
-
     from synth.bases.io import ModelFileError, load_bases
     from synth.errors import Rejected
     from synth.landmarks import extract_landmarks, make_backend
     from synth.perturb.motion import ClipMotion
     from synth.perturb.policy import PerturbPolicy, operator_names, sample_perturbation, unusable_reason
     from synth.render.clip import crop_clip
+    from synth.render.panels import comparison_panels
     from synth.render.warp import DegenerateMesh
     from synth.samples import render_fake
     from synth.video import encode_mp4, probe, read_frames
@@ -182,9 +181,7 @@ def render_preview(argv: list[str]) -> int:
     except DegenerateMesh as exc:
         print(f"kinefake render-preview: {exc}", file=sys.stderr)
         return 1
-    diff = np.clip(np.abs(rendered.fake.astype(np.int16) - rendered.real) * 10, 0, 255).astype(np.uint8)
-    mask = np.repeat(rendered.pixel[..., None], 3, axis=3)
-    panels = np.concatenate([rendered.real, rendered.fake, mask, diff], axis=2)
+    panels = comparison_panels(rendered.real, rendered.fake, rendered.pixel)
     Path(args.out).write_bytes(encode_mp4(panels, info.fps))
     label = fake.label
     print(

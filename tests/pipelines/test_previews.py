@@ -33,7 +33,8 @@ def test_render_preview_panels_and_cap(faces, tmp_path, capsys):
     assert "desync" in printed
     assert float(printed.rsplit("max ", 1)[1].split()[0]) <= 0.02
     frames = read_frames(out, 0, 24)
-    assert frames[:, :, 512:768].max() > 0  # the mask panel shows the edit somewhere
+    overlay = frames[:, 32:, 512:768].astype(int)  # below the caption
+    assert (overlay[..., 0] - overlay[..., 1]).max() > 60  # the mask panel shows the edit in red somewhere
     assert main([*args, "--strength", "0.1"]) == 2  # above the default --max-shift 0.06
     assert "max strength <= max shift" in capsys.readouterr().err
 
