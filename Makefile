@@ -33,6 +33,7 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/kinefake generate --input $(DEMO_INPUT) --output $(DEMO_OUT) --max-clips-per-video 2 --overwrite
+	$(BIN)/kinefake audit $(DEMO_OUT)
 
 # Rebuild the default motion-bases model shipped in the package from the shared clips.
 bases: $(STAMP)

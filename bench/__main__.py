@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 
-from bench import bases, e2e, generate, landmarks, learnability, memory, perturb, render, video
+from bench import audit, bases, e2e, generate, landmarks, learnability, memory, perturb, render, video
 
 STAGES = {
     "video": video.run,
@@ -29,6 +29,7 @@ STAGES = {
     "e2e": e2e.run,
     "generate": generate.run,
     "memory": memory.run,
+    "audit": audit.run,
     "learnability": learnability.run,
 }
 #: Stages run when ``--stages`` is not given (the speed figures).

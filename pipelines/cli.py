@@ -19,6 +19,8 @@ commands:
   render-preview      real | fake | mask | |diff| x10 of one clip with a chosen operator (mp4)
   validate            check a corpus: render fidelity, nothing moved outside the masks, motion, head pose
   evaluate            train baseline detectors on a corpus: AUROC on held-out source videos, test videos
+  audit               a static HTML report of a corpus: summary, rejects, sample cards to watch
+  regenerate          rebuild one sample of a corpus from its source; say whether it equals the stored one
 
 'kinefake COMMAND --help' shows each command's flags."""
 
@@ -216,6 +218,42 @@ def evaluate(argv: list[str]) -> int:
     return 0
 
 
+def audit(argv: list[str]) -> int:
+    from pipelines import audit as job
+    from pipelines.corpus import CorpusError
+
+    try:
+        report = job.run(argv)
+    except (UsageError, CorpusError) as exc:
+        print(f"kinefake audit: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"audit of {report['corpus']}: {report['samples']} samples, {report['rejects']} rejects, "
+        f"{report['cards']} sample cards in {report['seconds']} s\n  open {report['report']}"
+    )
+    return 0
+
+
+def regenerate(argv: list[str]) -> int:
+    from pipelines import regenerate as job
+    from pipelines.corpus import CorpusError
+    from synth.errors import Rejected
+
+    try:
+        report = job.run(argv)
+    except (UsageError, CorpusError, job.RecordError) as exc:
+        print(f"kinefake regenerate: {exc}", file=sys.stderr)
+        return 2
+    except Rejected as exc:
+        print(f"kinefake regenerate: the source cannot be read: {exc.reason}: {exc.detail}", file=sys.stderr)
+        return 2
+    verdict = "identical to the stored members" if report["identical"] else f"DIFFERS in {', '.join(report['differ'])}"
+    print(f"{report['key']} ({report['shard']}): {verdict}")
+    for path in report["written"]:
+        print(f"  wrote {path}")
+    return 0 if report["identical"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -254,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
         return validate(rest)
     if command == "evaluate":
         return evaluate(rest)
+    if command == "audit":
+        return audit(rest)
+    if command == "regenerate":
+        return regenerate(rest)
     print(f"kinefake: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

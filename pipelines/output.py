@@ -37,11 +37,11 @@ from pipelines.fs import (
     write_atomic,
 )
 from schemas import SCHEMA_VERSION, FileRecord
-from schemas.layout import CARD, MANIFEST, SHARDS, TABLE_FOLDERS, VALIDATE, VALIDATE_PLOTS, is_owned
+from schemas.layout import AUDIT, CARD, MANIFEST, SHARDS, TABLE_FOLDERS, VALIDATE, VALIDATE_PLOTS, is_owned
 from synth import __version__
 
 #: Folders a run writes into (and checks for files that are not its own).
-OWNED_FOLDERS = (SHARDS, "parquet", TABLE_FOLDERS["rejects"], VALIDATE_PLOTS)
+OWNED_FOLDERS = (SHARDS, "parquet", TABLE_FOLDERS["rejects"], VALIDATE_PLOTS, AUDIT)
 #: Files a run writes at the top of ``OUT``.
 OWNED_TOP = (MANIFEST, CARD, VALIDATE)
 

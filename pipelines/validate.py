@@ -30,16 +30,15 @@ import io
 import json
 import posixpath
 from collections import defaultdict
-from fractions import Fraction
 
 import numpy as np
 
 from pipelines.corpus import iter_samples, read_manifest, table_files
-from pipelines.fs import open_source, read_columns, write_atomic
+from pipelines.fs import read_columns, write_atomic
 from pipelines.options import UsageError
+from pipelines.regenerate import RecordedRun, RecordError, clip_of
 from schemas.layout import VALIDATE, VALIDATE_PLOTS
 from schemas.sample import LABEL, LANDMARKS, MASKS, MP4
-from synth import __version__
 from synth.detectors.metrics import auroc, strength_bin
 from synth.errors import Rejected
 from synth.io import decode_mp4, decode_npy, decode_npz
@@ -91,10 +90,6 @@ def check_files(out: str, manifest: dict) -> dict:
         elif sha256_of(path) != entry["sha256"]:
             mismatched.append(entry["path"])
     return {"checked": len(manifest["shards"]), "missing": missing, "mismatched": mismatched}
-
-
-def _clip_of(key: str) -> str:
-    return key.rsplit("_", 1)[0]
 
 
 def choose_fakes(keys: list[tuple[str, str]], limit: int, seed: int) -> set[str]:
@@ -207,67 +202,32 @@ class Checker:
 
 def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str, dict]) -> list[dict]:
     """Rebuild ``clip_keys`` from their sources; compare with the ``stored`` members by sample key."""
-    from pipelines.samples import donor_groups
-    from schemas import ClipRecord, read_clip_landmarks
-    from synth.bases.io import load_bases
-    from synth.perturb.motion import ClipMotion
-    from synth.perturb.policy import PerturbPolicy, sample_perturbation
-    from synth.samples import SampleConfig, crop_for_samples, render_fake
-    from synth.shard import assign_shards
+    from synth.perturb.policy import sample_perturbation
+    from synth.samples import render_fake
     from synth.validate import check_outside_mask
-    from synth.video import encode_mp4, read_frames
+    from synth.video import encode_mp4
 
-    config = manifest["config"]
-    clips = []
-    for path in table_files(out, "clips"):
-        clips += [ClipRecord(**r) for r in read_columns(path).to_pylist()]
-    landmarks = {}
-    for path in table_files(out, "landmarks"):
-        table = read_columns(path)
-        keys = [f"{v}_{c:04d}" for v, c in zip(table["video_id"].to_pylist(), table["clip"].to_pylist(), strict=True)]
-        rows_of = defaultdict(list)
-        for row, key in enumerate(keys):
-            rows_of[key].append(row)
-        for key, rows in rows_of.items():
-            landmarks[key] = read_clip_landmarks(table.take(rows))
-    shards = defaultdict(list)
-    shard_of = assign_shards(clips, config["clips_per_shard"])
-    for clip in clips:
-        shards[shard_of[clip.key]].append(clip)
-    group_of = {c.key: g for members in shards.values() for g in donor_groups(members) for c in g}
-    bases, _ = load_bases(None if config["bases"]["path"] == "default" else config["bases"]["path"])
     try:
-        policy, sample_config = PerturbPolicy.from_dict(config["policy"]), SampleConfig(**config["samples"])
-    except (TypeError, ValueError) as exc:
-        detail = f"the manifest's config does not fit this kinefake {__version__}: {exc}"
-        return [{"clip": c, "regenerated": False, "detail": detail} for c in clip_keys]
+        recorded = RecordedRun.load(out, manifest)
+    except RecordError as exc:
+        return [{"clip": c, "regenerated": False, "detail": str(exc)} for c in clip_keys]
+    config = recorded.config
     results = []
     for clip_key in clip_keys:
-        clip = next(c for c in clips if c.key == clip_key)
-        lm = landmarks[clip_key]
         try:
-            with open_source(clip.uri) as src:
-                frames = read_frames(src, clip.start_frame, clip.num_frames, clip.start_pts)
+            crops = recorded.crops(clip_key)
         except Rejected as exc:
             results.append({"clip": clip_key, "regenerated": False, "detail": f"{exc.reason}: {exc.detail}"})
             continue
-        crops = crop_for_samples(clip, frames, lm, sample_config)
-        rate = Fraction(clip.fps_num, clip.fps_den)
+        rate = recorded.rate(clip_key)
         real_key = f"{clip_key}_real"
-        real_ok = hashlib.sha256(
-            encode_mp4(crops.frames, rate, sample_config.crf, sample_config.preset)
-        ).hexdigest() == (hashlib.sha256(stored[real_key][MP4]).hexdigest())
-        motion = ClipMotion.from_points(lm.ibug68, bases)
-        donors = [
-            (other.key, ClipMotion.from_points(landmarks[other.key].ibug68, bases).coeffs)
-            for other in group_of[clip_key]
-            if other.key != clip_key and other.key in landmarks
-        ]
-        for key in sorted(k for k in stored if _clip_of(k) == clip_key and k != real_key):
-            fake = sample_perturbation(key, config["seed"], motion, policy, donors)
-            rendered, _ = render_fake(crops, lm.ibug68, fake, sample_config.interpolation)
+        real_ok = encode_mp4(crops.frames, rate, config.crf, config.preset) == stored[real_key][MP4]
+        motion, donors = recorded.motion(clip_key), recorded.donors(clip_key)
+        for key in sorted(k for k in stored if clip_of(k) == clip_key and k != real_key):
+            fake = sample_perturbation(key, manifest["config"]["seed"], motion, recorded.policy, donors)
+            rendered, _ = render_fake(crops, recorded.landmarks[clip_key].ibug68, fake, config.interpolation)
             mask = decode_npz(stored[key][MASKS])["pixel"]
-            member = encode_mp4(rendered.fake, rate, sample_config.crf, sample_config.preset)
+            member = encode_mp4(rendered.fake, rate, config.crf, config.preset)
             results.append(
                 {
                     "key": key,
@@ -405,7 +365,7 @@ def run(argv: list[str]) -> dict:
     manifest = read_manifest(out)
     files = check_files(out, manifest)
     chosen = choose_fakes(_fake_keys(out), args.max_fakes, args.seed)
-    clips_needed = {_clip_of(k) for k in chosen}
+    clips_needed = {clip_of(k) for k in chosen}
     regen_clips = sorted(clips_needed)[:: max(1, len(clips_needed) // max(args.regenerate, 1))][: args.regenerate]
     checker = Checker(manifest)
     rows, real_pose, stored = [], [], {}
@@ -425,12 +385,12 @@ def run(argv: list[str]) -> dict:
 
     for sample in iter_samples(out, manifest):
         key = sample["__key__"]
-        if _clip_of(key) != clip:
+        if clip_of(key) != clip:
             flush(members)
-            clip, members = _clip_of(key), {}
-        if _clip_of(key) in clips_needed:
+            clip, members = clip_of(key), {}
+        if clip_of(key) in clips_needed:
             members[key] = sample
-            if _clip_of(key) in regen_clips:
+            if clip_of(key) in regen_clips:
                 stored[key] = sample
     flush(members)
     checker.close()

@@ -8,6 +8,7 @@
     OUT/parquet/{clips,samples,landmarks,files}/{table}-00000-of-00001.parquet
     OUT/rejects/rejects-00000-of-00001.parquet
     OUT/validate.json, OUT/validate/*.png      written by ``kinefake validate``
+    OUT/audit/index.html, OUT/audit/assets/*   written by ``kinefake audit`` (its default place)
 
 A folder per table lets ``pyarrow.dataset.dataset(OUT/parquet/samples)`` and
 ``datasets.load_dataset("parquet", data_dir=...)`` read one table without a glob.
@@ -22,6 +23,9 @@ CARD = "README.md"
 SHARDS = "webdataset"
 VALIDATE = "validate.json"
 VALIDATE_PLOTS = "validate"
+AUDIT = "audit"
+AUDIT_PAGE = "index.html"
+AUDIT_ASSETS = "assets"
 
 #: Table name -> its folder.
 TABLE_FOLDERS = {
@@ -44,6 +48,8 @@ OWNED = re.compile(
             rf"{re.escape(CARD)}{_TMP}",
             rf"{re.escape(VALIDATE)}{_TMP}",
             rf"{VALIDATE_PLOTS}/[a-z_]+\.png{_TMP}",
+            rf"{AUDIT}/{re.escape(AUDIT_PAGE)}",
+            rf"{AUDIT}/{AUDIT_ASSETS}/[A-Za-z0-9_-]+\.(mp4|png|json)",
             rf"{SHARDS}/shard-\d{{5}}-of-\d{{5}}\.tar{_TMP}",
             *(
                 rf"{re.escape(folder)}/{name}-\d{{5}}-of-\d{{5}}\.parquet{_TMP}"

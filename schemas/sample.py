@@ -17,6 +17,8 @@ variant ``real`` or ``fake{n}``; its members (tar entries ``{key}.{member}``):
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 
 from schemas.common import SCHEMA_VERSION, described
@@ -24,6 +26,8 @@ from schemas.common import SCHEMA_VERSION, described
 REAL = "real"
 #: Fake variants are ``fake0``, ``fake1``, ...
 FAKE_PREFIX = "fake"
+#: A sample key: ``{video_id}_{clip:04d}_{variant}``.
+SAMPLE_KEY_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,64}}_\d{{4}}_({REAL}|{FAKE_PREFIX}\d+)")
 
 #: Member names (the part of a tar entry's name after the key).
 MP4 = "mp4"
@@ -158,5 +162,6 @@ __all__ = [
     "PATCH_GRID",
     "PERTURBATION_TYPE",
     "REAL",
+    "SAMPLE_KEY_PATTERN",
     "SCHEMA_VERSION",
 ]

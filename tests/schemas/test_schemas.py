@@ -46,6 +46,8 @@ def test_layout_names_what_a_run_writes_and_nothing_else():
         "rejects/rejects-00000-of-00001.parquet",
         "validate.json",
         "validate/fidelity.png",
+        "audit/index.html",
+        "audit/assets/abc-d_0001_fake0.mp4",
     ]
     foreign = [
         "parquet/my_features.parquet",
@@ -53,6 +55,7 @@ def test_layout_names_what_a_run_writes_and_nothing_else():
         "parquet/samples/samples-0-of-1.parquet",
         "rejects/notes.txt",
         "notes.txt",
+        "audit/assets/../../x.mp4",
     ]
     assert [is_owned(p) for p in owned] == [True] * len(owned)
     assert [is_owned(p) for p in foreign] == [False] * len(foreign)

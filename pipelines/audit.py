@@ -1,0 +1,318 @@
+"""``kinefake audit OUT``: a static HTML report of a finished corpus, to look at before training.
+
+The report (``OUT/audit/index.html`` unless ``--out``) opens from disk: every asset sits
+beside it under ``assets/`` and is linked relatively; nothing is fetched from a network.
+It holds
+
+- a summary of the whole corpus: counts, rejects by stage and reason with examples,
+  histograms of operator, region, strength, active-window length and samples per source
+  video, and ``validate.json``'s figures and plots when ``kinefake validate`` has run;
+- sample cards for a stratified sample of fakes (``--per-operator`` of each operator,
+  chosen by a seeded hash of their keys): the clip as real | fake | mask over the fake |
+  |diff| x10, each region's displacement over time with the active window shaded, the
+  label, and the ``kinefake regenerate`` command that rebuilds that one sample.
+
+Its cost is bounded whatever the corpus's size: the tables are read column by column, and
+only the chosen samples' members are read from their tars (through the tar headers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.audit_page import render_page
+from pipelines.corpus import read_manifest, table_files
+from pipelines.fs import is_remote, read_bytes, read_columns
+from pipelines.options import UsageError
+from pipelines.regenerate import clip_of, stored_members
+from schemas.layout import AUDIT, AUDIT_ASSETS, AUDIT_PAGE, VALIDATE
+from schemas.sample import LABEL, MASKS, MP4, REAL
+from synth.io import decode_mp4, decode_npz
+from synth.render.panels import comparison_panels
+from synth.video import encode_mp4
+
+#: Default fakes shown per operator, and the most a report may show per operator.
+PER_OPERATOR = 4
+MAX_PER_OPERATOR = 50
+#: Examples listed per (stage, reason) of the rejects.
+REJECT_EXAMPLES = 3
+#: Source videos named in the samples-per-video plot (the rest are summarised).
+TOP_VIDEOS = 40
+#: Columns of the samples table the summary reads (not the labels: they are read per card).
+SUMMARY_COLUMNS = ["key", "video_id", "label", "shard", "operator", "region", "strength_iod",
+                   "active_start", "active_end"]  # fmt: skip
+REJECT_COLUMNS = ["uri", "stage", "reason", "detail", "measured", "threshold"]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kinefake audit", description=__doc__.split("\n")[0])
+    parser.add_argument("output", help="A finished kinefake corpus (local or gs://).")
+    parser.add_argument("--per-operator", type=int, default=PER_OPERATOR, help="Sample cards per operator.")
+    parser.add_argument("--out", help="Report folder (default OUT/audit; required when OUT is remote).")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the stratified choice of cards.")
+    args = parser.parse_args(argv)
+    if not 0 <= args.per_operator <= MAX_PER_OPERATOR:
+        raise UsageError(f"--per-operator: expected 0 to {MAX_PER_OPERATOR}, got {args.per_operator}")
+    if args.out is None:
+        if is_remote(args.output):
+            raise UsageError("--out: give a local folder for the report of a remote corpus")
+        args.out = os.path.join(args.output, AUDIT)
+    if is_remote(args.out):
+        raise UsageError(f"--out: the report is written to a local folder, got {args.out}")
+    return args
+
+
+def read_table(out: str, name: str, columns: list[str]) -> dict[str, list]:
+    """Columns of every file of table ``name`` as lists, concatenated."""
+    merged = {c: [] for c in columns}
+    for path in table_files(out, name):
+        table = read_columns(path, columns)
+        for column in columns:
+            merged[column] += table[column].to_pylist()
+    return merged
+
+
+def choose_cards(samples: dict[str, list], per_operator: int, seed: int) -> list[int]:
+    """Row indices of up to ``per_operator`` fakes of each operator, by a seeded hash of the key
+    (the same corpus and seed give the same cards), ordered by operator then key."""
+    by_operator = defaultdict(list)
+    for row, (label, operator) in enumerate(zip(samples["label"], samples["operator"], strict=True)):
+        if label == 1:
+            by_operator[operator].append(row)
+
+    def rank(row):
+        return hashlib.sha256(f"{seed}:{samples['key'][row]}".encode()).hexdigest()
+
+    chosen = []
+    for operator in sorted(by_operator):
+        picked = sorted(by_operator[operator], key=rank)[:per_operator]
+        chosen += sorted(picked, key=lambda r: samples["key"][r])
+    return chosen
+
+
+def reject_groups(rejects: dict[str, list]) -> list[dict]:
+    """Rejects grouped by (stage, reason), largest first, each with its first examples."""
+    groups = defaultdict(list)
+    for row in range(len(rejects["uri"])):
+        groups[(rejects["stage"][row], rejects["reason"][row])].append(row)
+    out = []
+    for (stage, reason), rows in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0])):
+        examples = [{c: rejects[c][r] for c in REJECT_COLUMNS} for r in rows[:REJECT_EXAMPLES]]
+        out.append({"stage": stage, "reason": reason, "count": len(rows), "examples": examples})
+    return out
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def histograms(samples: dict[str, list]) -> dict[str, bytes]:
+    """PNG by file name: operator, region, strength, active-window length, samples per video."""
+    plt = _plt()
+    fakes = [i for i, label in enumerate(samples["label"]) if label == 1]
+    plots = {}
+
+    def bars(name, title, counts, xlabel, ylabel="fakes"):
+        fig, ax = plt.subplots(figsize=(5, 2.6))
+        labels = list(counts)
+        ax.bar(range(len(labels)), [counts[k] for k in labels], color="#4878a8")
+        ax.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 6 else 0, ha="right", fontsize=7)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        plots[name] = _png(fig)
+
+    def hist(name, title, values, xlabel, bins):
+        fig, ax = plt.subplots(figsize=(5, 2.6))
+        ax.hist(values, bins=bins, color="#4878a8")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel("fakes", fontsize=8)
+        plots[name] = _png(fig)
+
+    operators = Counter(samples["operator"][i] for i in fakes)
+    bars("operator.png", "Fakes by operator", dict(sorted(operators.items())), "operator")
+    regions = Counter(samples["region"][i] for i in fakes)
+    bars("region.png", "Fakes by edited region", dict(sorted(regions.items())), "region")
+    strengths = [samples["strength_iod"][i] for i in fakes if samples["strength_iod"][i] is not None]
+    hist("strength.png", "Drawn strength", strengths, "largest displacement, IOD", 20)
+    lengths = [samples["active_end"][i] - samples["active_start"][i] for i in fakes
+               if samples["active_start"][i] is not None]  # fmt: skip
+    hist("window.png", "Active window", lengths, "frames that moved", 20)
+    per_video = Counter(samples["video_id"])
+    top = dict(per_video.most_common(TOP_VIDEOS))
+    more = len(per_video) - len(top)
+    title = f"Samples per source video ({len(per_video)} videos" + (f", top {len(top)} shown)" if more else ")")
+    bars("videos.png", title, top, "video_id", "samples")
+    return plots
+
+
+def displacement_plot(region: np.ndarray, regions: list[str], perturbation: dict) -> bytes:
+    """Each region's displacement over the clip (``region`` ``(T, R)``, IOD), the edited
+    region drawn bold, the active frames shaded and the drawn window dashed."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 2.4))
+    frames = np.arange(region.shape[0])
+    for column, name in enumerate(regions):
+        edited = name == perturbation["region"]
+        ax.plot(frames, region[:, column], lw=2.2 if edited else 0.9, label=name, zorder=3 if edited else 2)
+    active = perturbation.get("active_frames") or []
+    if len(active) == 2 and active[1] > active[0]:
+        ax.axvspan(active[0] - 0.5, active[1] - 0.5, color="#f4c542", alpha=0.3, label="active", zorder=1)
+    window = perturbation.get("window") or []
+    for edge in window:
+        ax.axvline(edge - 0.5, color="grey", ls="--", lw=0.8)
+    ax.set_xlim(-0.5, region.shape[0] - 0.5)
+    ax.set_xlabel("frame", fontsize=8)
+    ax.set_ylabel("displacement, IOD" if perturbation["family"] != "appearance" else "blend weight", fontsize=8)
+    ax.legend(fontsize=6, ncol=4, loc="upper left")
+    return _png(fig)
+
+
+def card(out_arg: str, row: int, samples: dict, members: dict[str, dict[str, bytes]], assets: Path) -> dict:
+    """Write one card's assets (panels mp4, displacement png, label json); its page fields."""
+    key = samples["key"][row]
+    fake, real = members[key], members.get(f"{clip_of(key)}_{REAL}")
+    label = json.loads(fake[LABEL])
+    perturbation = label["perturbation"]
+    masks = decode_npz(fake[MASKS])
+    fake_frames, fps = decode_mp4(fake[MP4])
+    card = {"key": key, "operator": samples["operator"][row], "region": samples["region"][row],
+            "strength": samples["strength_iod"][row], "label": label, "video": None,
+            "command": f"kinefake regenerate {out_arg} {key} --out regenerated"}  # fmt: skip
+    if real is None:
+        card["problem"] = f"the real sample {clip_of(key)}_{REAL} is missing from {samples['shard'][row]}"
+    else:
+        real_frames, _ = decode_mp4(real[MP4])
+        panels = comparison_panels(real_frames, fake_frames, masks["pixel"])
+        (assets / f"{key}.mp4").write_bytes(encode_mp4(panels, fps))
+        card["video"] = f"{AUDIT_ASSETS}/{key}.mp4"
+        card["frames"] = len(panels)
+    curves = displacement_plot(masks["region"].astype(np.float32), perturbation["regions"], perturbation)
+    (assets / f"{key}.png").write_bytes(curves)
+    (assets / f"{key}.json").write_text(json.dumps(label, indent=2) + "\n")
+    card["curves"], card["label_file"] = f"{AUDIT_ASSETS}/{key}.png", f"{AUDIT_ASSETS}/{key}.json"
+    return card
+
+
+def run(argv: list[str]) -> dict:
+    """Write the report; return its summary (what it counted and what it sampled).
+
+    Raises:
+        UsageError: bad flags.
+        CorpusError: ``OUT`` is not a finished corpus.
+    """
+    started = time.monotonic()
+    args = parse(argv)
+    out = args.output.rstrip("/")
+    manifest = read_manifest(out)
+    samples = read_table(out, "samples", SUMMARY_COLUMNS)
+    rejects = read_table(out, "rejects", REJECT_COLUMNS)
+    validate_path = posixpath.join(out, VALIDATE)
+    validated = json.loads(read_bytes(validate_path)) if _exists(validate_path) else None
+    chosen = choose_cards(samples, args.per_operator, args.seed)
+
+    target = Path(args.out)
+    _check_replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    building.chmod(0o755)  # mkdtemp makes it private; the report is a plain folder
+    try:
+        assets = building / AUDIT_ASSETS
+        assets.mkdir()
+        wanted = defaultdict(set)
+        for row in chosen:
+            key = samples["key"][row]
+            wanted[samples["shard"][row]] |= {key, f"{clip_of(key)}_{REAL}"}
+        members = {}
+        for shard, keys in sorted(wanted.items()):
+            members.update(stored_members(out, shard, keys))
+        out_arg = out if is_remote(out) else os.path.abspath(out)
+        cards = [card(out_arg, row, samples, members, assets) for row in chosen]
+        plots = histograms(samples)
+        for name, data in plots.items():
+            (assets / name).write_bytes(data)
+        validate_plots = []
+        for plot in (validated or {}).get("plots", []):
+            source = posixpath.join(out, plot)
+            if _exists(source):
+                name = "validate_" + posixpath.basename(plot)
+                (assets / name).write_bytes(read_bytes(source))
+                validate_plots.append(f"{AUDIT_ASSETS}/{name}")
+        fakes = sum(1 for label in samples["label"] if label == 1)
+        summary = {
+            "corpus": out,
+            "samples": len(samples["key"]),
+            "reals": len(samples["key"]) - fakes,
+            "fakes": fakes,
+            "videos": len(set(samples["video_id"])),
+            "shards": len({s for s in samples["shard"]}),
+            "rejects": len(rejects["uri"]),
+            "cards": len(cards),
+            "per_operator": args.per_operator,
+            "seed": args.seed,
+            "operators": dict(sorted(Counter(s for s in samples["operator"] if s).items())),
+        }
+        page = render_page(manifest, summary, reject_groups(rejects), sorted(plots), validated, validate_plots, cards)
+        (building / AUDIT_PAGE).write_text(page, encoding="utf-8")
+        _replace(building, target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    summary["report"] = str(target / AUDIT_PAGE)
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    return summary
+
+
+def _exists(uri: str) -> bool:
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems.exists(uri)
+
+
+def _replace(building: Path, target: Path) -> None:
+    """Put the finished report in place of ``target``; an earlier report there is removed,
+    anything else refuses (nothing of the user's is deleted)."""
+    if target.exists():
+        _check_replaceable(target)
+        shutil.rmtree(target)
+    building.rename(target)
+
+
+def _check_replaceable(target: Path) -> None:
+    """Refuse a ``target`` that is a file or holds anything but an earlier report."""
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--out {target} is a file")
+    if target.exists():
+        foreign = [p for p in target.rglob("*") if not _is_report_file(p.relative_to(target))]
+        if foreign:
+            raise UsageError(f"--out {target} holds files kinefake audit did not write ({foreign[0]}): not replaced")
+
+
+def _is_report_file(relative: Path) -> bool:
+    parts = relative.parts
+    return parts in ((AUDIT_PAGE,), (AUDIT_ASSETS,)) or (len(parts) == 2 and parts[0] == AUDIT_ASSETS)
