@@ -283,7 +283,7 @@ def run(argv: list[str]) -> dict:
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    summary["report"] = str(target / AUDIT_PAGE)
+    summary["report"] = str(target.resolve() / AUDIT_PAGE)
     summary["seconds"] = round(time.monotonic() - started, 1)
     return summary
 
