@@ -31,10 +31,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 
 from pipelines.audit_page import render_page
-from pipelines.corpus import read_manifest, table_files
-from pipelines.fs import is_remote, read_bytes, read_columns
+from pipelines.corpus import read_manifest, read_table
+from pipelines.fs import is_remote, read_bytes
 from pipelines.options import UsageError
 from pipelines.regenerate import clip_of, stored_members
 from schemas.layout import AUDIT, AUDIT_ASSETS, AUDIT_PAGE, VALIDATE
@@ -72,16 +73,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if is_remote(args.out):
         raise UsageError(f"--out: the report is written to a local folder, got {args.out}")
     return args
-
-
-def read_table(out: str, name: str, columns: list[str]) -> dict[str, list]:
-    """Columns of every file of table ``name`` as lists, concatenated."""
-    merged = {c: [] for c in columns}
-    for path in table_files(out, name):
-        table = read_columns(path, columns)
-        for column in columns:
-            merged[column] += table[column].to_pylist()
-    return merged
 
 
 def choose_cards(samples: dict[str, list], per_operator: int, seed: int) -> list[int]:
@@ -201,22 +192,22 @@ def card(out_arg: str, row: int, samples: dict, members: dict[str, dict[str, byt
     perturbation = label["perturbation"]
     masks = decode_npz(fake[MASKS])
     fake_frames, fps = decode_mp4(fake[MP4])
-    card = {"key": key, "operator": samples["operator"][row], "region": samples["region"][row],
+    fields = {"key": key, "operator": samples["operator"][row], "region": samples["region"][row],
             "strength": samples["strength_iod"][row], "label": label, "video": None,
             "command": f"kinefake regenerate {out_arg} {key} --out regenerated"}  # fmt: skip
     if real is None:
-        card["problem"] = f"the real sample {clip_of(key)}_{REAL} is missing from {samples['shard'][row]}"
+        fields["problem"] = f"the real sample {clip_of(key)}_{REAL} is missing from {samples['shard'][row]}"
     else:
         real_frames, _ = decode_mp4(real[MP4])
         panels = comparison_panels(real_frames, fake_frames, masks["pixel"])
         (assets / f"{key}.mp4").write_bytes(encode_mp4(panels, fps))
-        card["video"] = f"{AUDIT_ASSETS}/{key}.mp4"
-        card["frames"] = len(panels)
+        fields["video"] = f"{AUDIT_ASSETS}/{key}.mp4"
+        fields["frames"] = len(panels)
     curves = displacement_plot(masks["region"].astype(np.float32), perturbation["regions"], perturbation)
     (assets / f"{key}.png").write_bytes(curves)
     (assets / f"{key}.json").write_text(json.dumps(label, indent=2) + "\n")
-    card["curves"], card["label_file"] = f"{AUDIT_ASSETS}/{key}.png", f"{AUDIT_ASSETS}/{key}.json"
-    return card
+    fields["curves"], fields["label_file"] = f"{AUDIT_ASSETS}/{key}.png", f"{AUDIT_ASSETS}/{key}.json"
+    return fields
 
 
 def run(argv: list[str]) -> dict:
@@ -230,10 +221,10 @@ def run(argv: list[str]) -> dict:
     args = parse(argv)
     out = args.output.rstrip("/")
     manifest = read_manifest(out)
-    samples = read_table(out, "samples", SUMMARY_COLUMNS)
-    rejects = read_table(out, "rejects", REJECT_COLUMNS)
+    samples = read_table(out, "samples", SUMMARY_COLUMNS).to_pydict()
+    rejects = read_table(out, "rejects", REJECT_COLUMNS).to_pydict()
     validate_path = posixpath.join(out, VALIDATE)
-    validated = json.loads(read_bytes(validate_path)) if _exists(validate_path) else None
+    validated = json.loads(read_bytes(validate_path)) if FileSystems.exists(validate_path) else None
     chosen = choose_cards(samples, args.per_operator, args.seed)
 
     target = Path(args.out)
@@ -259,7 +250,7 @@ def run(argv: list[str]) -> dict:
         validate_plots = []
         for plot in (validated or {}).get("plots", []):
             source = posixpath.join(out, plot)
-            if _exists(source):
+            if FileSystems.exists(source):
                 name = "validate_" + posixpath.basename(plot)
                 (assets / name).write_bytes(read_bytes(source))
                 validate_plots.append(f"{AUDIT_ASSETS}/{name}")
@@ -270,7 +261,7 @@ def run(argv: list[str]) -> dict:
             "reals": len(samples["key"]) - fakes,
             "fakes": fakes,
             "videos": len(set(samples["video_id"])),
-            "shards": len({s for s in samples["shard"]}),
+            "shards": len(set(samples["shard"])),
             "rejects": len(rejects["uri"]),
             "cards": len(cards),
             "per_operator": args.per_operator,
@@ -286,12 +277,6 @@ def run(argv: list[str]) -> dict:
     summary["report"] = str(target.resolve() / AUDIT_PAGE)
     summary["seconds"] = round(time.monotonic() - started, 1)
     return summary
-
-
-def _exists(uri: str) -> bool:
-    from apache_beam.io.filesystems import FileSystems
-
-    return FileSystems.exists(uri)
 
 
 def _replace(building: Path, target: Path) -> None:

@@ -69,11 +69,11 @@ def _num(value, digits: int = 3) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(rows_cell(c) for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def rows_cell(cell) -> str:
+def _cell(cell) -> str:
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
         return f'<td class="n">{escape(_num(cell))}</td>'
     return f"<td>{cell}</td>"  # callers escape text cells
@@ -188,9 +188,8 @@ def render_page(manifest, summary, rejects, plots, validated, validate_plots, ca
     checked = {row["key"]: row for row in (validated or {}).get("fakes", [])}
     operators = sorted({str(c["operator"]) for c in cards})
     regions = sorted({str(c["region"]) for c in cards})
-    option = "".join
-    op_options = option(f'<option value="{escape(o)}">{escape(o)}</option>' for o in operators)
-    region_options = option(f'<option value="{escape(r)}">{escape(r)}</option>' for r in regions)
+    op_options = "".join(f'<option value="{escape(o)}">{escape(o)}</option>' for o in operators)
+    region_options = "".join(f'<option value="{escape(r)}">{escape(r)}</option>' for r in regions)
     images = "".join(f'<img src="assets/{escape(p)}" alt="{escape(p)}">' for p in plots)
     sampled = (
         f"{summary['cards']} sample cards: up to {summary['per_operator']} fakes of each operator, chosen by a "

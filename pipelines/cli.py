@@ -193,14 +193,23 @@ def render_preview(argv: list[str]) -> int:
     return 0
 
 
-def validate(argv: list[str]) -> int:
-    from pipelines import validate as job
+def _corpus_job(command: str, run, argv: list[str], refused: tuple[type[Exception], ...] = ()):
+    """``run(argv)``, or None after one line on stderr when the flags or the corpus are refused
+    (exit 2 for the caller)."""
     from pipelines.corpus import CorpusError
 
     try:
-        report = job.run(argv)
-    except (UsageError, CorpusError) as exc:
-        print(f"kinefake validate: {exc}", file=sys.stderr)
+        return run(argv)
+    except (UsageError, CorpusError, *refused) as exc:
+        print(f"kinefake {command}: {exc}", file=sys.stderr)
+        return None
+
+
+def validate(argv: list[str]) -> int:
+    from pipelines import validate as job
+
+    report = _corpus_job("validate", job.run, argv)
+    if report is None:
         return 2
     job.print_report(report)
     return 0 if report["passed"] else 1
@@ -208,24 +217,15 @@ def validate(argv: list[str]) -> int:
 
 def evaluate(argv: list[str]) -> int:
     from pipelines import evaluate as job
-    from pipelines.corpus import CorpusError
 
-    try:
-        job.run(argv)
-    except (UsageError, CorpusError) as exc:
-        print(f"kinefake evaluate: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return 2 if _corpus_job("evaluate", job.run, argv) is None else 0
 
 
 def audit(argv: list[str]) -> int:
     from pipelines import audit as job
-    from pipelines.corpus import CorpusError
 
-    try:
-        report = job.run(argv)
-    except (UsageError, CorpusError) as exc:
-        print(f"kinefake audit: {exc}", file=sys.stderr)
+    report = _corpus_job("audit", job.run, argv)
+    if report is None:
         return 2
     print(
         f"audit of {report['corpus']}: {report['samples']} samples, {report['rejects']} rejects, "
@@ -236,16 +236,9 @@ def audit(argv: list[str]) -> int:
 
 def regenerate(argv: list[str]) -> int:
     from pipelines import regenerate as job
-    from pipelines.corpus import CorpusError
-    from synth.errors import Rejected
 
-    try:
-        report = job.run(argv)
-    except (UsageError, CorpusError, job.RecordError) as exc:
-        print(f"kinefake regenerate: {exc}", file=sys.stderr)
-        return 2
-    except Rejected as exc:
-        print(f"kinefake regenerate: the source cannot be read: {exc.reason}: {exc.detail}", file=sys.stderr)
+    report = _corpus_job("regenerate", job.run, argv, (job.RecordError,))
+    if report is None:
         return 2
     verdict = "identical to the stored members" if report["identical"] else f"DIFFERS in {', '.join(report['differ'])}"
     print(f"{report['key']} ({report['shard']}): {verdict}")

@@ -11,11 +11,12 @@ import json
 import posixpath
 from collections.abc import Iterator
 
+import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from webdataset.tariterators import group_by_keys, tar_file_expander
 
-from pipelines.fs import list_files, read_bytes
+from pipelines.fs import list_files, read_bytes, read_columns
 from schemas.layout import MANIFEST, table_glob
 
 
@@ -41,6 +42,13 @@ def read_manifest(out: str) -> dict:
 def table_files(out: str, name: str) -> list[str]:
     """Every Parquet file of table ``name`` (``clips``, ``samples``, ...) of corpus ``out``, sorted."""
     return list_files(posixpath.join(out.rstrip("/"), table_glob(name)))
+
+
+def read_table(out: str, name: str, columns: list[str]) -> pa.Table:
+    """``columns`` of every file of table ``name`` of corpus ``out``, as one table (only those
+    column chunks are read)."""
+    parts = [read_columns(path, columns) for path in table_files(out, name)]
+    return pa.concat_tables(parts) if parts else pa.table({c: pa.array([]) for c in columns})
 
 
 def shard_paths(out: str, manifest: dict) -> list[str]:

@@ -162,15 +162,10 @@ def _keep_clips(keys: list[str], manifest: dict, max_samples: int, seed: int) ->
 
 def _sample_keys(out: str) -> tuple[list[str], set[str]]:
     """Every sample key of the corpus, and its source video ids, from the samples table."""
-    from pipelines.corpus import table_files
-    from pipelines.fs import read_columns
+    from pipelines.corpus import read_table
 
-    keys, videos = [], set()
-    for path in table_files(out, "samples"):
-        table = read_columns(path, ["key", "video_id"])
-        keys += table.column("key").to_pylist()
-        videos.update(table.column("video_id").to_pylist())
-    return keys, videos
+    table = read_table(out, "samples", ["key", "video_id"])
+    return table["key"].to_pylist(), set(table["video_id"].to_pylist())
 
 
 def describe_corpus(out: str, manifest: dict, args) -> tuple[list[SampleInfo], list[ClipView], list[dict]]:

@@ -19,14 +19,15 @@ from pathlib import Path
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.corpus import read_manifest, table_files
-from pipelines.fs import open_source, read_columns
+from pipelines.corpus import read_manifest, read_table
+from pipelines.fs import open_source
 from pipelines.options import UsageError
 from pipelines.samples import donor_groups
-from schemas import ClipRecord, read_clip_landmarks
+from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, ClipRecord, read_clip_landmarks
 from schemas.sample import SAMPLE_KEY_PATTERN
 from synth import __version__
 from synth.bases.io import load_bases
+from synth.errors import Rejected
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import Crops, Sample, SampleConfig, crop_for_samples, make_samples
@@ -68,19 +69,12 @@ class RecordedRun:
             RecordError: the manifest's config does not fit this kinefake.
         """
         config = manifest["config"]
-        clips = {}
-        for path in table_files(out, "clips"):
-            clips.update((c.key, c) for c in (ClipRecord(**r) for r in read_columns(path).to_pylist()))
-        landmarks = {}
-        for path in table_files(out, "landmarks"):
-            table = read_columns(path)
-            rows_of = defaultdict(list)
-            for row, (video, clip) in enumerate(
-                zip(table["video_id"].to_pylist(), table["clip"].to_pylist(), strict=True)
-            ):
-                rows_of[f"{video}_{clip:04d}"].append(row)
-            for key, rows in rows_of.items():
-                landmarks[key] = read_clip_landmarks(table.take(rows))
+        clips = {c.key: c for c in (ClipRecord(**r) for r in read_table(out, "clips", CLIP_SCHEMA.names).to_pylist())}
+        table = read_table(out, "landmarks", LANDMARK_SCHEMA.names)
+        rows_of = defaultdict(list)
+        for row, (video, clip) in enumerate(zip(table["video_id"].to_pylist(), table["clip"].to_pylist(), strict=True)):
+            rows_of[f"{video}_{clip:04d}"].append(row)
+        landmarks = {key: read_clip_landmarks(table.take(rows)) for key, rows in rows_of.items()}
         shards = defaultdict(list)
         for key, shard in assign_shards(list(clips.values()), config["clips_per_shard"]).items():
             shards[shard].append(clips[key])
@@ -162,15 +156,17 @@ def run(argv: list[str]) -> dict:
 
     Raises:
         UsageError: a key that is not in the corpus.
-        RecordError: a corpus that cannot rebuild the clip.
-        Rejected: the source video cannot be read.
+        RecordError: a corpus that cannot rebuild the clip, or a source that cannot be read.
     """
     args = parse(argv)
     out = args.output.rstrip("/")
     manifest = read_manifest(out)
     shard = _shard_of(out, args.key)
     recorded = RecordedRun.load(out, manifest)
-    made = {s.key: s for s in recorded.samples(clip_of(args.key))}
+    try:
+        made = {s.key: s for s in recorded.samples(clip_of(args.key))}
+    except Rejected as exc:
+        raise RecordError(f"the source cannot be read: {exc.reason}: {exc.detail}") from None
     if args.key not in made:
         raise RecordError(f"{args.key} was not made again: its clip's draws no longer give it")
     stored = stored_members(out, shard, {args.key}).get(args.key, {})
@@ -187,9 +183,7 @@ def run(argv: list[str]) -> dict:
 
 
 def _shard_of(out: str, key: str) -> str:
-    for path in table_files(out, "samples"):
-        table = read_columns(path, ["key", "shard"])
-        keys = table["key"].to_pylist()
-        if key in keys:
-            return table["shard"][keys.index(key)].as_py()
-    raise UsageError(f"no sample {key!r} in {out}")
+    table = read_table(out, "samples", ["key", "shard"]).to_pydict()
+    if key not in table["key"]:
+        raise UsageError(f"no sample {key!r} in {out}")
+    return table["shard"][table["key"].index(key)]

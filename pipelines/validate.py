@@ -33,12 +33,12 @@ from collections import defaultdict
 
 import numpy as np
 
-from pipelines.corpus import iter_samples, read_manifest, table_files
-from pipelines.fs import read_columns, write_atomic
+from pipelines.corpus import iter_samples, read_manifest, read_table
+from pipelines.fs import write_atomic
 from pipelines.options import UsageError
 from pipelines.regenerate import RecordedRun, RecordError, clip_of
 from schemas.layout import VALIDATE, VALIDATE_PLOTS
-from schemas.sample import LABEL, LANDMARKS, MASKS, MP4
+from schemas.sample import LABEL, LANDMARKS, MASKS, MP4, REAL
 from synth.detectors.metrics import auroc, strength_bin
 from synth.errors import Rejected
 from synth.io import decode_mp4, decode_npy, decode_npz
@@ -108,11 +108,8 @@ def choose_fakes(keys: list[tuple[str, str]], limit: int, seed: int) -> set[str]
 
 
 def _fake_keys(out: str) -> list[tuple[str, str]]:
-    rows = []
-    for path in table_files(out, "samples"):
-        table = read_columns(path, ["key", "label", "operator"]).to_pylist()
-        rows += [(r["key"], r["operator"]) for r in table if r["label"] == 1]
-    return rows
+    rows = read_table(out, "samples", ["key", "label", "operator"]).to_pylist()
+    return [(r["key"], r["operator"]) for r in rows if r["label"] == 1]
 
 
 def _mean_headpose(features: np.ndarray) -> dict:
@@ -220,7 +217,7 @@ def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str,
             results.append({"clip": clip_key, "regenerated": False, "detail": f"{exc.reason}: {exc.detail}"})
             continue
         rate = recorded.rate(clip_key)
-        real_key = f"{clip_key}_real"
+        real_key = f"{clip_key}_{REAL}"
         real_ok = encode_mp4(crops.frames, rate, config.crf, config.preset) == stored[real_key][MP4]
         motion, donors = recorded.motion(clip_key), recorded.donors(clip_key)
         for key in sorted(k for k in stored if clip_of(k) == clip_key and k != real_key):

@@ -18,6 +18,7 @@ from pipelines.audit import run as audit
 from pipelines.cli import main
 from pipelines.generate import run as generate
 from pipelines.validate import run as validate
+from synth.video import probe
 from tests.conftest import REPO, face
 from tests.media import write_noise_video
 
@@ -98,8 +99,6 @@ def test_each_card_shows_its_own_sample(report, corpus):
     parsed.feed(page.read_text())
     with tarfile.open(next((corpus / "webdataset").glob("*.tar"))) as tar:
         labels = {m.name[: -len(".json")]: json.load(tar.extractfile(m)) for m in tar if m.name.endswith(".json")}
-    from synth.video import probe
-
     for card in parsed.cards:
         key = card["id"]
         assert json.loads((page.parent / "assets" / f"{key}.json").read_text()) == labels[key]
