@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 
 from pipelines.options import UsageError
@@ -12,7 +12,7 @@ from pipelines.output import OutputConflict, OutputError
 USAGE = """usage: kinefake COMMAND [ARGS]
 
 commands:
-  generate            shard input videos and write the corpus (python -m pipelines.generate)
+  generate            shard input videos and write the corpus (-q: print nothing but errors)
   landmarks-preview   draw the tracked landmarks and head pose of one clip into an mp4
   fit-bases           train motion bases from landmark tables or videos
   bases-preview       draw each motion basis as arrows on the mean face (PNG)
@@ -193,6 +193,38 @@ def render_preview(argv: list[str]) -> int:
     return 0
 
 
+def generate(argv: list[str]) -> int:
+    import tempfile
+    import time
+
+    from pipelines import generate as job
+    from pipelines.console import Progress, silence_libraries, summary
+
+    if "--help" in argv or "-h" in argv:
+        _print_flags("kinefake generate", "Shard input videos and write the corpus; Beam flags pass through.")
+        return 0
+    quiet = "-q" in argv or "--quiet" in argv
+    argv = [a for a in argv if a not in ("-q", "--quiet")]
+    silence_libraries()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="kinefake-progress-") as folder:
+        try:
+            with contextlib.nullcontext() if quiet else Progress(folder):
+                manifest = job.run(argv, progress=folder)
+        except (OutputConflict, OutputError, UsageError, ValueError, FileNotFoundError) as exc:
+            print(f"kinefake generate: {exc}", file=sys.stderr)
+            return 2
+    counts = manifest["counts"]
+    if not quiet:
+        out = job.parse_options(argv)[1].output
+        print(summary(manifest, out, time.perf_counter() - start))
+    what = "clips_with_landmarks" if manifest["config"]["landmarks_only"] else "samples"
+    if not counts[what]:
+        print(f"kinefake generate: no {what}: every input was rejected ({counts['rejects']} rejects)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _corpus_job(command: str, run, argv: list[str], refused: tuple[type[Exception], ...] = ()):
     """``run(argv)``, or None after one line on stderr when the flags or the corpus are refused
     (exit 2 for the caller)."""
@@ -254,25 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command == "generate":
-        from pipelines import generate
-
-        if "--help" in rest or "-h" in rest:
-            _print_flags("kinefake generate", "Shard input videos and write the corpus; Beam flags pass through.")
-            return 0
-        try:
-            manifest = generate.run(rest)
-        except (OutputConflict, OutputError, UsageError, ValueError, FileNotFoundError) as exc:
-            print(f"kinefake generate: {exc}", file=sys.stderr)
-            return 2
-        counts = manifest["counts"]
-        print(json.dumps(counts, indent=2))
-        what = "clips_with_landmarks" if manifest["config"]["landmarks_only"] else "samples"
-        if not counts[what]:
-            print(
-                f"kinefake generate: no {what}: every input was rejected ({counts['rejects']} rejects)", file=sys.stderr
-            )
-            return 1
-        return 0
+        return generate(rest)
     if command == "landmarks-preview":
         return landmarks_preview(rest)
     if command == "fit-bases":

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from webdataset.tariterators import group_by_keys, tar_file_expander
 
 from pipelines.fs import list_files, read_bytes, read_columns
 from schemas.layout import MANIFEST, table_glob
@@ -58,6 +57,9 @@ def shard_paths(out: str, manifest: dict) -> list[str]:
 
 def iter_samples(out: str, manifest: dict | None = None) -> Iterator[dict]:
     """Every sample of the corpus: ``{"__key__": key, "mp4": bytes, "json": bytes, ...}``, shard by shard."""
+    # webdataset imports torch: only the commands that read samples back pay for it.
+    from webdataset.tariterators import group_by_keys, tar_file_expander
+
     manifest = read_manifest(out) if manifest is None else manifest
     for path in shard_paths(out, manifest):
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:

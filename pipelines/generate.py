@@ -9,9 +9,10 @@ import contextlib
 import dataclasses
 import json
 import logging
-import posixpath
 
 import apache_beam as beam
+import pyarrow as pa
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipelines.fs import local_copy
 from pipelines.options import (
@@ -28,19 +29,19 @@ from pipelines.output import (
     OutputError,
     QuietStorageFailures,
     describe_os_error,
-    file_record,
     prepare_output,
     remove_debris,
     remove_partial_run,
     storage_failure,
     write_manifest,
 )
-from pipelines.samples import Synthesize, SynthesizeShardFn
+from pipelines.samples import Synthesize, SynthesizeGroupFn
 from pipelines.shard import ShardVideos
-from pipelines.tables import WriteRecords
+from pipelines.tables import WriteTable, table_file_count
 from schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, landmarks_table
-from schemas.layout import SHARD_TEMPLATE, table_prefix
+from schemas.layout import table_prefix
 from synth.bases.io import load_bases
+from synth.synthesize import SynthConfig
 from synth.video import working_size
 
 
@@ -73,61 +74,81 @@ def job_config(opts: KinefakeOptions) -> dict:
     return json.loads(json.dumps(config))
 
 
-def landmark_table(item):
-    """A clip's landmark rows; their width and height are the working frame's (the source's
+def landmark_table(items: list, schema) -> pa.Table:
+    """Clips' landmark rows; their width and height are the working frame's (the source's
     size up to ``MAX_WORK_PIXELS``), whose pixels the coordinates are in."""
-    clip, lm = item
-    return landmarks_table(clip.video_id, clip.clip, clip.start_frame, *working_size(clip.width, clip.height), lm)
+    return pa.concat_tables(
+        landmarks_table(clip.video_id, clip.clip, clip.start_frame, *working_size(clip.width, clip.height), lm)
+        for clip, lm in items
+    ).cast(schema)
 
 
-def build(pipeline: beam.Pipeline, opts: KinefakeOptions) -> None:
+def synth_config(opts: KinefakeOptions) -> SynthConfig:
+    """Raises: UsageError: a value out of range."""
+    return SynthConfig(
+        track_config(opts),
+        gate_config(opts),
+        perturb_policy(opts),
+        sample_config(opts),
+        opts.seed,
+        opts.landmarks_only,
+        opts.decode_timeout,
+    )
+
+
+def build(pipeline: beam.Pipeline, opts: KinefakeOptions, progress: str | None = None) -> None:
     out = opts.output.rstrip("/")
     shard = (
         pipeline
         | "InputSpecs" >> beam.Create(list(opts.input))
         | "Shard" >> ShardVideos(opts.clip_frames, opts.clip_stride, opts.max_clips_per_video, opts.decode_timeout)
     )
-    clip_files = shard["clips"] | "WriteClips" >> WriteRecords(posixpath.join(out, table_prefix("clips")), CLIP_SCHEMA)
-    fn = SynthesizeShardFn(
-        out,
-        opts.landmark_backend,
-        track_config(opts),
-        gate_config(opts),
-        opts.decode_timeout,
-        opts.bases,
-        perturb_policy(opts),
-        sample_config(opts),
-        opts.seed,
-        opts.landmarks_only,
-    )
+    fn = SynthesizeGroupFn(out, opts.landmark_backend, opts.bases, synth_config(opts), progress)
     synth = shard["clips"] | "Synthesize" >> Synthesize(opts.clips_per_shard, fn)
-    sample_files = synth["samples"] | "WriteSamples" >> WriteRecords(
-        posixpath.join(out, table_prefix("samples")), SAMPLE_SCHEMA
-    )
-    landmark_files = (
+    num_files = synth["clips"] | "TableFiles" >> beam.Map(table_file_count)
+    by_clip = {"video_of": lambda row: row.video_id, "num_files": num_files}
+    tables = [
+        shard["clips"]
+        | "WriteClips"
+        >> WriteTable(out, table_prefix("clips"), CLIP_SCHEMA, lambda c: (c.video_id, c.clip), **by_clip),
+        synth["samples"]
+        | "WriteSamples" >> WriteTable(out, table_prefix("samples"), SAMPLE_SCHEMA, lambda s: s.key, **by_clip),
         synth["landmarks"]
-        | "LandmarkTables" >> beam.Map(landmark_table)
         | "WriteLandmarks"
-        >> beam.io.WriteToParquetBatched(
-            posixpath.join(out, table_prefix("landmarks")),
+        >> WriteTable(
+            out,
+            table_prefix("landmarks"),
             LANDMARK_SCHEMA,
-            codec="snappy",
-            file_name_suffix=".parquet",
-            shard_name_template=SHARD_TEMPLATE,
-        )
-    )
-    rejects = (shard["rejects"], synth["rejects"]) | "FlattenRejects" >> beam.Flatten()
-    reject_files = rejects | "WriteRejects" >> WriteRecords(posixpath.join(out, table_prefix("rejects")), REJECT_SCHEMA)
-    table_files = (clip_files, sample_files, landmark_files, reject_files) | "FlattenTables" >> beam.Flatten()
+            lambda item: (item[0].video_id, item[0].clip),
+            landmark_table,
+            video_of=lambda item: item[0].video_id,
+            num_files=num_files,
+        ),
+        (shard["rejects"], synth["rejects"])
+        | "FlattenRejects" >> beam.Flatten()
+        | "WriteRejects" >> WriteTable(out, table_prefix("rejects"), REJECT_SCHEMA),
+    ]
     (
-        (table_files | "DescribeTables" >> beam.Map(file_record, out), synth["files"])
+        (*tables, synth["files"])
         | "FlattenFiles" >> beam.Flatten()
-        | "WriteFiles" >> WriteRecords(posixpath.join(out, table_prefix("files")), FILE_SCHEMA)
+        | "WriteFiles" >> WriteTable(out, table_prefix("files"), FILE_SCHEMA, lambda f: f.path)
     )
 
 
-def run(argv: list[str] | None = None) -> dict:
-    """Run the job and return the manifest it wrote."""
+def runs_locally(options: PipelineOptions) -> bool:
+    """Whether the workers run on this machine (DirectRunner, the default), so that they can
+    report progress through a local folder."""
+    runner = options.view_as(StandardOptions).runner
+    return runner is None or "direct" in str(runner).lower()
+
+
+def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
+    """Run the job and return the manifest it wrote.
+
+    Args:
+        progress: a local folder where workers of a local run report each group they finish
+            (:class:`pipelines.console.Progress`); ignored on a remote runner.
+    """
     options, opts = parse_options(argv)
     require(opts, "input", "output")
     if opts.clips_per_shard < 1:
@@ -138,7 +159,7 @@ def run(argv: list[str] | None = None) -> dict:
     logging.getLogger("apache_beam.runners.common").addFilter(quiet)
     try:
         with beam.Pipeline(options=options) as pipeline:
-            build(pipeline, opts)
+            build(pipeline, opts, progress if runs_locally(options) else None)
     except Exception as exc:
         failure = storage_failure(exc)
         if failure is None:

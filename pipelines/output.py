@@ -212,6 +212,7 @@ def write_manifest(out: str, config: dict) -> dict:
         "clips": 0,
         "videos": 0,
         "clips_with_landmarks": 0,
+        "input_frames": 0,
         "samples": 0,
         "real_samples": 0,
         "fake_samples": 0,
@@ -245,6 +246,7 @@ def write_manifest(out: str, config: dict) -> dict:
     landmark_clips = set()
     for path in table_files(out, "landmarks"):
         table = read_columns(path, ["video_id", "clip"])
+        counts["input_frames"] += table.num_rows
         landmark_clips.update(zip(table.column("video_id").to_pylist(), table.column("clip").to_pylist(), strict=True))
     counts["clips_with_landmarks"] = len(landmark_clips)
     reasons: Counter = Counter()

@@ -22,7 +22,6 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.corpus import read_manifest, read_table
 from pipelines.fs import open_source
 from pipelines.options import UsageError
-from pipelines.samples import donor_groups
 from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, ClipRecord, read_clip_landmarks
 from schemas.sample import SAMPLE_KEY_PATTERN
 from synth import __version__
@@ -31,7 +30,8 @@ from synth.errors import Rejected
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import Crops, Sample, SampleConfig, crop_for_samples, make_samples
-from synth.shard import assign_shards
+from synth.shard import assign_groups
+from synth.synthesize import DONOR_GROUP
 from synth.video import read_frames
 
 
@@ -75,10 +75,10 @@ class RecordedRun:
         for row, (video, clip) in enumerate(zip(table["video_id"].to_pylist(), table["clip"].to_pylist(), strict=True)):
             rows_of[f"{video}_{clip:04d}"].append(row)
         landmarks = {key: read_clip_landmarks(table.take(rows)) for key, rows in rows_of.items()}
-        shards = defaultdict(list)
-        for key, shard in assign_shards(list(clips.values()), config["clips_per_shard"]).items():
-            shards[shard].append(clips[key])
-        groups = {c.key: [o.key for o in g] for members in shards.values() for g in donor_groups(members) for c in g}
+        members = defaultdict(list)
+        for key, group in assign_groups(list(clips.values()), config["clips_per_shard"], DONOR_GROUP).items():
+            members[group].append(key)
+        groups = {key: keys for keys in members.values() for key in keys}
         bases, info = load_bases(None if config["bases"]["path"] == "default" else config["bases"]["path"])
         try:
             policy, sample_config = PerturbPolicy.from_dict(config["policy"]), SampleConfig(**config["samples"])

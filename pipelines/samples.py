@@ -1,92 +1,48 @@
-"""Stages 2-6 per WebDataset shard: decode each clip once, landmarks, samples, one tar.
+"""Stages 2-6 on Beam: donor groups in parallel, then one WebDataset tar per shard.
 
 Clips are assigned to ``num_shards = ceil(clips / clips_per_shard)`` shards, counted
 before any heavy work, as contiguous runs of (video id, clip) order whose sizes differ by
-at most one (:func:`synth.shard.shard_of_rank`): shard names have no gaps, shards are
-balanced, a video's neighbouring clips share a shard, and the assignment does not depend
-on the runner. One ``process`` call owns one shard and walks its clips in key order, in groups of
-``DONOR_GROUP``: each clip is decoded once (a video's consecutive clips through one open
-decoder, decoding forward instead of seeking from a keyframe for each), its landmarks
-fitted and only its face crops kept; then the group's samples are made, with the other
-clips of the group as ``transplant`` donors, and streamed into
-``webdataset/shard-SSSSS-of-NNNNN.tar`` (a temporary name, renamed when complete).
-Memory is bounded by one group's crops, whatever the shard's size.
+at most one (:func:`synth.shard.shard_of_rank`), and each shard's clips are cut in order
+into donor groups of at most ``DONOR_GROUP``, of equal size (:func:`synth.shard.group_of_rank`): shard names have
+no gaps, shards are balanced, a video's neighbouring clips share a group, and none of it
+depends on the runner. A group is the unit of parallel work: one ``process`` call runs
+:func:`synth.synthesize.synthesize_group` on it and streams its samples into a part file
+``webdataset/shard-SSSSS-of-NNNNN.tar.partGGGGG``; once every group of a shard is done,
+:class:`JoinShardFn` joins the parts in group order into the shard's tar (a temporary name
+renamed when complete) and deletes them. So a shard's work spreads over workers, and its
+tar is the same bytes as if one process had written it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import posixpath
 
 import apache_beam as beam
 import cv2
-import webdataset as wds
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from pipelines.console import write_record
 from pipelines.fs import atomic_writer, local_copy, open_source
+from pipelines.output import file_record
 from pipelines.rejects import REJECTS, reject_record
+from pipelines.tars import HashingWriter, SampleTarWriter, read_samples
 from schemas import ClipRecord, FileRecord, SampleRecord
-from schemas.layout import shard_name
+from schemas.layout import part_name, shard_name
 from schemas.sample import LABEL, MP4
 from synth.bases.io import load_bases
-from synth.errors import Rejected
-from synth.landmarks import GateConfig, TrackConfig, extract_landmarks, make_backend
-from synth.perturb.motion import ClipMotion
-from synth.perturb.policy import PerturbPolicy
-from synth.samples import Sample, SampleConfig, crop_for_samples, make_samples
-from synth.shard import shard_count, shard_of_rank, video_offsets
-from synth.video import ClipReader
+from synth.landmarks import make_backend
+from synth.samples import Sample
+from synth.shard import group_of_rank, shard_count, video_offsets
+from synth.synthesize import DONOR_GROUP, Bases, Failed, Landmarks, Made, SynthConfig, VideoReader, synthesize_group
 
 #: Tag of the (ClipRecord, ClipLandmarks) output.
 LANDMARKS = "landmarks"
-#: Tag of the FileRecord of each tar written.
-FILES = "files"
-#: Clips whose motion serves as each other's transplant donors (and whose crops are held at once).
-DONOR_GROUP = 8
-
-
-class VideoReader:
-    """Decodes clips that arrive sorted by video, keeping one video open at a time, so a
-    video's consecutive clips are decoded forward instead of each seeking from a keyframe
-    (:class:`synth.video.ClipReader`)."""
-
-    def __init__(self, timeout_s: float) -> None:
-        self.timeout_s = timeout_s
-        self.uri: str | None = None
-        self.stack: contextlib.ExitStack | None = None
-        self.reader: ClipReader | None = None
-
-    def read(self, clip: ClipRecord):
-        """The clip's frames ``(T, H, W, 3)`` uint8 RGB.
-
-        Raises:
-            Rejected: the video cannot be opened or decoded (see :func:`synth.video.read_frames`).
-        """
-        if clip.uri != self.uri:
-            self.close()
-            self.stack = contextlib.ExitStack()
-            try:
-                src = self.stack.enter_context(open_source(clip.uri))
-                self.reader = self.stack.enter_context(ClipReader(src, timeout_s=self.timeout_s))
-            except BaseException:
-                self.close()
-                raise
-            self.uri = clip.uri
-        return self.reader.read(clip.start_frame, clip.num_frames, clip.start_pts)
-
-    def close(self) -> None:
-        if self.stack is not None:
-            self.stack.close()
-        self.uri, self.stack, self.reader = None, None, None
-
-
-def donor_groups(clips: list[ClipRecord]) -> list[list[ClipRecord]]:
-    """A shard's clips in key order, cut into the groups of ``DONOR_GROUP`` whose clips are
-    each other's transplant donors (a clip the landmark stage rejects stays in its group's
-    slot, so a re-run or :mod:`pipelines.validate` finds the same groups)."""
-    ordered = sorted(clips, key=lambda c: (c.video_id, c.clip))
-    return [ordered[i : i + DONOR_GROUP] for i in range(0, len(ordered), DONOR_GROUP)]
+#: Tag of the ``(shard index, (group, part uri, samples))`` of each part file written.
+PARTS = "parts"
 
 
 def sample_record(clip: ClipRecord, sample: Sample, shard: str, size: int, seed: int) -> SampleRecord:
@@ -123,32 +79,19 @@ def sample_record(clip: ClipRecord, sample: Sample, shard: str, size: int, seed:
     )
 
 
-class SynthesizeShardFn(beam.DoFn):
-    """``(shard index, clips)`` -> sample rows; tagged ``landmarks`` and ``rejects`` outputs.
+class SynthesizeGroupFn(beam.DoFn):
+    """``((shard, group), clips)`` -> sample rows; tagged ``landmarks``, ``rejects`` and ``parts`` outputs.
 
-    With ``landmarks_only`` the samples (crops, perturbations, renders, tar) are skipped.
     The landmark model and the motion bases load once per worker, in ``setup``.
     """
 
     def __init__(
-        self,
-        out: str,
-        backend: str,
-        track: TrackConfig,
-        gates: GateConfig,
-        timeout_s: float,
-        bases: str | None,
-        policy: PerturbPolicy,
-        config: SampleConfig,
-        seed: int,
-        landmarks_only: bool = False,
+        self, out: str, backend: str, bases: str | None, config: SynthConfig, progress: str | None = None
     ) -> None:
         self.out = out.rstrip("/")
-        self.backend_name = backend
-        self.track, self.gates, self.timeout_s = track, gates, timeout_s
-        self.bases_path = bases
-        self.policy, self.config, self.seed = policy, config, seed
-        self.landmarks_only = landmarks_only
+        self.backend_name, self.bases_path, self.config = backend, bases, config
+        self.progress = progress  # local folder for pipelines.console.Progress (local runs only)
+        self.clips = Metrics.counter("samples", "clips")
         self.frames = Metrics.counter("samples", "input_frames")
         self.written = Metrics.counter("samples", "samples")
         self.rejected = Metrics.counter("samples", "rejected")
@@ -157,98 +100,94 @@ class SynthesizeShardFn(beam.DoFn):
         cv2.setNumThreads(1)
         self.backend = make_backend(self.backend_name)
         with local_copy(self.bases_path) if self.bases_path else contextlib.nullcontext() as local:
-            self.bases, info = load_bases(local)
-        self.bases_info = {"kind": self.bases.kind, "k": self.bases.k, "data_sha256": info.get("data_sha256")}
+            self.bases = Bases.of(*load_bases(local))
 
     def teardown(self) -> None:
         backend = getattr(self, "backend", None)
         if backend is not None:
             backend.close()
 
-    def _reject(self, stage: str, clip: ClipRecord, exc: Rejected, variant: str | None = None):
-        self.rejected.inc()
-        return beam.pvalue.TaggedOutput(REJECTS, reject_record(stage, clip.uri, clip.video_id, exc, clip.clip, variant))
-
-    def _prepare(self, clip: ClipRecord, videos: VideoReader):
-        """Decode once and fit landmarks; yields outputs, returns (clip, lm, crops, motion) or None."""
-        try:
-            frames = videos.read(clip)
-            lm = extract_landmarks(frames, self.backend, clip.fps_num / clip.fps_den, self.track, self.gates)
-        except Rejected as exc:
-            yield self._reject("landmarks", clip, exc)
-            return None
-        self.frames.inc(clip.num_frames)
-        yield beam.pvalue.TaggedOutput(LANDMARKS, (clip, lm))
-        if self.landmarks_only:
-            return None
-        crops = crop_for_samples(clip, frames, lm, self.config)
-        return clip, lm, crops, ClipMotion.from_points(lm.ibug68, self.bases)
-
-    def process(self, item, num_shards: int):
-        index, clips = item
+    def process(self, item, num_shards: int, total: int):
+        (index, group), clips = item
         shard = shard_name(index, num_shards)
-        writer = sink = None
-        written = 0
+        uri = posixpath.join(self.out, part_name(shard, group))
+        written = frames = rejected = 0
         with contextlib.ExitStack() as stack:
-            videos = VideoReader(self.timeout_s)
-            stack.callback(videos.close)
-            for members in donor_groups(list(clips)):
-                group = []
-                for clip in members:
-                    prepared = yield from self._prepare(clip, videos)
-                    if prepared is not None:
-                        group.append(prepared)
-                for clip, lm, crops, motion in group:
-                    donors = [(other.key, m.coeffs) for other, _, _, m in group if other.key != clip.key]
-                    made, failed = make_samples(
-                        clip, crops, lm, motion, self.bases_info, self.policy, self.seed, self.config, donors
+            videos = stack.enter_context(VideoReader(open_source, self.config.decode_timeout))
+            writer = None
+            for event in synthesize_group(list(clips), videos, self.backend, self.bases, self.config):
+                if isinstance(event, Landmarks):
+                    frames += event.clip.num_frames
+                    self.frames.inc(event.clip.num_frames)
+                    yield beam.pvalue.TaggedOutput(LANDMARKS, (event.clip, event.landmarks))
+                elif isinstance(event, Failed):
+                    rejected += 1
+                    self.rejected.inc()
+                    record = reject_record(
+                        event.stage, event.clip.uri, event.clip.video_id, event.error, event.clip.clip, event.variant
                     )
-                    for variant, exc in failed:
-                        yield self._reject("samples", clip, exc, variant)
+                    yield beam.pvalue.TaggedOutput(REJECTS, record)
+                elif isinstance(event, Made):
                     if writer is None:
-                        sink = HashingWriter(stack.enter_context(atomic_writer(posixpath.join(self.out, shard))))
-                        writer = wds.TarWriter(sink, encoder=False, mtime=0.0)  # fixed mtime: same bytes on re-runs
-                    for sample in made:
-                        writer.write({"__key__": sample.key, **sample.members})
-                        written += 1
-                        self.written.inc()
-                        yield sample_record(clip, sample, shard, self.config.size, self.seed)
+                        writer = SampleTarWriter(stack.enter_context(atomic_writer(uri)))
+                    writer.write({"__key__": event.sample.key, **event.sample.members})
+                    written += 1
+                    self.written.inc()
+                    yield sample_record(event.clip, event.sample, shard, self.config.samples.size, self.config.seed)
             if writer is not None:
                 writer.close()
-                yield beam.pvalue.TaggedOutput(
-                    FILES, FileRecord(shard, sink.digest.hexdigest(), sink.bytes, samples=written)
-                )
+        self.clips.inc(len(clips))
+        if self.progress:
+            record = {"clips": len(clips), "frames": frames, "samples": written, "rejects": rejected, "total": total}
+            write_record(self.progress, f"{index:05d}-{group:05d}", record)
+        if written:
+            yield beam.pvalue.TaggedOutput(PARTS, (index, (group, uri, written)))
 
 
-class HashingWriter:
-    """A write-only file that passes bytes on to ``f`` and keeps their SHA-256 and count, so
-    a shard is checksummed as it is written instead of read back."""
+class JoinShardFn(beam.DoFn):
+    """``(shard index, parts)`` -> the :class:`FileRecord` of the shard's tar, written from its
+    parts in group order (the same bytes one writer would have written); the parts are
+    deleted once the tar is complete."""
 
-    def __init__(self, f) -> None:
-        self.f = f
-        self.digest = hashlib.sha256()
-        self.bytes = 0
+    def __init__(self, out: str) -> None:
+        self.out = out.rstrip("/")
 
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        self.bytes += len(data)
-        return self.f.write(data)
+    def process(self, item, num_shards: int):
+        index, parts = item
+        parts = sorted(parts)
+        shard = shard_name(index, num_shards)
+        uri = posixpath.join(self.out, shard)
+        if not FileSystems.exists(parts[0][1]) and FileSystems.exists(uri):
+            # A retry after the parts were joined and deleted: the tar is complete.
+            yield dataclasses.replace(file_record(uri, self.out), samples=sum(n for _, _, n in parts))
+            return
+        samples = 0
+        with atomic_writer(uri) as f:
+            sink = HashingWriter(f)
+            writer = SampleTarWriter(sink)
+            for _, part, _ in parts:
+                for sample in read_samples(part):
+                    writer.write(sample)
+                    samples += 1
+            writer.close()
+        FileSystems.delete([part for _, part, _ in parts])
+        yield FileRecord(shard, sink.digest.hexdigest(), sink.bytes, samples=samples)
 
 
-def assign_video(item, offsets: tuple[dict[str, int], int], clips_per_shard: int):
-    """``(video id, clips)`` -> ``(shard, clip)`` for each, from the video's offset in the corpus."""
+def assign_groups(item, offsets: tuple[dict[str, int], int], clips_per_shard: int):
+    """``(video id, clips)`` -> ``((shard, group), clip)`` for each, from the video's offset in the corpus."""
     video_id, clips = item
     first, total = offsets[0][video_id], offsets[1]
     for i, clip in enumerate(sorted(clips, key=lambda c: c.clip)):
-        yield shard_of_rank(first + i, total, clips_per_shard), clip
+        yield group_of_rank(first + i, total, clips_per_shard, DONOR_GROUP), clip
 
 
 class Synthesize(beam.PTransform):
     """PCollection[ClipRecord] -> {"samples": SampleRecord, "landmarks": (ClipRecord, ClipLandmarks),
-    "rejects": RejectRecord, "files": FileRecord of each tar}; the WebDataset shards are written
-    on the way (see the module doc)."""
+    "rejects": RejectRecord, "files": FileRecord of each tar, "clips": the number of clips (a
+    singleton)}; the WebDataset shards are written on the way (see the module doc)."""
 
-    def __init__(self, clips_per_shard: int, fn: SynthesizeShardFn) -> None:
+    def __init__(self, clips_per_shard: int, fn: SynthesizeGroupFn) -> None:
         super().__init__()
         if clips_per_shard < 1:
             raise ValueError(f"expected clips_per_shard >= 1, got {clips_per_shard}")
@@ -264,14 +203,26 @@ class Synthesize(beam.PTransform):
             | "AllVideos" >> beam.combiners.ToList()
             | "VideoOffsets" >> beam.Map(video_offsets)
         )
-        num_shards = offsets | "NumShards" >> beam.Map(lambda o: shard_count(o[1], per_shard))
+        num_shards = beam.pvalue.AsSingleton(offsets | "NumShards" >> beam.Map(lambda o: shard_count(o[1], per_shard)))
+        total = offsets | "Clips" >> beam.Map(lambda o: o[1])
         out = (
             by_video
-            | "AssignShards" >> beam.FlatMap(assign_video, beam.pvalue.AsSingleton(offsets), per_shard)
-            | "GroupShards" >> beam.GroupByKey()
-            | "SynthesizeShard"
-            >> beam.ParDo(self.fn, num_shards=beam.pvalue.AsSingleton(num_shards)).with_outputs(
-                REJECTS, LANDMARKS, FILES, main="samples"
+            | "AssignGroups" >> beam.FlatMap(assign_groups, beam.pvalue.AsSingleton(offsets), per_shard)
+            | "GroupClips" >> beam.GroupByKey()
+            | "SynthesizeGroup"
+            >> beam.ParDo(self.fn, num_shards=num_shards, total=beam.pvalue.AsSingleton(total)).with_outputs(
+                REJECTS, LANDMARKS, PARTS, main="samples"
             )
         )
-        return {"samples": out.samples, "landmarks": out[LANDMARKS], "rejects": out[REJECTS], "files": out[FILES]}
+        files = (
+            out[PARTS]
+            | "GroupParts" >> beam.GroupByKey()
+            | "JoinShards" >> beam.ParDo(JoinShardFn(self.fn.out), num_shards=num_shards)
+        )
+        return {
+            "samples": out.samples,
+            "landmarks": out[LANDMARKS],
+            "rejects": out[REJECTS],
+            "files": files,
+            "clips": total,
+        }

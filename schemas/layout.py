@@ -5,6 +5,7 @@
     OUT/manifest.json                          written last: its presence marks a finished run
     OUT/README.md                              the dataset card (HF ``configs``)
     OUT/webdataset/shard-00000-of-00004.tar    the samples
+    OUT/webdataset/shard-00000-of-00004.tar.part00001   a donor group's part, while a run writes
     OUT/parquet/{clips,samples,landmarks,files}/{table}-00000-of-00001.parquet
     OUT/rejects/rejects-00000-of-00001.parquet
     OUT/validate.json, OUT/validate/*.png      written by ``kinefake validate``
@@ -50,7 +51,7 @@ OWNED = re.compile(
             rf"{VALIDATE_PLOTS}/[a-z_]+\.png{_TMP}",
             rf"{AUDIT}/{re.escape(AUDIT_PAGE)}",
             rf"{AUDIT}/{AUDIT_ASSETS}/[A-Za-z0-9_-]+\.(mp4|png|json)",
-            rf"{SHARDS}/shard-\d{{5}}-of-\d{{5}}\.tar{_TMP}",
+            rf"{SHARDS}/shard-\d{{5}}-of-\d{{5}}\.tar(\.part\d{{5}})?{_TMP}",
             *(
                 rf"{re.escape(folder)}/{name}-\d{{5}}-of-\d{{5}}\.parquet{_TMP}"
                 for name, folder in TABLE_FOLDERS.items()
@@ -74,6 +75,12 @@ def table_glob(name: str) -> str:
 def shard_name(index: int, num_shards: int) -> str:
     """``webdataset/shard-00003-of-00012.tar``."""
     return f"{SHARDS}/shard-{index:05d}-of-{num_shards:05d}.tar"
+
+
+def part_name(shard: str, group: int) -> str:
+    """``webdataset/shard-00003-of-00012.tar.part00001``: one donor group's samples of a shard,
+    joined into the shard's tar when the run finishes it (never left in a finished corpus)."""
+    return f"{shard}.part{group:05d}"
 
 
 def is_owned(path: str) -> bool:

@@ -224,7 +224,24 @@ def video_offsets(counts: list[tuple[str, int]]) -> tuple[dict[str, int], int]:
     return offsets, total
 
 
-def assign_shards(clips: list[ClipRecord], clips_per_shard: int) -> dict[str, int]:
-    """Every clip's shard, by clip key (what the pipeline computes, in one place)."""
+def shard_start(shard: int, clips: int, clips_per_shard: int) -> int:
+    """The rank of the first clip of ``shard`` (the inverse of :func:`shard_of_rank`)."""
+    n = shard_count(clips, clips_per_shard)
+    return -(-shard * clips // n)
+
+
+def group_of_rank(rank: int, clips: int, clips_per_shard: int, group_size: int) -> tuple[int, int]:
+    """``(shard, group)`` of the clip at ``rank``: its shard's clips in order, cut into the
+    fewest contiguous runs of at most ``group_size`` whose sizes differ by at most one (the
+    donor groups of :func:`synth.synthesize.synthesize_group`; equal sizes keep the units of
+    parallel work equal)."""
+    shard = shard_of_rank(rank, clips, clips_per_shard)
+    start, end = shard_start(shard, clips, clips_per_shard), shard_start(shard + 1, clips, clips_per_shard)
+    size = end - start
+    return shard, (rank - start) * -(-size // group_size) // size
+
+
+def assign_groups(clips: list[ClipRecord], clips_per_shard: int, group_size: int) -> dict[str, tuple[int, int]]:
+    """Every clip's ``(shard, donor group)``, by clip key (what the pipeline computes, in one place)."""
     ordered = sorted(clips, key=lambda c: (c.video_id, c.clip))
-    return {c.key: shard_of_rank(i, len(ordered), clips_per_shard) for i, c in enumerate(ordered)}
+    return {c.key: group_of_rank(i, len(ordered), clips_per_shard, group_size) for i, c in enumerate(ordered)}

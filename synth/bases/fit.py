@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from synth.bases.metrics import coupling, locality, nme
-from synth.bases.model import REGION_NAMES, LinearBases, TrainConfig, fit_autoencoder, fit_pca
+from synth.bases.model import REGION_NAMES, LinearBases, TrainConfig, fit_pca
 from synth.bases.normalize import normalize
 
 KINDS = ("autoencoder", "pca")
@@ -44,6 +44,8 @@ def fit(kind: str, train: np.ndarray, config: TrainConfig) -> LinearBases:
     if kind == "pca":
         return fit_pca(train, config.k)
     if kind == "autoencoder":
+        from synth.bases.autoencoder import fit_autoencoder  # torch only when training one
+
         return fit_autoencoder(train, config)
     raise ValueError(f"expected kind in {KINDS}, got {kind!r}")
 

@@ -13,8 +13,11 @@ A backend detects faces on a whole frame (:meth:`detect`) and fits landmarks ins
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,6 +77,27 @@ def square_crop_transform(box: np.ndarray, margin: float, size: int) -> np.ndarr
     return np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float64)
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to ``/dev/null`` for the block.
+
+    MediaPipe's graphs log from C++ (absl, glog, TFLite: ``Created TensorFlow Lite XNNPACK
+    delegate``, ``inference_feedback_manager ... Disabling support for feedback tensors``)
+    straight to the process's stderr, which no Python logging setting reaches; a worker
+    would print two such lines per clip. Errors still surface as Python exceptions.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class MediaPipeBackend:
     """MediaPipe face mesh (478 points with iris refinement) on a square crop around the face.
 
@@ -92,13 +116,23 @@ class MediaPipeBackend:
         self.version = f"mediapipe {mp.__version__} face_mesh refine_landmarks"
         self.crop_size = crop_size
         self.crop_margin = crop_margin
-        self._detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5
-        )
+        with native_stderr_silenced():
+            self._detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5
+            )
+            self._settle(self._detector, self._mesh)
+
+    @staticmethod
+    def _settle(*solutions) -> None:
+        """Wait for the graphs' threads to finish starting (and logging) while stderr is silenced."""
+        for solution in solutions:
+            solution._graph.wait_until_idle()  # mediapipe 0.10.14's SolutionBase holds its CalculatorGraph here
 
     def reset(self) -> None:
-        self._mesh.reset()
+        with native_stderr_silenced():  # a restarted graph logs its TFLite set-up again
+            self._mesh.reset()
+            self._settle(self._mesh)
 
     def close(self) -> None:
         """Close both MediaPipe graphs now. Left to the interpreter's exit, their C++

@@ -106,6 +106,7 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
         "clips": 5,
         "videos": 3,
         "clips_with_landmarks": 5,
+        "input_frames": 5 * 32,
         "samples": 10,
         "real_samples": 5,
         "fake_samples": 5,
@@ -245,3 +246,25 @@ def test_a_run_that_hits_a_file_size_limit_says_so_in_one_line_and_leaves_nothin
     assert f"kinefake generate: writing {out} failed: File too large (file size limit, see ulimit -f)" in err
     assert "Traceback" not in err
     assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+def test_two_workers_write_the_same_bytes_as_one_process(inputs, tmp_path):
+    # Tables are sorted and their file counts fixed, tars joined from parts in order: every
+    # file of a corpus is the same whatever the runner's parallelism.
+    argv = ["--input", str(inputs), "--max-clips-per-video", "3", "--clips-per-shard", "2", "--fakes-per-clip", "2"]
+    one = run([*argv, "--output", str(tmp_path / "one")])
+    two = run(
+        [
+            *argv,
+            "--output",
+            str(tmp_path / "two"),
+            "--direct_running_mode=multi_processing",
+            "--direct_num_workers=2",
+        ]
+    )
+    assert one["shards"] == two["shards"] and one["counts"] == two["counts"]
+    tars = [s for s in one["shards"] if s["path"].endswith(".tar")]
+    assert len(tars) == -(-one["counts"]["clips"] // 2) >= 3  # several shards, each joined from parts
+    samples = read_tables(tmp_path / "two", "parquet/samples/*.parquet").column("key").to_pylist()
+    assert samples == sorted(samples) and len(samples) == 3 * one["counts"]["clips_with_landmarks"]
+    assert not list((tmp_path / "two").rglob("*.part*")) and not list((tmp_path / "two").rglob("*.tmp-*"))

@@ -10,13 +10,14 @@ import webdataset as wds
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.samples import Synthesize, SynthesizeShardFn
+from pipelines.samples import Synthesize, SynthesizeGroupFn
 from schemas.layout import shard_name
-from synth.landmarks import GateConfig, TrackConfig
+from synth.landmarks import GateConfig
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import SampleConfig
 from synth.shard import local_input, plan_clips
-from synth.video import DEFAULT_TIMEOUT_S, probe
+from synth.synthesize import SynthConfig
+from synth.video import probe
 from tests.conftest import face
 
 
@@ -25,18 +26,14 @@ def clips_of(path, frames=16, clips=1):
 
 
 def synthesize_fn(out, landmarks_only=False, gates=None, policy=None):
-    return SynthesizeShardFn(
-        str(out),
-        "mediapipe",
-        TrackConfig(),
-        gates or GateConfig(),
-        DEFAULT_TIMEOUT_S,
-        None,
-        policy or PerturbPolicy(),
-        SampleConfig(fakes=1, size=128),
+    config = SynthConfig(
+        gates=gates or GateConfig(),
+        policy=policy or PerturbPolicy(),
+        samples=SampleConfig(fakes=1, size=128),
         seed=3,
         landmarks_only=landmarks_only,
     )
+    return SynthesizeGroupFn(str(out), "mediapipe", None, config)
 
 
 def test_gate_failures_are_routed_and_tracked_clips_kept(faces, tmp_path):
@@ -76,7 +73,7 @@ def test_shards_hold_every_sample_and_transplant_finds_donors(faces, tmp_path):
         assert_that(out["rejects"], equal_to([]), label="NoRejects")
     tars = sorted(tmp_path.glob("webdataset/*.tar"))
     assert [t.relative_to(tmp_path).as_posix() for t in tars] == [shard_name(i, 2) for i in range(2)]  # no gaps
-    assert not list(tmp_path.rglob("*.tmp-*"))
+    assert not list(tmp_path.rglob("*.tmp-*")) and not list(tmp_path.rglob("*.part*"))
     read = list(wds.WebDataset([str(t) for t in tars], shardshuffle=False))
     assert sorted(s["__key__"] for s in read) == sorted(f"{c.key}_{v}" for c in clips for v in ("real", "fake0"))
     for sample in read:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections import Counter
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -14,7 +15,7 @@ from schemas.inputs import VIDEO_ID_PATTERN
 from synth.errors import Rejected
 from synth.shard import (
     DIGEST_SPAN,
-    assign_shards,
+    assign_groups,
     check_video_id,
     content_digest,
     local_input,
@@ -157,10 +158,15 @@ def test_shards_are_contiguous_balanced_runs_without_gaps():
         info_with(80), InputRecord("/v/b.mp4", "b"), 16
     )
     assert len(clips) == 52
-    shard_of = assign_shards(list(reversed(clips)), 4)
-    ordered = [shard_of[c.key] for c in sorted(clips, key=lambda c: (c.video_id, c.clip))]
-    assert ordered == sorted(ordered) and sorted(set(ordered)) == list(range(13))
-    assert {ordered.count(s) for s in set(ordered)} == {4}
-    odd = assign_shards(clips[:50], 4)  # 50 clips in 13 shards: sizes 3 or 4
-    assert {list(odd.values()).count(s) for s in range(13)} == {3, 4}
+    groups = assign_groups(list(reversed(clips)), 4, 3)
+    ordered = [groups[c.key] for c in sorted(clips, key=lambda c: (c.video_id, c.clip))]
+    shards = [shard for shard, _ in ordered]
+    assert shards == sorted(shards) and sorted(set(shards)) == list(range(13))
+    assert {shards.count(s) for s in set(shards)} == {4}
+    # Donor groups cut each shard in order into runs of at most 3 of equal size (2 + 2 of 4), never across shards.
+    assert ordered[:8] == [(0, 0), (0, 0), (0, 1), (0, 1), (1, 0), (1, 0), (1, 1), (1, 1)]
+    sizes = Counter(assign_groups(clips, 26, 8).values())  # 2 shards of 26: 4 groups of 7, 7, 6, 6 each
+    assert sorted(sizes.values()) == [6, 6, 6, 6, 7, 7, 7, 7] and len(sizes) == 8
+    odd = [shard for shard, _ in assign_groups(clips[:50], 4, 8).values()]  # 50 clips in 13 shards: 3 or 4 each
+    assert {odd.count(s) for s in range(13)} == {3, 4}
     assert video_offsets([("b", 5), ("a", 47)]) == ({"a": 0, "b": 47}, 52)

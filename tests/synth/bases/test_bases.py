@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from synth.bases.autoencoder import RegionalAutoencoder, autoencoder_loss, fit_autoencoder
 from synth.bases.fit import evaluate, split_videos
 from synth.bases.io import ModelFileError, load_bases, save_bases
 from synth.bases.metrics import coupling, locality, nme
-from synth.bases.model import (
-    LinearBases,
-    RegionalAutoencoder,
-    TrainConfig,
-    autoencoder_loss,
-    fit_autoencoder,
-    fit_pca,
-    region_matrix,
-)
+from synth.bases.model import LinearBases, TrainConfig, fit_pca, region_matrix
 from synth.bases.normalize import canonical_shape, denormalize, normalize
 from synth.landmarks import extract_landmarks
 from synth.video import probe, read_frames

@@ -1,0 +1,193 @@
+"""Stages 2-6 without Beam: a donor group of clips -> landmarks, samples and rejects.
+
+One entry point, :func:`synthesize_group`, used by the Beam DoFn
+(:mod:`pipelines.samples`), ``render-preview``, ``bench/e2e.py`` and the tests. Each clip
+of the group is decoded once, its landmarks fitted and only its face crops kept; then the
+group's samples are made, with the other clips of the group as ``transplant`` donors.
+Memory is bounded by one group's crops.
+
+Everything is a pure function of the clips' frames, the models and the config: the same
+inputs give byte-identical samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from schemas.clips import ClipRecord
+from schemas.landmarks import ClipLandmarks
+from synth.bases.model import LinearBases
+from synth.errors import Rejected
+from synth.landmarks import GateConfig, LandmarkBackend, TrackConfig, extract_landmarks
+from synth.perturb.motion import ClipMotion
+from synth.perturb.policy import PerturbPolicy
+from synth.samples import Sample, SampleConfig, crop_for_samples, make_samples
+from synth.video import DEFAULT_TIMEOUT_S, ClipReader, Source
+
+#: Clips whose motion serves as each other's transplant donors (and whose crops are held at once).
+DONOR_GROUP = 8
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything besides the clips and the models that decides a group's outputs.
+
+    Attributes:
+        track, gates: landmark tracking and the clip gates (stage 3).
+        policy: how perturbations are drawn (stage 4).
+        samples: crops, fakes per clip, encoding (stages 5-6).
+        seed: the job's seed.
+        landmarks_only: stop after the landmarks (no samples).
+        decode_timeout: seconds one clip decode may take before the clip is rejected.
+    """
+
+    track: TrackConfig = field(default_factory=TrackConfig)
+    gates: GateConfig = field(default_factory=GateConfig)
+    policy: PerturbPolicy = field(default_factory=PerturbPolicy)
+    samples: SampleConfig = field(default_factory=SampleConfig)
+    seed: int = 0
+    landmarks_only: bool = False
+    decode_timeout: float = DEFAULT_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if not self.decode_timeout > 0:  # NaN fails too
+            raise ValueError(f"expected a decode timeout > 0 s, got {self.decode_timeout}")
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    """A clip's landmarks (stage 3 passed)."""
+
+    clip: ClipRecord
+    landmarks: ClipLandmarks
+
+
+@dataclass(frozen=True)
+class Made:
+    """One sample of a clip (stage 6)."""
+
+    clip: ClipRecord
+    sample: Sample
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A clip (``variant`` None) or one of its fakes that was not made, and why."""
+
+    stage: str
+    clip: ClipRecord
+    error: Rejected
+    variant: str | None = None
+
+
+@dataclass(frozen=True)
+class Bases:
+    """The motion-bases model and its summary for the labels (``kind``, ``k``, ``data_sha256``)."""
+
+    model: LinearBases
+    summary: dict
+
+    @classmethod
+    def of(cls, model: LinearBases, info: dict) -> Bases:
+        """From :func:`synth.bases.io.load_bases`'s ``(model, info)``."""
+        return cls(model, {"kind": model.kind, "k": model.k, "data_sha256": info.get("data_sha256")})
+
+
+class VideoReader:
+    """Decodes clips that arrive sorted by video, keeping one video open at a time, so a
+    video's consecutive clips are decoded forward instead of each seeking from a keyframe
+    (:class:`synth.video.ClipReader`).
+
+    Args:
+        opener: ``uri -> context manager`` giving a local path or a seekable binary file
+            (default: the URI is a local path).
+        timeout_s: wall-clock budget of one clip's decode.
+    """
+
+    def __init__(
+        self, opener: Callable[[str], contextlib.AbstractContextManager[Source]] | None = None, timeout_s: float = 120
+    ) -> None:
+        self.opener = opener or contextlib.nullcontext
+        self.timeout_s = timeout_s
+        self.uri: str | None = None
+        self.stack: contextlib.ExitStack | None = None
+        self.reader: ClipReader | None = None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def read(self, clip: ClipRecord) -> np.ndarray:
+        """The clip's frames ``(T, H, W, 3)`` uint8 RGB.
+
+        Raises:
+            Rejected: the video cannot be opened or decoded (see :func:`synth.video.read_frames`).
+        """
+        if clip.uri != self.uri:
+            self.close()
+            self.stack = contextlib.ExitStack()
+            try:
+                src = self.stack.enter_context(self.opener(clip.uri))
+                self.reader = self.stack.enter_context(ClipReader(src, timeout_s=self.timeout_s))
+            except BaseException:
+                self.close()
+                raise
+            self.uri = clip.uri
+        return self.reader.read(clip.start_frame, clip.num_frames, clip.start_pts)
+
+    def close(self) -> None:
+        if self.stack is not None:
+            self.stack.close()
+        self.uri, self.stack, self.reader = None, None, None
+
+
+def synthesize_group(
+    clips: Sequence[ClipRecord],
+    reader: VideoReader,
+    backend: LandmarkBackend,
+    bases: Bases,
+    config: SynthConfig,
+) -> Iterator[Landmarks | Made | Failed]:
+    """Stages 2-6 of one donor group, in (video id, clip) order.
+
+    Args:
+        clips: the group's clips (at most :data:`DONOR_GROUP`; see :func:`synth.shard.assign_groups`).
+        reader: decodes the clips; a video's clips arriving in order are decoded forward.
+        backend: the landmark model.
+        bases: the motion-bases model.
+        config: the rest.
+
+    Yields:
+        :class:`Landmarks` for each clip that passes the gates, then (unless
+        ``config.landmarks_only``) the :class:`Made` samples of each (real first) and a
+        :class:`Failed` for each fake not made; a :class:`Failed` (``stage`` "landmarks")
+        for each clip that cannot be decoded or fails the gates.
+    """
+    prepared = []
+    for clip in sorted(clips, key=lambda c: (c.video_id, c.clip)):
+        try:
+            frames = reader.read(clip)
+            lm = extract_landmarks(frames, backend, clip.fps_num / clip.fps_den, config.track, config.gates)
+        except Rejected as exc:
+            yield Failed("landmarks", clip, exc)
+            continue
+        yield Landmarks(clip, lm)
+        if not config.landmarks_only:
+            crops = crop_for_samples(clip, frames, lm, config.samples)
+            prepared.append((clip, lm, crops, ClipMotion.from_points(lm.ibug68, bases.model)))
+        del frames
+    for clip, lm, crops, motion in prepared:
+        donors = [(other.key, m.coeffs) for other, _, _, m in prepared if other.key != clip.key]
+        made, failed = make_samples(
+            clip, crops, lm, motion, bases.summary, config.policy, config.seed, config.samples, donors
+        )
+        for variant, exc in failed:
+            yield Failed("samples", clip, exc, variant)
+        for sample in made:
+            yield Made(clip, sample)
