@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 
-from bench import audit, bases, e2e, generate, landmarks, learnability, memory, perturb, render, video
+from bench import audit, bases, e2e, generate, landmarks, learnability, memory, perturb, render, scaling, video
 
 STAGES = {
     "video": video.run,
@@ -28,6 +28,7 @@ STAGES = {
     "render": render.run,
     "e2e": e2e.run,
     "generate": generate.run,
+    "scaling": scaling.run,
     "memory": memory.run,
     "audit": audit.run,
     "learnability": learnability.run,

@@ -42,9 +42,11 @@ def run(clips: list[Path]) -> None:
             argv = ["generate", "--input", str(listing), "--output", str(out), "-q"]
             argv += ["--direct_running_mode=multi_processing", f"--direct_num_workers={n}"]
             start = time.perf_counter()
-            subprocess.run(
-                [sys.executable, "-m", "pipelines.cli", *argv], check=True, preexec_fn=_all_cores, capture_output=True
+            done = subprocess.run(
+                [sys.executable, "-m", "pipelines.cli", *argv], preexec_fn=_all_cores, capture_output=True, text=True
             )
+            if done.returncode:
+                raise RuntimeError(f"kinefake {' '.join(argv)} exited {done.returncode}: {done.stderr}")
             seconds = time.perf_counter() - start
             manifest = json.loads((out / "manifest.json").read_text())
             rows.append((n, seconds, input_frames(out), manifest))

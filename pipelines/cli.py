@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 
+from pipelines.fs import local_copy, write_atomic
 from pipelines.options import UsageError
 from pipelines.output import OutputConflict, OutputError
 
@@ -34,7 +35,6 @@ def _print_flags(prog: str, description: str) -> None:
 
 
 def landmarks_preview(argv: list[str]) -> int:
-    from pathlib import Path
 
     import numpy as np
 
@@ -47,16 +47,17 @@ def landmarks_preview(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="kinefake landmarks-preview", description="Draw tracked landmarks and head-pose axes on one clip."
     )
-    parser.add_argument("video", help="Local video file.")
-    parser.add_argument("--out", required=True, help="Output .mp4.")
+    parser.add_argument("video", help="Video file, local or gs://.")
+    parser.add_argument("--out", required=True, help="Output .mp4, local or gs://.")
     parser.add_argument("--backend", choices=["mediapipe", "dlib"], default="mediapipe")
     parser.add_argument("--start", type=int, default=0, help="First frame.")
     parser.add_argument("--frames", type=int, default=96, help="Number of frames (clipped to the video).")
     args = parser.parse_args(argv)
     try:
-        info = probe(args.video)
-        count = min(args.frames, info.frame_count - args.start)
-        frames = read_frames(args.video, args.start, count, info.frame_pts[args.start] if info.frame_pts else None)
+        with local_copy(args.video) as video:
+            info = probe(video)
+            count = min(args.frames, info.frame_count - args.start)
+            frames = read_frames(video, args.start, count, info.frame_pts[args.start] if info.frame_pts else None)
         # Track with the gates open so a failing clip can still be looked at; report the failure on it.
         lenient = GateConfig(min_iod_px=0, max_abs_yaw=180, min_confidence=0, max_jitter=float("inf"))
         with make_backend(args.backend) as backend:
@@ -69,7 +70,7 @@ def landmarks_preview(argv: list[str]) -> int:
         check_gates(lm, GateConfig())
     except Rejected as exc:
         banner = f"REJECTED by default gates: {exc.reason}"
-    Path(args.out).write_bytes(encode_mp4([draw_frame(f, lm, t, banner) for t, f in enumerate(frames)], info.fps))
+    write_atomic(args.out, encode_mp4([draw_frame(f, lm, t, banner) for t, f in enumerate(frames)], info.fps))
     print(
         f"wrote {args.out}: {count} frames, backend {args.backend}, median IOD {float(np.median(lm.iod)):.1f} px, "
         f"jitter {100 * lm.raw_jitter:.2f} -> {100 * lm.jitter:.2f} % IOD/frame" + (f"; {banner}" if banner else "")
@@ -103,15 +104,18 @@ def bases_preview(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="kinefake bases-preview", description="Draw each basis on the mean face.")
     parser.add_argument("model", nargs="?", help="Model file (default: the model shipped with kinefake).")
-    parser.add_argument("--out", required=True, help="Output .png.")
+    parser.add_argument("--out", required=True, help="Output .png, local or gs://.")
     args = parser.parse_args(argv)
     try:
         bases, _ = load_bases(args.model)
     except ModelFileError as exc:
         print(f"kinefake bases-preview: {exc}", file=sys.stderr)
         return 2
-    if not cv2.imwrite(args.out, draw_bases(bases)):
-        print(f"kinefake bases-preview: cannot write {args.out}", file=sys.stderr)
+    _, png = cv2.imencode(".png", draw_bases(bases))
+    try:
+        write_atomic(args.out, png.tobytes())
+    except OSError as exc:
+        print(f"kinefake bases-preview: cannot write {args.out}: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: {bases.kind}, k={bases.k}")
     return 0
@@ -134,8 +138,8 @@ def render_preview(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="kinefake render-preview", description="real | fake | mask | |diff| x10 for one clip and one operator."
     )
-    parser.add_argument("video", help="Local video file.")
-    parser.add_argument("--out", required=True, help="Output .mp4.")
+    parser.add_argument("video", help="Video file, local or gs://.")
+    parser.add_argument("--out", required=True, help="Output .mp4, local or gs://.")
     parser.add_argument("--operator", choices=operator_names(), default="decouple")
     parser.add_argument("--start", type=int, default=0, help="First frame of the clip.")
     parser.add_argument("--frames", type=int, default=32, help="Clip length.")
@@ -163,9 +167,10 @@ def render_preview(argv: list[str]) -> int:
         return 2
     try:
         bases, _ = load_bases(args.bases)
-        info = probe(args.video)
-        count = min(args.frames, info.frame_count - args.start)
-        frames = read_frames(args.video, args.start, count, info.frame_pts[args.start] if info.frame_pts else None)
+        with local_copy(args.video) as video:
+            info = probe(video)
+            count = min(args.frames, info.frame_count - args.start)
+            frames = read_frames(video, args.start, count, info.frame_pts[args.start] if info.frame_pts else None)
         with make_backend("mediapipe") as backend:
             lm = extract_landmarks(frames, backend, float(info.fps))
     except (Rejected, ModelFileError) as exc:
@@ -184,7 +189,7 @@ def render_preview(argv: list[str]) -> int:
         print(f"kinefake render-preview: {exc}", file=sys.stderr)
         return 1
     panels = comparison_panels(rendered.real, rendered.fake, rendered.pixel)
-    Path(args.out).write_bytes(encode_mp4(panels, info.fps))
+    write_atomic(args.out, encode_mp4(panels, info.fps))
     label = fake.label
     print(
         f"wrote {args.out}: {label['operator']} on {label['region']} (partner {label['partner']}), "

@@ -15,10 +15,10 @@ import posixpath
 
 import pyarrow as pa
 
-from pipelines.fs import list_files, read_columns
+from pipelines.fs import list_files, read_columns, write_atomic
 from schemas.layout import table_glob
 from synth.bases.fit import KINDS, fit_from_table
-from synth.bases.io import save_bases
+from synth.bases.io import bases_bytes
 from synth.bases.model import TrainConfig
 
 LANDMARK_COLUMNS = ["video_id", "clip", "frame", "landmarks68"]
@@ -64,5 +64,5 @@ def run(argv: list[str]) -> dict:
         k=args.k, locality=args.locality, orthogonality=args.orthogonality, steps=args.steps, seed=args.seed
     )
     bases, info = fit_from_table(read_landmarks(patterns), args.kind, config, args.held_out_fraction)
-    save_bases(bases, args.out, info)
+    write_atomic(args.out, bases_bytes(bases, info))  # local or gs://
     return info

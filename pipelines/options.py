@@ -8,10 +8,10 @@ import sys
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from synth.landmarks import BACKENDS, GateConfig, TrackConfig
+from synth.perturb.policy import PerturbPolicy
+from synth.samples import INTERPOLATIONS, PRESETS, SampleConfig
 from synth.video import DEFAULT_TIMEOUT_S
-
-#: Operators drawn by default: the kinematic ones (jitter is a baseline for ablations).
-DEFAULT_OPERATORS = ("decouple", "desync", "amplitude", "freeze", "transplant")
 
 
 class KinefakeOptions(PipelineOptions):
@@ -53,54 +53,96 @@ class KinefakeOptions(PipelineOptions):
         parser.add_argument(
             "--bases", default=None, help="Motion-bases model (.safetensors); default: the one shipped in kinefake."
         )
+        parser.add_argument("--landmark-backend", choices=sorted(BACKENDS), default="mediapipe", help="Landmark model.")
         parser.add_argument(
-            "--landmark-backend", choices=["mediapipe", "dlib"], default="mediapipe", help="Landmark model."
+            "--detect-every", type=int, default=TrackConfig.detect_every, help="Run the face detector every N frames."
         )
-        parser.add_argument("--detect-every", type=int, default=8, help="Run the face detector every N frames.")
         parser.add_argument(
-            "--max-lost-frames", type=int, default=3, help="Longest run of frames without the face that is filled."
+            "--max-lost-frames",
+            type=int,
+            default=TrackConfig.max_lost_frames,
+            help="Longest run of frames without the face that is filled.",
         )
         parser.add_argument(
             "--compete-ratio",
             type=float,
-            default=0.35,
+            default=TrackConfig.compete_ratio,
             help="Reject a clip when another face is at least this fraction of the subject's area.",
         )
-        parser.add_argument("--min-iod-px", type=float, default=20.0, help="Gate: smallest median inter-ocular px.")
-        parser.add_argument("--max-abs-yaw", type=float, default=45.0, help="Gate: largest |yaw| in degrees.")
-        parser.add_argument("--min-confidence", type=float, default=0.5, help="Gate: smallest mean detector score.")
         parser.add_argument(
-            "--max-jitter", type=float, default=0.02, help="Gate: largest smoothed rigid jitter, IOD per frame."
+            "--min-iod-px", type=float, default=GateConfig.min_iod_px, help="Gate: smallest median inter-ocular px."
         )
-        parser.add_argument("--fakes-per-clip", type=int, default=1, help="Pseudo-fake variants per clip.")
+        parser.add_argument(
+            "--max-abs-yaw", type=float, default=GateConfig.max_abs_yaw, help="Gate: largest |yaw| in degrees."
+        )
+        parser.add_argument(
+            "--min-confidence",
+            type=float,
+            default=GateConfig.min_confidence,
+            help="Gate: smallest mean detector score.",
+        )
+        parser.add_argument(
+            "--max-jitter",
+            type=float,
+            default=GateConfig.max_jitter,
+            help="Gate: largest smoothed rigid jitter, IOD per frame.",
+        )
+        parser.add_argument(
+            "--fakes-per-clip", type=int, default=SampleConfig.fakes, help="Pseudo-fake variants per clip."
+        )
         parser.add_argument(
             "--operators",
-            default=",".join(DEFAULT_OPERATORS),
+            default=",".join(n for n, w in PerturbPolicy().weights.items() if w),
             help="Comma-separated operators drawn with equal probability: kinematic (decouple, desync, "
             "amplitude, freeze, transplant, jitter) and appearance (blend).",
         )
-        parser.add_argument("--min-strength", type=float, default=0.02, help="Smallest requested displacement, IOD.")
-        parser.add_argument("--max-strength", type=float, default=0.05, help="Largest requested displacement, IOD.")
-        parser.add_argument("--max-shift", type=float, default=0.06, help="Hard cap on any landmark's shift, IOD.")
         parser.add_argument(
-            "--jitter-sigma", type=float, default=0.01, help="Per-frame noise of the jitter baseline, IOD."
+            "--min-strength",
+            type=float,
+            default=PerturbPolicy.strength[0],
+            help="Smallest requested displacement, IOD.",
         )
         parser.add_argument(
-            "--min-blend-ratio", type=float, default=0.3, help="Smallest blend weight of the appearance family."
+            "--max-strength", type=float, default=PerturbPolicy.strength[1], help="Largest requested displacement, IOD."
         )
         parser.add_argument(
-            "--max-blend-ratio", type=float, default=0.7, help="Largest blend weight of the appearance family."
+            "--max-shift", type=float, default=PerturbPolicy.max_shift, help="Hard cap on any landmark's shift, IOD."
         )
-        parser.add_argument("--size", type=int, default=256, help="Face-crop side of the samples, pixels.")
-        parser.add_argument("--margin", type=float, default=1.3, help="Crop side over the landmarks' box side.")
-        parser.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear")
         parser.add_argument(
-            "--crf", type=int, default=18, help="libx264 quality of the mp4 members (0-51, lower is better)."
+            "--jitter-sigma",
+            type=float,
+            default=PerturbPolicy.jitter_sigma,
+            help="Per-frame noise of the jitter baseline, IOD.",
+        )
+        parser.add_argument(
+            "--min-blend-ratio",
+            type=float,
+            default=PerturbPolicy.blend_ratio[0],
+            help="Smallest blend weight of the appearance family.",
+        )
+        parser.add_argument(
+            "--max-blend-ratio",
+            type=float,
+            default=PerturbPolicy.blend_ratio[1],
+            help="Largest blend weight of the appearance family.",
+        )
+        parser.add_argument(
+            "--size", type=int, default=SampleConfig.size, help="Face-crop side of the samples, pixels."
+        )
+        parser.add_argument(
+            "--margin", type=float, default=SampleConfig.margin, help="Crop side over the landmarks' box side."
+        )
+        parser.add_argument("--interpolation", choices=INTERPOLATIONS, default=SampleConfig.interpolation)
+        parser.add_argument(
+            "--crf",
+            type=int,
+            default=SampleConfig.crf,
+            help="libx264 quality of the mp4 members (0-51, lower is better).",
         )
         parser.add_argument(
             "--preset",
-            choices=["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"],
-            default="veryfast",
+            choices=PRESETS,
+            default=SampleConfig.preset,
             help="libx264 speed/size trade-off of the mp4 members.",
         )
         parser.add_argument("--clips-per-shard", type=int, default=32, help="Clips per WebDataset shard, on average.")
@@ -164,8 +206,6 @@ def _config(cls, **fields):
 
 def track_config(opts: KinefakeOptions):
     """Raises: UsageError: a value out of range."""
-    from synth.landmarks import TrackConfig
-
     return _config(
         TrackConfig,
         detect_every=opts.detect_every,
@@ -176,8 +216,6 @@ def track_config(opts: KinefakeOptions):
 
 def gate_config(opts: KinefakeOptions):
     """Raises: UsageError: a value out of range."""
-    from synth.landmarks import GateConfig
-
     return _config(
         GateConfig,
         min_iod_px=opts.min_iod_px,
@@ -193,7 +231,7 @@ def perturb_policy(opts: KinefakeOptions):
     Raises:
         UsageError: an unknown operator, or strengths out of order or negative.
     """
-    from synth.perturb.policy import PerturbPolicy, operator_names
+    from synth.perturb.policy import operator_names
 
     names = [n.strip() for n in opts.operators.split(",") if n.strip()]
     unknown = sorted(set(names) - set(operator_names()))
@@ -215,8 +253,6 @@ def sample_config(opts: KinefakeOptions):
     Raises:
         UsageError: a value out of range.
     """
-    from synth.samples import SampleConfig
-
     return _config(
         SampleConfig,
         fakes=opts.fakes_per_clip,

@@ -35,6 +35,10 @@ from synth.video import encode_mp4
 
 #: Largest crop side, pixels: a detector input, and a 32-frame clip's masks stay in memory.
 MAX_SIZE = 1024
+#: Resampling of the warp.
+INTERPOLATIONS = ("bilinear", "bicubic")
+#: libx264 presets, fastest first.
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,11 @@ class SampleConfig:
             raise ValueError(f"expected 1 <= margin <= 4, got {self.margin}")
         if not 0 <= self.crf <= 51:
             raise ValueError(f"expected crf in 0..51, got {self.crf}")
+        if self.interpolation not in INTERPOLATIONS or self.preset not in PRESETS:
+            raise ValueError(
+                f"expected interpolation in {INTERPOLATIONS} and preset in {PRESETS}, "
+                f"got {self.interpolation!r}, {self.preset!r}"
+            )
 
 
 @dataclass(frozen=True)

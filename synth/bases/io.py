@@ -16,7 +16,7 @@ from importlib import resources
 
 import numpy as np
 from safetensors import SafetensorError, safe_open
-from safetensors.numpy import save_file
+from safetensors.numpy import save
 
 from synth.bases.model import LinearBases
 from synth.landmarks.layout import IBUG68
@@ -40,11 +40,8 @@ def _digest(tensors: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def save_bases(bases: LinearBases, path: str | os.PathLike, info: dict) -> None:
-    """Write ``bases`` and ``info`` (config, data hash, metrics: JSON-serialisable) to ``path``.
-
-    Written to a temporary name and renamed, so a reader never sees half a file.
-    """
+def bases_bytes(bases: LinearBases, info: dict) -> bytes:
+    """``bases`` and ``info`` (config, data hash, metrics: JSON-serialisable) as a model file's bytes."""
     tensors = {name: np.ascontiguousarray(getattr(bases, name), np.float64) for name in TENSORS}
     metadata = {
         "format": FORMAT,
@@ -56,8 +53,15 @@ def save_bases(bases: LinearBases, path: str | os.PathLike, info: dict) -> None:
         "tensors_sha256": _digest(tensors),
         "info": json.dumps(info, sort_keys=True),
     }
+    return save(tensors, metadata=metadata)
+
+
+def save_bases(bases: LinearBases, path: str | os.PathLike, info: dict) -> None:
+    """Write :func:`bases_bytes` to a local ``path`` (a temporary name renamed, so a reader
+    never sees half a file; :mod:`pipelines.fit_bases` writes remote paths)."""
     tmp = f"{os.fspath(path)}.tmp"
-    save_file(tensors, tmp, metadata=metadata)
+    with open(tmp, "wb") as f:
+        f.write(bases_bytes(bases, info))
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
