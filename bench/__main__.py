@@ -16,9 +16,8 @@ import platform
 import sys
 from pathlib import Path
 
-import cv2
-
 from bench import audit, bases, e2e, generate, landmarks, learnability, memory, perturb, render, scaling, video
+from synth.threads import one_thread_per_library
 
 STAGES = {
     "video": video.run,
@@ -38,7 +37,7 @@ DEFAULT_STAGES = sorted(set(STAGES) - {"learnability"})
 
 
 def pin_to_one_core() -> str:
-    cv2.setNumThreads(1)
+    one_thread_per_library()
     if hasattr(os, "sched_setaffinity"):
         core = min(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {core})

@@ -1,80 +1,159 @@
-"""End to end, one process: a clip decoded once, tracked, perturbed, rendered and encoded.
+"""End to end, one process: :func:`synth.synthesize.synthesize_group` on real clips.
 
-What one Beam worker process does per clip (without Beam's own overhead): decode the
-clip, landmarks (MediaPipe), then the real sample and one pseudo-fake (crop, perturb,
-render, encode, members). Figures are per *input* frame. Each video contributes its
-first ``CLIPS_PER_VIDEO`` consecutive clips, read as ``generate`` reads them by default
-(no ``--max-clips-per-video``): through one :class:`~synth.video.ClipReader`.
+What one Beam worker process does per donor group (without Beam's own overhead): decode
+each clip, landmarks (MediaPipe), crops, then the real sample and one pseudo-fake of each
+(perturb, render, encode, members). Each video's first ``CLIPS_PER_VIDEO`` consecutive
+clips are kept; clips the landmark gates reject are left out by an untimed first pass; the
+rest, videos of one size in a row, are cut into donor groups of at most ``DONOR_GROUP``
+as ``generate`` cuts its shards (a row's figures are its groups'). Figures are per *input*
+frame of the clips that make samples.
+
+Three runs: ``one core, decode inline`` (the process pinned to one core, ``--decode-ahead
+0``): the cost of a frame on one core, what matters when every core runs a worker;
+``per process, decode ahead`` (the defaults, the process free to use the machine's
+cores): the rate of one worker process, with the cores it used; and the same with FFmpeg
+choosing its decoder threads (``--decode-threads 0``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from synth.bases.io import load_bases
 from synth.errors import Rejected
-from synth.landmarks import extract_landmarks, make_backend
-from synth.perturb.motion import ClipMotion
-from synth.perturb.policy import PerturbPolicy
-from synth.samples import SampleConfig, crop_for_samples, make_samples
+from synth.landmarks import make_backend
+from synth.samples import SampleConfig
 from synth.shard import local_input, plan_clips
-from synth.video import ClipReader, probe
+from synth.synthesize import DONOR_GROUP, Bases, Failed, SynthConfig, VideoReader, synthesize_group
+from synth.video import probe
 
 CLIP_FRAMES = 32
 CLIPS_PER_VIDEO = 3
+COLUMNS = ("decode wait", "landmark model", "rest")
+
+
+class TimedReader(VideoReader):
+    """A :class:`VideoReader` that adds the time the caller waits for frames to ``waited``."""
+
+    waited = 0.0
+
+    def decode(self, clips) -> Iterator:
+        for clip, future in super().decode(clips):
+            t0 = time.perf_counter()
+            future.exception()  # blocks until the frames (or the rejection) are there
+            self.waited += time.perf_counter() - t0
+            yield clip, future
+
+
+class TimedBackend:
+    """A landmark backend whose model calls (detect, fit, reset) add their time to ``spent``."""
+
+    def __init__(self, backend) -> None:
+        self.backend, self.spent = backend, 0.0
+        self.name, self.layout, self.version = backend.name, backend.layout, backend.version
+        self.fit_checks_presence = backend.fit_checks_presence
+
+    def _timed(self, method, *args):
+        t0 = time.perf_counter()
+        try:
+            return method(*args)
+        finally:
+            self.spent += time.perf_counter() - t0
+
+    def detect(self, frame):
+        return self._timed(self.backend.detect, frame)
+
+    def fit(self, frame, box):
+        return self._timed(self.backend.fit, frame, box)
+
+    def reset(self):
+        return self._timed(self.backend.reset)
 
 
 def run(clips: list[Path]) -> None:
-    bases, info = load_bases()
-    summary = {"kind": bases.kind, "k": bases.k, "data_sha256": info.get("data_sha256")}
-    backend = make_backend("mediapipe")
-    policy, config = PerturbPolicy(), SampleConfig(fakes=1)
-    stages = ("decode", "landmarks", "samples")
-    totals = {}  # size label -> [seconds per stage..., frames, clips, rejected]
-    for path in clips:
-        video = probe(path)
-        size = f"{video.width}x{video.height}"
-        row = totals.setdefault(size, [0.0, 0.0, 0.0, 0, 0, 0])
-        try:
-            planned = plan_clips(video, local_input(path), CLIP_FRAMES)
-        except Rejected:
-            continue
-        reader = ClipReader(str(path))
-        for clip in planned[:CLIPS_PER_VIDEO]:
-            t0 = time.perf_counter()
-            frames = reader.read(clip.start_frame, clip.num_frames, clip.start_pts)
-            t1 = time.perf_counter()
+    bases = Bases.of(*load_bases())
+    config = SynthConfig(samples=SampleConfig(fakes=1))
+    groups = _passing_groups(clips, bases, config)
+    print("\nend to end per input frame: synthesize_group, real + 1 fake sample per clip")
+    one_core = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    _table("one core, decode inline", groups, bases, dataclasses.replace(config, decode_ahead=0), {one_core})
+    cores = set(range(os.cpu_count() or 1))
+    ahead = f"per process, decode {config.decode_ahead} clip ahead, free to use {len(cores)} cores"
+    _table(ahead, groups, bases, config, cores)
+    _table(f"{ahead}, --decode-threads 0", groups, bases, dataclasses.replace(config, decode_threads=0), cores)
+
+
+def _passing_groups(clips: list[Path], bases: Bases, config: SynthConfig) -> list[tuple[str, list]]:
+    """``(size label, clips)`` donor groups: the first clips of each video less those the
+    gates reject, videos of one size in a row, cut into groups of at most ``DONOR_GROUP``."""
+    by_size: dict[str, list] = {}
+    only = dataclasses.replace(config, landmarks_only=True)
+    with contextlib.closing(make_backend("mediapipe")) as backend:
+        for path in clips:
+            video = probe(path)
             try:
-                lm = extract_landmarks(frames, backend, float(video.fps))
+                planned = plan_clips(video, local_input(path), CLIP_FRAMES)[:CLIPS_PER_VIDEO]
             except Rejected:
-                row[5] += 1
                 continue
-            t2 = time.perf_counter()
-            motion = ClipMotion.from_points(lm.ibug68, bases)
-            make_samples(clip, crop_for_samples(clip, frames, lm, config), lm, motion, summary, policy, 0, config)
-            t3 = time.perf_counter()
-            row[0] += t1 - t0
-            row[1] += t2 - t1
-            row[2] += t3 - t2
-            row[3] += clip.num_frames
-            row[4] += 1
-        reader.close()
-    print("\nend to end per input frame: decode once, landmarks, real + 1 fake sample (crop, perturb, render, encode)")
-    header = "".join(f"{s + ' ms':>13}" for s in stages)
-    print(f"  {'clip size':<12} {'clips':>5} {'frames':>7}{header} {'total ms':>9} {'frames/s':>9}")
-    all_row = [0.0, 0.0, 0.0, 0, 0, 0]
-    for size, row in sorted(totals.items(), key=lambda kv: kv[1][3], reverse=True):
-        if row[3]:
-            _print_row(size, row)
-        all_row = [a + b for a, b in zip(all_row, row, strict=True)]
-    _print_row("all", all_row)
-    if all_row[5]:
-        print(f"  ({all_row[5]} clips rejected by the landmark gates, not counted)")
+            with VideoReader() as reader:
+                events = synthesize_group(planned, reader, backend, bases, only)
+                failed = {e.clip.key for e in events if isinstance(e, Failed)}
+            by_size.setdefault(f"{video.width}x{video.height}", []).extend(c for c in planned if c.key not in failed)
+    return [
+        (size, passing[i : i + DONOR_GROUP])
+        for size, passing in by_size.items()
+        for i in range(0, len(passing), DONOR_GROUP)
+    ]
+
+
+def _table(title: str, groups: list[tuple[str, list]], bases: Bases, config: SynthConfig, cores: set) -> None:
+    pinned = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else None
+    if pinned is not None and None not in cores:
+        os.sched_setaffinity(0, cores)  # before the backend starts: its graph threads inherit the mask
+    try:
+        rows = {}  # size label -> [wait, model, wall, cpu, frames, clips]
+        with contextlib.closing(make_backend("mediapipe")) as inner:
+            backend = TimedBackend(inner)
+            for size, group in groups:
+                if not group:
+                    continue
+                row = rows.setdefault(size, [0.0, 0.0, 0.0, 0.0, 0, 0])
+                reader = TimedReader(
+                    opener=None,
+                    timeout_s=config.decode_timeout,
+                    threads=config.decode_threads,
+                    ahead=config.decode_ahead,
+                )
+                spent, wall, cpu = backend.spent, time.perf_counter(), time.process_time()
+                with reader:
+                    for _ in synthesize_group(group, reader, backend, bases, config):
+                        pass
+                row[2] += time.perf_counter() - wall
+                row[3] += time.process_time() - cpu
+                row[0] += reader.waited
+                row[1] += backend.spent - spent
+                row[4] += sum(c.num_frames for c in group)
+                row[5] += len(group)
+    finally:
+        if pinned is not None:
+            os.sched_setaffinity(0, pinned)
+    print(f"\n  {title}")
+    header = "".join(f"{c + ' ms':>18}" for c in COLUMNS)
+    print(f"  {'clip size':<12} {'clips':>5} {'frames':>7}{header} {'total ms':>9} {'frames/s':>9} {'cores':>6}")
+    total = [0.0] * 6
+    for size, row in sorted(rows.items(), key=lambda kv: kv[1][4], reverse=True):
+        _print_row(size, row)
+        total = [a + b for a, b in zip(total, row, strict=True)]
+    _print_row("all", total)
 
 
 def _print_row(label: str, row: list) -> None:
-    frames = row[3]
-    cells = "".join(f"{1000 * s / frames:>13.2f}" for s in row[:3])
-    total = sum(row[:3])
-    print(f"  {label:<12} {row[4]:>5} {frames:>7}{cells} {1000 * total / frames:>9.2f} {frames / total:>9.1f}")
+    wait, model, wall, cpu, frames, clips = row
+    cells = "".join(f"{1000 * s / frames:>18.2f}" for s in (wait, model, wall - wait - model))
+    rate = f"{1000 * wall / frames:>9.2f} {frames / wall:>9.1f} {cpu / wall:>6.2f}"
+    print(f"  {label:<12} {clips:>5} {frames:>7}{cells} {rate}")

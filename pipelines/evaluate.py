@@ -108,11 +108,10 @@ _WORKER: dict = {}
 
 
 def _init_worker(backend_name: str, margin: float, pixel_size: int) -> None:
-    import cv2
-
     from synth.landmarks import make_backend
+    from synth.threads import one_thread_per_library
 
-    cv2.setNumThreads(1)
+    one_thread_per_library()
     _WORKER.update(backend=make_backend(backend_name), margin=margin, pixel_size=pixel_size)
 
 

@@ -23,6 +23,7 @@ from pipelines.options import (
     perturb_policy,
     require,
     sample_config,
+    synth_config,
     track_config,
 )
 from pipelines.output import (
@@ -83,27 +84,14 @@ def landmark_table(items: list, schema) -> pa.Table:
     ).cast(schema)
 
 
-def synth_config(opts: KinefakeOptions) -> SynthConfig:
-    """Raises: UsageError: a value out of range."""
-    return SynthConfig(
-        track_config(opts),
-        gate_config(opts),
-        perturb_policy(opts),
-        sample_config(opts),
-        opts.seed,
-        opts.landmarks_only,
-        opts.decode_timeout,
-    )
-
-
-def build(pipeline: beam.Pipeline, opts: KinefakeOptions, progress: str | None = None) -> None:
+def build(pipeline: beam.Pipeline, opts: KinefakeOptions, config: SynthConfig, progress: str | None = None) -> None:
     out = opts.output.rstrip("/")
     shard = (
         pipeline
         | "InputSpecs" >> beam.Create(list(opts.input))
         | "Shard" >> ShardVideos(opts.clip_frames, opts.clip_stride, opts.max_clips_per_video, opts.decode_timeout)
     )
-    fn = SynthesizeGroupFn(out, opts.landmark_backend, opts.bases, synth_config(opts), progress)
+    fn = SynthesizeGroupFn(out, opts.landmark_backend, opts.bases, config, progress)
     synth = shard["clips"] | "Synthesize" >> Synthesize(opts.clips_per_shard, fn)
     num_files = synth["clips"] | "TableFiles" >> beam.Map(table_file_count)
     by_clip = {"video_of": lambda row: row.video_id, "num_files": num_files}
@@ -153,13 +141,14 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
     require(opts, "input", "output")
     if opts.clips_per_shard < 1:
         raise UsageError(f"--clips-per-shard: expected >= 1, got {opts.clips_per_shard}")
+    synth = synth_config(opts)
     config = job_config(opts)
     prepare_output(opts.output, config, opts.overwrite)
     quiet = QuietStorageFailures()
     logging.getLogger("apache_beam.runners.common").addFilter(quiet)
     try:
         with beam.Pipeline(options=options) as pipeline:
-            build(pipeline, opts, progress if runs_locally(options) else None)
+            build(pipeline, opts, synth, progress if runs_locally(options) else None)
     except Exception as exc:
         failure = storage_failure(exc)
         if failure is None:

@@ -11,6 +11,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from synth.landmarks import BACKENDS, GateConfig, TrackConfig
 from synth.perturb.policy import PerturbPolicy
 from synth.samples import INTERPOLATIONS, PRESETS, SampleConfig
+from synth.synthesize import SynthConfig
 from synth.video import DEFAULT_TIMEOUT_S
 
 
@@ -48,6 +49,19 @@ class KinefakeOptions(PipelineOptions):
             type=float,
             default=DEFAULT_TIMEOUT_S,
             help="Seconds one probe or clip decode may take before the input is rejected.",
+        )
+        parser.add_argument(
+            "--decode-ahead",
+            type=int,
+            default=SynthConfig.decode_ahead,
+            help="Clips each worker decodes ahead on a background thread, overlapping decode with "
+            "landmarks (0: off). Speed only: the output is the same.",
+        )
+        parser.add_argument(
+            "--decode-threads",
+            type=int,
+            default=SynthConfig.decode_threads,
+            help="FFmpeg decoder threads per worker (0: FFmpeg chooses). Speed only.",
         )
         parser.add_argument("--seed", type=int, default=0, help="Global seed; same seed, same samples.")
         parser.add_argument(
@@ -261,4 +275,20 @@ def sample_config(opts: KinefakeOptions):
         interpolation=opts.interpolation,
         crf=opts.crf,
         preset=opts.preset,
+    )
+
+
+def synth_config(opts: KinefakeOptions) -> SynthConfig:
+    """Raises: UsageError: a value out of range."""
+    return _config(
+        SynthConfig,
+        track=track_config(opts),
+        gates=gate_config(opts),
+        policy=perturb_policy(opts),
+        samples=sample_config(opts),
+        seed=opts.seed,
+        landmarks_only=opts.landmarks_only,
+        decode_timeout=opts.decode_timeout,
+        decode_threads=opts.decode_threads,
+        decode_ahead=opts.decode_ahead,
     )

@@ -21,7 +21,6 @@ import hashlib
 import posixpath
 
 import apache_beam as beam
-import cv2
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
@@ -37,7 +36,8 @@ from synth.bases.io import load_bases
 from synth.landmarks import make_backend
 from synth.samples import Sample
 from synth.shard import group_of_rank, shard_count, video_offsets
-from synth.synthesize import DONOR_GROUP, Bases, Failed, Landmarks, Made, SynthConfig, VideoReader, synthesize_group
+from synth.synthesize import DONOR_GROUP, Bases, Failed, Landmarks, Made, SynthConfig, synthesize_group
+from synth.threads import one_thread_per_library
 
 #: Tag of the (ClipRecord, ClipLandmarks) output.
 LANDMARKS = "landmarks"
@@ -97,7 +97,7 @@ class SynthesizeGroupFn(beam.DoFn):
         self.rejected = Metrics.counter("samples", "rejected")
 
     def setup(self) -> None:
-        cv2.setNumThreads(1)
+        one_thread_per_library()
         self.backend = make_backend(self.backend_name)
         with local_copy(self.bases_path) if self.bases_path else contextlib.nullcontext() as local:
             self.bases = Bases.of(*load_bases(local))
@@ -113,7 +113,7 @@ class SynthesizeGroupFn(beam.DoFn):
         uri = posixpath.join(self.out, part_name(shard, group))
         written = frames = rejected = 0
         with contextlib.ExitStack() as stack:
-            videos = stack.enter_context(VideoReader(open_source, self.config.decode_timeout))
+            videos = stack.enter_context(self.config.reader(open_source))
             writer = None
             for event in synthesize_group(list(clips), videos, self.backend, self.bases, self.config):
                 if isinstance(event, Landmarks):

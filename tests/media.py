@@ -48,6 +48,27 @@ def write_noise_video(dst: Path, frames: int, size: tuple[int, int] = (64, 48), 
     return dst
 
 
+def write_size_change(dst: Path, first: tuple[int, int], second: tuple[int, int], frames: int) -> Path:
+    """An MPEG-TS file of ``frames`` grey-80 frames at ``first`` (width, height) followed by
+    ``frames`` grey-160 frames at ``second``: two H.264 streams concatenated."""
+    data = b""
+    for (width, height), grey in ((first, 80), (second, 160)):
+        buf = io.BytesIO()
+        with av.open(buf, "w", format="mpegts") as out:
+            stream = out.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            for i in range(frames):
+                frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), grey, np.uint8), format="rgb24")
+                frame.pts = i
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode(None):
+                out.mux(packet)
+        data += buf.getvalue()
+    dst.write_bytes(data)
+    return dst
+
+
 def make_bad_inputs(folder: Path, real_moov_at_end: Path, real_faststart: Path) -> dict[str, tuple[Path, str]]:
     """Every bad input the shard stage must reject: name -> (path, expected reason)."""
     folder.mkdir(parents=True, exist_ok=True)

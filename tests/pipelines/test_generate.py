@@ -168,6 +168,8 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
         (["--max-lost-frames", "-1"], "max_lost_frames >= 0"),
         (["--compete-ratio", "-0.5"], "expected compete_ratio >= 0"),
         (["--decode-timeout", "0"], "--decode-timeout: expected > 0 seconds"),
+        (["--decode-ahead", "-1"], "expected decode_threads >= 0 and decode_ahead >= 0, got 1, -1"),
+        (["--decode-threads", "-3"], "expected decode_threads >= 0 and decode_ahead >= 0, got -3, 1"),
         (["--max-clip-per-video", "1"], "unknown flag --max-clip-per-video; did you mean --max-clips-per-video?"),
         (["--detect_every", "3"], "unknown flag --detect_every; did you mean --detect-every?"),
         (["--frobnicate"], "unknown flag --frobnicate"),

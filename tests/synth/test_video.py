@@ -15,7 +15,7 @@ import pytest
 from synth.errors import Rejected
 from synth.video import MAX_WORK_PIXELS, ClipReader, encode_mp4, iter_frames, probe, read_frames, working_size
 from tests.conftest import face
-from tests.media import remux_with_rotation, write_noise_video, write_x264_444
+from tests.media import remux_with_rotation, write_noise_video, write_size_change, write_x264_444
 
 ROUND_TRIP_FRAMES = 8
 SEEK_FRAMES = 4
@@ -226,3 +226,13 @@ def test_bad_arguments_name_expected_and_got():
         encode_mp4([], 25)
     with pytest.raises(ValueError, match="expected start >= 0"):
         next(iter_frames("unused.mp4", start=-1))
+
+
+def test_a_stream_that_changes_size_mid_clip_keeps_the_first_size(tmp_path):
+    # Two MPEG-TS segments of different sizes, concatenated (as a capture or a careless cut
+    # can give): every frame comes out at the first frame's size, none is dropped.
+    path = write_size_change(tmp_path / "sizes.ts", (64, 48), (96, 64), frames=8)
+    assert (probe(path).width, probe(path).height, probe(path).frame_count) == (64, 48, 16)
+    frames = read_frames(path, 0, 16)
+    assert frames.shape == (16, 48, 64, 3)
+    assert abs(float(frames[:8].mean()) - 80) < 3 and abs(float(frames[8:].mean()) - 160) < 3
