@@ -122,18 +122,22 @@ def bases_preview(argv: list[str]) -> int:
 
 
 def render_preview(argv: list[str]) -> int:
-    from pathlib import Path
-
+    """One clip's real and fake side by side, made by ``generate``'s own path
+    (:func:`synth.synthesize.synthesize_group`): the clip and the clip after it (before it at
+    the end of the video) form a donor group, as neighbouring clips do in a corpus, so
+    ``transplant`` has a donor. The samples are encoded losslessly (``crf`` 0) and decoded
+    back, so the |diff| panel shows the edit alone, not the codec."""
+    from schemas.sample import FAKE_PREFIX, MASKS, MP4, REAL
     from synth.bases.io import ModelFileError, load_bases
     from synth.errors import Rejected
-    from synth.landmarks import extract_landmarks, make_backend
-    from synth.perturb.motion import ClipMotion
-    from synth.perturb.policy import PerturbPolicy, operator_names, sample_perturbation, unusable_reason
-    from synth.render.clip import crop_clip
+    from synth.io import decode_mp4, decode_npz
+    from synth.landmarks import make_backend
+    from synth.perturb.policy import PerturbPolicy, operator_names
     from synth.render.panels import comparison_panels
-    from synth.render.warp import DegenerateMesh
-    from synth.samples import render_fake
-    from synth.video import encode_mp4, probe, read_frames
+    from synth.samples import INTERPOLATIONS, SampleConfig
+    from synth.shard import clip_record, local_input
+    from synth.synthesize import Bases, Failed, Made, SynthConfig, synthesize_group
+    from synth.video import encode_mp4, probe
 
     parser = argparse.ArgumentParser(
         prog="kinefake render-preview", description="real | fake | mask | |diff| x10 for one clip and one operator."
@@ -148,10 +152,11 @@ def render_preview(argv: list[str]) -> int:
     parser.add_argument(
         "--max-shift", type=float, default=PerturbPolicy.max_shift, help="Hard cap on any landmark's shift, IOD."
     )
-    parser.add_argument("--size", type=int, default=256, help="Crop side, pixels.")
-    parser.add_argument("--margin", type=float, default=1.3, help="Crop side over the landmarks' box side.")
-    parser.add_argument("--full-frame", action="store_true", help="Warp the full frames instead of face crops.")
-    parser.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear")
+    parser.add_argument("--size", type=int, default=SampleConfig.size, help="Crop side, pixels.")
+    parser.add_argument(
+        "--margin", type=float, default=SampleConfig.margin, help="Crop side over the landmarks' box side."
+    )
+    parser.add_argument("--interpolation", choices=INTERPOLATIONS, default=SampleConfig.interpolation)
     parser.add_argument("--bases", help="Motion-bases model (default: shipped).")
     args = parser.parse_args(argv)
     # The default strength range is capped at --max-shift, so a smaller cap alone is valid;
@@ -162,35 +167,46 @@ def render_preview(argv: list[str]) -> int:
         strength = (args.strength, args.strength)
     try:
         policy = PerturbPolicy(weights={args.operator: 1.0}, strength=strength, max_shift=args.max_shift)
+        samples = SampleConfig(1, args.size, args.margin, args.interpolation, crf=0)
+        config = SynthConfig(policy=policy, samples=samples, seed=args.seed, decode_ahead=0)
+        if args.start < 0 or args.frames < 1:
+            raise ValueError(f"expected --start >= 0 and --frames >= 1, got {args.start}, {args.frames}")
     except ValueError as exc:
         print(f"kinefake render-preview: {exc}", file=sys.stderr)
         return 2
     try:
-        bases, _ = load_bases(args.bases)
-        with local_copy(args.video) as video:
-            info = probe(video)
+        bases = Bases.of(*load_bases(args.bases))
+        with local_copy(args.video) as video, make_backend("mediapipe") as backend:
+            info, ref = probe(video), local_input(video)
             count = min(args.frames, info.frame_count - args.start)
-            frames = read_frames(video, args.start, count, info.frame_pts[args.start] if info.frame_pts else None)
-        with make_backend("mediapipe") as backend:
-            lm = extract_landmarks(frames, backend, float(info.fps))
+            if count < 1:
+                raise Rejected("too short", f"the video has {info.frame_count} frames; --start is {args.start}")
+            clip = clip_record(info, ref, 0, args.start, count)
+            after = args.start + count
+            neighbour = after if after + count <= info.frame_count else args.start - count
+            group = [clip] + ([clip_record(info, ref, 1, neighbour, count)] if neighbour >= 0 else [])
+            made = {}
+            with (
+                config.reader() as reader,
+                contextlib.closing(synthesize_group(group, reader, backend, bases, config)) as events,
+            ):
+                for event in events:
+                    if event.clip.key != clip.key:
+                        continue
+                    if isinstance(event, Failed):
+                        raise event.error
+                    if isinstance(event, Made):
+                        made[event.sample.label["variant"]] = event.sample
+                        if len(made) == 2:
+                            break
     except (Rejected, ModelFileError) as exc:
         print(f"kinefake render-preview: {exc}", file=sys.stderr)
         return 1
-    motion = ClipMotion.from_points(lm.ibug68, bases)
-    donors = [("self-reversed", motion.coeffs[::-1].copy())]  # a donor for transplant without a second clip
-    fake = sample_perturbation(f"{Path(args.video).stem}_{args.start:04d}_fake0", args.seed, motion, policy, donors)
-    if fake is None:
-        print(f"kinefake render-preview: {args.operator}: {unusable_reason(motion, policy, donors)}", file=sys.stderr)
-        return 1
-    try:
-        crops = crop_clip(frames, lm.ibug68, float(info.fps), args.size, args.margin, args.full_frame)
-        rendered, _ = render_fake(crops, lm.ibug68, fake, args.interpolation)
-    except DegenerateMesh as exc:
-        print(f"kinefake render-preview: {exc}", file=sys.stderr)
-        return 1
-    panels = comparison_panels(rendered.real, rendered.fake, rendered.pixel)
+    real, fake = made[REAL], made[f"{FAKE_PREFIX}0"]
+    (real_frames, _), (fake_frames, _) = decode_mp4(real.members[MP4]), decode_mp4(fake.members[MP4])
+    panels = comparison_panels(real_frames, fake_frames, decode_npz(fake.members[MASKS])["pixel"])
     write_atomic(args.out, encode_mp4(panels, info.fps))
-    label = fake.label
+    label = fake.label["perturbation"]
     print(
         f"wrote {args.out}: {label['operator']} on {label['region']} (partner {label['partner']}), "
         f"params {label['params']}, frames {label['active_frames']}, max {label['max_displacement_iod']:.3f} IOD"

@@ -22,8 +22,14 @@ STAGE = "shard"
 
 
 def _is_folder(spec: str) -> bool:
-    """A local directory, or a remote prefix written with a trailing slash."""
-    return spec.endswith("/") if is_remote(spec) else os.path.isdir(spec)
+    """A local directory; remotely, a prefix written with a trailing slash, or a name with no
+    wildcard that is not an object but has objects under it (``gs://bucket/videos`` as
+    ``gs://bucket/videos/``: object stores have no folders to ask about)."""
+    if not is_remote(spec):
+        return os.path.isdir(spec)
+    if spec.endswith("/"):
+        return True
+    return not any(c in spec for c in "*?[") and not FileSystems.exists(spec) and bool(list_entries(spec + "/*"))
 
 
 class ExpandInputSpecs(beam.DoFn):

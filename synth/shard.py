@@ -176,28 +176,27 @@ def plan_clips(
     keep = np.arange(candidates)
     if max_clips_per_video is not None and candidates > max_clips_per_video:
         keep = np.unique(np.round(np.linspace(0, candidates - 1, max_clips_per_video)).astype(int))
-    clips = []
-    for k in keep.tolist():
-        start = k * stride
-        clips.append(
-            ClipRecord(
-                video_id=ref.video_id,
-                clip=k,
-                uri=ref.uri,
-                split=ref.split,
-                start_frame=start,
-                num_frames=clip_frames,
-                start_pts=info.frame_pts[start] if info.frame_pts else None,
-                fps_num=info.fps_num,
-                fps_den=info.fps_den,
-                width=info.width,
-                height=info.height,
-                rotation=info.rotation,
-                codec=info.codec,
-                video_frames=n,
-            )
-        )
-    return clips
+    return [clip_record(info, ref, k, k * stride, clip_frames) for k in keep.tolist()]
+
+
+def clip_record(info: VideoInfo, ref: InputRecord, index: int, start: int, frames: int) -> ClipRecord:
+    """Clip ``index`` of a probed video: ``frames`` frames from frame ``start``."""
+    return ClipRecord(
+        video_id=ref.video_id,
+        clip=index,
+        uri=ref.uri,
+        split=ref.split,
+        start_frame=start,
+        num_frames=frames,
+        start_pts=info.frame_pts[start] if info.frame_pts else None,
+        fps_num=info.fps_num,
+        fps_den=info.fps_den,
+        width=info.width,
+        height=info.height,
+        rotation=info.rotation,
+        codec=info.codec,
+        video_frames=info.frame_count,
+    )
 
 
 def shard_count(clips: int, clips_per_shard: int) -> int:

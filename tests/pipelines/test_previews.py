@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import json
+
 import cv2
 
 from pipelines.cli import main
+from pipelines.corpus import iter_samples
 from synth.video import probe, read_frames
 from tests.conftest import face
 
@@ -39,13 +43,29 @@ def test_render_preview_panels_and_cap(faces, tmp_path, capsys):
     assert "max strength <= max shift" in capsys.readouterr().err
 
 
-def test_render_preview_full_frame_bicubic(faces, tmp_path):
-    out = tmp_path / "full.mp4"
-    video = face(faces, "LipNet")
-    args = ["render-preview", str(video), "--out", str(out), "--frames", "16", "--operator", "decouple"]
-    assert main([*args, "--full-frame", "--interpolation", "bicubic"]) == 0
-    info, source = probe(out), probe(video)
-    assert (info.frame_count, info.width, info.height) == (16, 4 * source.width, source.height)
+def test_render_preview_of_transplant_takes_its_donor_from_the_next_clip(faces, tmp_path, capsys):
+    out = tmp_path / "transplant.mp4"
+    args = ["render-preview", str(face(faces, "LipNet")), "--out", str(out), "--frames", "16", "--start", "56"]
+    assert main([*args, "--operator", "transplant", "--interpolation", "bicubic", "--size", "128"]) == 0
+    assert "transplant" in capsys.readouterr().out  # 56 + 16 + 16 > 75 frames: the donor is frames 40-55
+    info = probe(out)
+    assert (info.frame_count, info.width, info.height) == (16, 4 * 128, 128)
+
+
+def test_render_preview_draws_what_generate_writes(faces, tmp_path, capsys):
+    video = face(faces, "LivePortrait__d3")
+    out = tmp_path / "corpus"
+    flags = ["--operators", "desync", "--seed", "7", "--crf", "0", "--max-clips-per-video", "1", "-q"]
+    assert main(["generate", "--input", str(video), "--output", str(out), *flags]) == 0
+    (sample,) = [s for s in iter_samples(str(out)) if s["__key__"].endswith("_0000_fake0")]
+    written = json.loads(sample["json"])["perturbation"]
+    preview = ["render-preview", str(video), "--out", str(tmp_path / "p.mp4"), "--operator", "desync", "--seed", "7"]
+    assert main(preview) == 0
+    printed = capsys.readouterr().out
+    params, rest = printed.split(" params ", 1)[1].split(", frames ", 1)
+    assert ast.literal_eval(params) == written["params"]
+    assert f"{written['operator']} on {written['region']} (partner {written['partner']})" in printed
+    assert rest.startswith(f"{written['active_frames']}, max {written['max_displacement_iod']:.3f} IOD")
 
 
 def test_bases_preview(tmp_path):

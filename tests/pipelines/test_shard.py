@@ -88,3 +88,25 @@ def test_shard_stage_accounts_for_every_input(faces, tmp_path):
             equal_to([True] * len(expected_rejects)),
             label="EveryRejectExplained",
         )
+
+
+def test_a_remote_folder_is_found_with_or_without_its_trailing_slash():
+    from pipelines.shard import ExpandInputSpecs
+    from tests.object_store import OBJECTS
+
+    OBJECTS.clear()
+    for name in ("a.mp4", "b.mov", "notes.txt", "deeper/c.mp4"):
+        OBJECTS[f"kfmem://bucket/videos/{name}"] = b"x"
+    OBJECTS["kfmem://bucket/videos.mp4"] = b"x"  # a sibling object whose name starts like the folder's
+    expand = ExpandInputSpecs()
+
+    def found(spec):
+        return [record.uri for record in expand.process(spec)]  # InputRecords only: a reject is tagged
+
+    folder = ["kfmem://bucket/videos/a.mp4", "kfmem://bucket/videos/b.mov"]
+    assert found("kfmem://bucket/videos") == found("kfmem://bucket/videos/") == folder
+    assert found("kfmem://bucket/videos.mp4") == ["kfmem://bucket/videos.mp4"]
+    assert found("kfmem://bucket/videos/a.mp4") == ["kfmem://bucket/videos/a.mp4"]
+    (nothing,) = [r.value for r in expand.process("kfmem://bucket/vid")]
+    assert (nothing.uri, nothing.reason) == ("kfmem://bucket/vid", "no input matched")
+    OBJECTS.clear()
