@@ -31,7 +31,6 @@ from pipelines.output import (
     QuietStorageFailures,
     describe_os_error,
     prepare_output,
-    remove_debris,
     remove_partial_run,
     storage_failure,
     write_manifest,
@@ -158,7 +157,6 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
         raise OutputError(message) from None
     finally:
         logging.getLogger("apache_beam.runners.common").removeFilter(quiet)
-    remove_debris(opts.output)
     return write_manifest(opts.output, config)
 
 

@@ -186,13 +186,6 @@ def remove_partial_run(out: str) -> None:
         FileSystems.delete(partial)
 
 
-def remove_debris(out: str) -> None:
-    """Delete Beam's ``beam-temp-*`` folders that a finished write leaves behind."""
-    debris = [p for p in earlier_files(out) if "beam-temp-" in posixpath.relpath(p, out.rstrip("/"))]
-    if debris:
-        FileSystems.delete(debris)
-
-
 def file_record(uri: str, out: str) -> FileRecord:
     """Checksum one written file (run on the worker that wrote it, not on the launcher)."""
     from apache_beam.io.filesystems import FileSystems

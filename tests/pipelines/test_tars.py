@@ -31,3 +31,36 @@ def test_tars_are_the_bytes_webdataset_writes_and_read_back_in_order(tmp_path):
     path.write_bytes(ours.getvalue())
     assert list(read_samples(str(path))) == samples
     assert [s["__key__"] for s in wds.WebDataset(str(path), shardshuffle=False)] == [s["__key__"] for s in samples]
+
+
+def test_joining_parts_is_the_one_writer_tar_and_a_retry_after_the_join_reports_it_again(tmp_path):
+    from pipelines.samples import JoinShardFn
+    from schemas.layout import part_name, shard_name
+
+    groups = [[{"__key__": f"v_{g}{i}_real", "mp4": bytes([g]) * (300 + i)} for i in range(2)] for g in range(3)]
+    whole = io.BytesIO()
+    one = SampleTarWriter(whole)
+    parts = []
+    (tmp_path / "webdataset").mkdir()
+    for g, samples in enumerate(groups):
+        uri = str(tmp_path / part_name(shard_name(0, 1), g))
+        with open(uri, "wb") as f:
+            writer = SampleTarWriter(f)
+            for sample in samples:
+                writer.write(sample)
+                one.write(sample)
+            writer.close()
+        parts.append((g, uri, len(samples)))
+    one.close()
+    join = JoinShardFn(str(tmp_path))
+    (record,) = join.process((0, list(reversed(parts))), num_shards=1)  # arrival order is not group order
+    tar = tmp_path / shard_name(0, 1)
+    assert tar.read_bytes() == whole.getvalue()
+    assert (record.path, record.samples, record.sha256) == (
+        shard_name(0, 1),
+        6,
+        hashlib.sha256(whole.getvalue()).hexdigest(),
+    )
+    assert not [p for _, p, _ in parts if (tmp_path / p).exists()]  # the parts are gone
+    (again,) = join.process((0, parts), num_shards=1)  # a retried bundle: parts deleted, tar complete
+    assert again == record
