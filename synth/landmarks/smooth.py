@@ -20,7 +20,6 @@ mouth kept its timing (lag 0) and at least 85% of its opening range.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import savgol_filter
 
 from synth.geometry import apply_similarity, invert_similarity, similarity_params
 from synth.landmarks.layout import inter_ocular
@@ -38,6 +37,8 @@ def savgol_time(x: np.ndarray, fps: float, seconds: float, order: int = 2) -> np
     window -= 1 - window % 2
     if window < 5:
         return x.copy()
+    from scipy.signal import savgol_filter  # 1.3 s to import: paid by workers, not by every CLI start
+
     return savgol_filter(x, window, order, axis=0, mode="interp")
 
 
