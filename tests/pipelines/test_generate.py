@@ -136,6 +136,7 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
     first = run(argv)
     (out / "parquet" / "clips" / "clips-00000-of-00003.parquet").write_bytes(b"stale shard of an interrupted run")
     (out / "parquet" / "samples" / "beam-temp-samples-0f3a").mkdir()  # debris of a killed write
+    (out / "webdataset" / "shard-00000-of-00009.tar.part00002").write_bytes(b"a group's part of a killed run")
     (out / "notes.txt").write_text("the user's own file, outside the folders a run owns")
     second = run(argv)
     assert second["counts"] == first["counts"]
@@ -143,7 +144,7 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
     tars = [(s["path"], s["sha256"]) for s in first["shards"] if s["path"].endswith(".tar")]
     assert tars and tars == [(s["path"], s["sha256"]) for s in second["shards"] if s["path"].endswith(".tar")]
     assert read_tables(out, "parquet/clips/*.parquet").num_rows == first["counts"]["clips"]
-    assert not list(out.rglob("beam-temp-*")) and (out / "notes.txt").exists()
+    assert not list(out.rglob("beam-temp-*")) and not list(out.rglob("*.part*")) and (out / "notes.txt").exists()
 
     assert main(["generate", *argv[:-1], "24"]) == 2
     assert "differs in: clip_frames, clip_stride" in capsys.readouterr().err
