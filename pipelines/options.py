@@ -63,6 +63,12 @@ class KinefakeOptions(PipelineOptions):
             default=SynthConfig.decode_threads,
             help="FFmpeg decoder threads per worker (0: FFmpeg chooses). Speed only.",
         )
+        parser.add_argument(
+            "--sample-threads",
+            type=int,
+            default=SynthConfig.sample_threads,
+            help="Clips of a donor group whose samples (render, encode) each worker makes at once. Speed only.",
+        )
         parser.add_argument("--seed", type=int, default=0, help="Global seed; same seed, same samples.")
         parser.add_argument(
             "--bases", default=None, help="Motion-bases model (.safetensors); default: the one shipped in kinefake."
@@ -291,4 +297,5 @@ def synth_config(opts: KinefakeOptions) -> SynthConfig:
         decode_timeout=opts.decode_timeout,
         decode_threads=opts.decode_threads,
         decode_ahead=opts.decode_ahead,
+        sample_threads=opts.sample_threads,
     )

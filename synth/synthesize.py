@@ -47,6 +47,7 @@ class SynthConfig:
         decode_timeout: seconds one clip decode may take before the clip is rejected.
         decode_threads: FFmpeg decoder threads (1: one core; 0: FFmpeg chooses).
         decode_ahead: clips decoded ahead on a background thread (see :class:`VideoReader`).
+        sample_threads: clips whose samples (render, encode) are made at once, on threads.
 
     The decode settings change how fast, never what: the outputs are the same bytes.
     """
@@ -60,6 +61,7 @@ class SynthConfig:
     decode_timeout: float = DEFAULT_TIMEOUT_S
     decode_threads: int = 1
     decode_ahead: int = 1
+    sample_threads: int = 2
 
     def __post_init__(self) -> None:
         if not self.decode_timeout > 0:  # NaN fails too
@@ -68,6 +70,8 @@ class SynthConfig:
             raise ValueError(
                 f"expected decode_threads >= 0 and decode_ahead >= 0, got {self.decode_threads}, {self.decode_ahead}"
             )
+        if self.sample_threads < 1:
+            raise ValueError(f"expected sample_threads >= 1, got {self.sample_threads}")
 
     def reader(self, opener: Callable[[str], contextlib.AbstractContextManager[Source]] | None = None) -> VideoReader:
         """A :class:`VideoReader` with this config's decode settings."""
@@ -225,12 +229,23 @@ def synthesize_group(
                 crops = crop_for_samples(clip, frames, lm, config.samples)
                 prepared.append((clip, lm, crops, ClipMotion.from_points(lm.ibug68, bases.model)))
         frames = decoded = None  # only the crops are kept; the next clip may be decoding already
-    for clip, lm, crops, motion in prepared:
+
+    def samples_of(item):
+        clip, lm, crops, motion = item
         donors = [(other.key, m.coeffs) for other, _, _, m in prepared if other.key != clip.key]
-        made, failed = make_samples(
+        return clip, make_samples(
             clip, crops, lm, motion, bases.summary, config.policy, config.seed, config.samples, donors
         )
-        for variant, exc in failed:
-            yield Failed("samples", clip, exc, variant)
-        for sample in made:
-            yield Made(clip, sample)
+
+    # Each clip's samples depend only on the group's landmarks: with sample_threads > 1 they
+    # are made several at once (OpenCV's warp, x264 and numpy release the GIL), in order.
+    pool = ThreadPoolExecutor(config.sample_threads, "samples") if config.sample_threads > 1 else None
+    try:
+        for clip, (made, failed) in (pool.map if pool else map)(samples_of, prepared):
+            for variant, exc in failed:
+                yield Failed("samples", clip, exc, variant)
+            for sample in made:
+                yield Made(clip, sample)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)

@@ -172,6 +172,7 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
         (["--decode-timeout", "0"], "--decode-timeout: expected > 0 seconds"),
         (["--decode-ahead", "-1"], "expected decode_threads >= 0 and decode_ahead >= 0, got 1, -1"),
         (["--decode-threads", "-3"], "expected decode_threads >= 0 and decode_ahead >= 0, got -3, 1"),
+        (["--sample-threads", "0"], "expected sample_threads >= 1, got 0"),
         (["--max-clip-per-video", "1"], "unknown flag --max-clip-per-video; did you mean --max-clips-per-video?"),
         (["--detect_every", "3"], "unknown flag --detect_every; did you mean --detect-every?"),
         (["--frobnicate"], "unknown flag --frobnicate"),

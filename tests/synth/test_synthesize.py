@@ -56,16 +56,16 @@ def run(group, backend, bases, config) -> list:
 
 
 def test_decode_settings_change_nothing_and_a_missing_file_is_rejected(group, mediapipe_backend, bases):
-    inline = run(group, mediapipe_backend, bases, dataclasses.replace(CONFIG, decode_ahead=0))
+    inline = run(group, mediapipe_backend, bases, dataclasses.replace(CONFIG, decode_ahead=0, sample_threads=1))
     failed = [e for e in inline if e[0] == "failed"]
     gone = ("failed", "landmarks", group[-1].key, "file not found", None)
     assert [e for e in failed if e[1] == "landmarks"] == [gone]
     assert sum(e[0] == "landmarks" for e in inline) == 3
     # A real sample and a fake for each tracked clip, or a reason for the fake that was not made.
     assert sum(e[0] == "made" for e in inline) + sum(e[1] == "samples" for e in failed) == 6
-    for ahead, threads in ((1, 1), (3, 0)):
-        config = dataclasses.replace(CONFIG, decode_ahead=ahead, decode_threads=threads)
-        assert run(group, mediapipe_backend, bases, config) == inline, (ahead, threads)
+    for ahead, threads, samples in ((1, 1, 1), (1, 1, 2), (3, 0, 3)):
+        config = dataclasses.replace(CONFIG, decode_ahead=ahead, decode_threads=threads, sample_threads=samples)
+        assert run(group, mediapipe_backend, bases, config) == inline, (ahead, threads, samples)
 
 
 def test_landmarks_only_makes_no_samples(group, mediapipe_backend, bases):
@@ -74,16 +74,19 @@ def test_landmarks_only_makes_no_samples(group, mediapipe_backend, bases):
     assert [e[0] for e in events].count("landmarks") == 3
 
 
-def test_a_consumer_that_stops_early_leaves_no_decode_running(group, mediapipe_backend, bases):
-    with VideoReader(ahead=2) as reader:
-        events = synthesize_group(group, reader, mediapipe_backend, bases, CONFIG)
-        assert isinstance(next(events), Landmarks)
-        events.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("decode")]
+def test_a_consumer_that_stops_early_leaves_no_thread_running(group, mediapipe_backend, bases):
+    for stop_after in (Landmarks, Made):  # while decoding, while making samples
+        with VideoReader(ahead=2) as reader:
+            events = synthesize_group(group, reader, mediapipe_backend, bases, CONFIG)
+            assert any(isinstance(e, stop_after) for e in events)
+            events.close()
+        assert not [t for t in threading.enumerate() if t.name.startswith(("decode", "samples"))]
 
 
 def test_decode_settings_are_checked():
     with pytest.raises(ValueError, match="decode_ahead >= 0"):
         SynthConfig(decode_ahead=-1)
+    with pytest.raises(ValueError, match="sample_threads >= 1"):
+        SynthConfig(sample_threads=0)
     with pytest.raises(ValueError, match="threads >= 0"):
         VideoReader(threads=-2)
