@@ -10,9 +10,9 @@ frame of the clips that make samples.
 
 Three runs: ``one core, decode inline`` (the process pinned to one core, ``--decode-ahead
 0``): the cost of a frame on one core, what matters when every core runs a worker;
-``per process, decode ahead`` (the defaults, the process free to use the machine's
-cores): the rate of one worker process, with the cores it used; and the same with FFmpeg
-choosing its decoder threads (``--decode-threads 0``).
+``per process`` (the defaults: decode ahead, two sample threads; the process free to use
+the machine's cores): the rate of one worker process, with the cores it used; and the same
+with FFmpeg choosing its decoder threads (``--decode-threads 0``).
 """
 
 from __future__ import annotations
@@ -83,7 +83,10 @@ def run(clips: list[Path]) -> None:
     one_core = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     _table("one core, decode inline", groups, bases, dataclasses.replace(config, decode_ahead=0), {one_core})
     cores = set(range(os.cpu_count() or 1))
-    ahead = f"per process, decode {config.decode_ahead} clip ahead, free to use {len(cores)} cores"
+    ahead = (
+        f"per process (defaults: decode {config.decode_ahead} clip ahead, {config.sample_threads} sample threads), "
+        f"free to use {len(cores)} cores"
+    )
     _table(ahead, groups, bases, config, cores)
     _table(f"{ahead}, --decode-threads 0", groups, bases, dataclasses.replace(config, decode_threads=0), cores)
 
