@@ -54,20 +54,20 @@ class KinefakeOptions(PipelineOptions):
             "--decode-ahead",
             type=int,
             default=SynthConfig.decode_ahead,
-            help="Clips each worker decodes ahead on a background thread, overlapping decode with "
+            help="Clips (up to 8) each worker decodes ahead on a background thread, overlapping decode with "
             "landmarks (0: off). Speed only: the output is the same.",
         )
         parser.add_argument(
             "--decode-threads",
             type=int,
             default=SynthConfig.decode_threads,
-            help="FFmpeg decoder threads per worker (0: FFmpeg chooses). Speed only.",
+            help="FFmpeg decoder threads per worker, up to 16 (0: FFmpeg chooses). Speed only.",
         )
         parser.add_argument(
             "--sample-threads",
             type=int,
             default=SynthConfig.sample_threads,
-            help="Clips of a donor group whose samples (render, encode) each worker makes at once. Speed only.",
+            help="Clips of a donor group (up to 8) whose samples each worker renders and encodes at once. Speed only.",
         )
         parser.add_argument("--seed", type=int, default=0, help="Global seed; same seed, same samples.")
         parser.add_argument(

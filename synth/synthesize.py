@@ -32,6 +32,8 @@ from synth.video import DEFAULT_TIMEOUT_S, ClipReader, Source
 
 #: Clips whose motion serves as each other's transplant donors (and whose crops are held at once).
 DONOR_GROUP = 8
+#: FFmpeg's own ceiling for the decoder threads it picks (``MAX_AUTO_THREADS``).
+MAX_DECODE_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,15 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if not self.decode_timeout > 0:  # NaN fails too
             raise ValueError(f"expected a decode timeout > 0 s, got {self.decode_timeout}")
-        if self.decode_threads < 0 or self.decode_ahead < 0:
+        # Past a group's clips more threads or clips ahead do nothing but hold memory, and
+        # FFmpeg advises against more than 16 decoder threads (each frame thread holds frames).
+        if not (0 <= self.decode_threads <= MAX_DECODE_THREADS and 0 <= self.decode_ahead <= DONOR_GROUP):
             raise ValueError(
-                f"expected decode_threads >= 0 and decode_ahead >= 0, got {self.decode_threads}, {self.decode_ahead}"
+                f"expected 0 <= decode_threads <= {MAX_DECODE_THREADS} and 0 <= decode_ahead <= {DONOR_GROUP}, "
+                f"got {self.decode_threads}, {self.decode_ahead}"
             )
-        if self.sample_threads < 1:
-            raise ValueError(f"expected sample_threads >= 1, got {self.sample_threads}")
+        if not 1 <= self.sample_threads <= DONOR_GROUP:
+            raise ValueError(f"expected 1 <= sample_threads <= {DONOR_GROUP}, got {self.sample_threads}")
 
     def reader(self, opener: Callable[[str], contextlib.AbstractContextManager[Source]] | None = None) -> VideoReader:
         """A :class:`VideoReader` with this config's decode settings."""

@@ -84,9 +84,9 @@ def test_a_consumer_that_stops_early_leaves_no_thread_running(group, mediapipe_b
 
 
 def test_decode_settings_are_checked():
-    with pytest.raises(ValueError, match="decode_ahead >= 0"):
+    with pytest.raises(ValueError, match="0 <= decode_ahead <= 8"):
         SynthConfig(decode_ahead=-1)
-    with pytest.raises(ValueError, match="sample_threads >= 1"):
+    with pytest.raises(ValueError, match="1 <= sample_threads <= 8"):
         SynthConfig(sample_threads=0)
     with pytest.raises(ValueError, match="threads >= 0"):
         VideoReader(threads=-2)
