@@ -18,13 +18,9 @@ from pipelines.fs import local_copy
 from pipelines.options import (
     KinefakeOptions,
     UsageError,
-    gate_config,
     parse_options,
-    perturb_policy,
     require,
-    sample_config,
     synth_config,
-    track_config,
 )
 from pipelines.output import (
     OutputError,
@@ -41,7 +37,7 @@ from pipelines.tables import WriteTable, table_file_count
 from schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, landmarks_table
 from schemas.layout import table_prefix
 from synth.bases.io import load_bases
-from synth.synthesize import SynthConfig
+from synth.synthesize import Bases, SynthConfig
 from synth.video import working_size
 
 
@@ -49,26 +45,27 @@ def bases_summary(path: str | None) -> dict:
     """Load the motion-bases model once up front (a bad file fails the job before any work)."""
     with local_copy(path) if path else contextlib.nullcontext() as local:
         bases, info = load_bases(local)
-    return {"path": path or "default", "kind": bases.kind, "k": bases.k, "data_sha256": info.get("data_sha256")}
+    return {"path": path or "default", **Bases.of(bases, info).summary}
 
 
-def job_config(opts: KinefakeOptions) -> dict:
+def job_config(opts: KinefakeOptions, synth: SynthConfig) -> dict:
     """What decides the samples: recorded in the manifest and compared on re-runs (in the
-    form JSON gives back, tuples as lists, so a re-run compares equal)."""
+    form JSON gives back, tuples as lists, so a re-run compares equal). The decode and
+    thread settings of ``synth`` are left out: they change how fast, not what."""
     config = {
         "bases": bases_summary(opts.bases),
         "input": list(opts.input),
         "clip_frames": opts.clip_frames,
         "clip_stride": opts.clip_stride or opts.clip_frames,
         "max_clips_per_video": opts.max_clips_per_video,
-        "decode_timeout": opts.decode_timeout,
-        "seed": opts.seed,
+        "decode_timeout": synth.decode_timeout,
+        "seed": synth.seed,
         "landmark_backend": opts.landmark_backend,
-        "track": dataclasses.asdict(track_config(opts)),
-        "gates": dataclasses.asdict(gate_config(opts)),
-        "landmarks_only": opts.landmarks_only,
-        "samples": dataclasses.asdict(sample_config(opts)),
-        "policy": dataclasses.asdict(perturb_policy(opts)),
+        "track": dataclasses.asdict(synth.track),
+        "gates": dataclasses.asdict(synth.gates),
+        "landmarks_only": synth.landmarks_only,
+        "samples": dataclasses.asdict(synth.samples),
+        "policy": dataclasses.asdict(synth.policy),
         "clips_per_shard": opts.clips_per_shard,
     }
     return json.loads(json.dumps(config))
@@ -141,7 +138,7 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
     if opts.clips_per_shard < 1:
         raise UsageError(f"--clips-per-shard: expected >= 1, got {opts.clips_per_shard}")
     synth = synth_config(opts)
-    config = job_config(opts)
+    config = job_config(opts, synth)
     prepare_output(opts.output, config, opts.overwrite)
     quiet = QuietStorageFailures()
     logging.getLogger("apache_beam.runners.common").addFilter(quiet)

@@ -233,7 +233,7 @@ def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None = None, dst: np.n
         rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
     if size is not None and (rgb.shape[1], rgb.shape[0]) != tuple(size):
         rgb = cv2.resize(rgb, tuple(size), interpolation=cv2.INTER_AREA)
-    if dst is None or np.shares_memory(rgb, dst):
+    if dst is None or rgb is dst:  # OpenCV hands back dst itself when it wrote into it
         return rgb
     dst[...] = rgb
     return dst
