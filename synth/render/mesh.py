@@ -29,7 +29,6 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import Delaunay
 
 from synth.bases.normalize import canonical_shape, normalize
 from synth.geometry import apply_similarity, turn_vectors
@@ -89,6 +88,8 @@ def canonical_vertices(shapes: np.ndarray) -> np.ndarray:
 def clip_triangles(shapes: np.ndarray) -> np.ndarray:
     """The clip's triangulation: ``(T, 68, 2)`` canonical-unit source shapes -> ``(M, 3)`` int64
     vertex indices, counter-clockwise (positive signed area, y down) on the median vertices."""
+    from scipy.spatial import Delaunay  # 0.3 s to import: paid by workers, not by every CLI start
+
     points = np.median(canonical_vertices(shapes), 0)
     tri = Delaunay(points).simplices.astype(np.int64)
     area = signed_areas(points[None], tri)[0]
