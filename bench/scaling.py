@@ -4,13 +4,15 @@ with one thread of work per worker, then with the defaults.
 Each run is a fresh ``kinefake generate`` process over every shared clip (all their clips,
 one fake each) with ``--direct_running_mode=multi_processing --direct_num_workers=N``,
 start-up, probing, tables and manifest included, on every core of the machine (the bench's
-own one-core pinning is lifted for these processes). The two corpora must be the same bytes.
+own one-core pinning is lifted for these processes). Every corpus must be the same bytes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,9 @@ WORKERS = (1, 2)
 #: One thread of work per worker (how workers scale), then the defaults (decode ahead, two
 #: sample threads: a worker alone already uses more than one core).
 SETTINGS = (("one thread per worker", ["--decode-ahead", "0", "--sample-threads", "1"]), ("defaults", []))
+#: Runs of each (settings, workers), 1 and 2 workers alternating so that the machine's drift
+#: falls on both; figures are medians (single runs of one command spread by +-10% here).
+REPEATS = 3
 
 
 def _all_cores() -> None:
@@ -36,33 +41,50 @@ def input_frames(out: Path) -> int:
     return sum(n for label, n in zip(table["label"], table["num_frames"], strict=True) if label == 0)
 
 
+def generate_seconds(listing: Path, out: Path, flags: list[str], workers: int) -> tuple[float, dict]:
+    """Wall time of one ``kinefake generate -q`` process, and the manifest it wrote."""
+    argv = ["generate", "--input", str(listing), "--output", str(out), "-q", *flags]
+    argv += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    start = time.perf_counter()
+    command = [sys.executable, "-m", "pipelines.cli", *argv]
+    done = subprocess.run(command, preexec_fn=_all_cores, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"kinefake {' '.join(argv)} exited {done.returncode}: {done.stderr}")
+    return time.perf_counter() - start, json.loads((out / "manifest.json").read_text())
+
+
 def run(clips: list[Path]) -> None:
-    rows = []
+    seconds: dict[tuple[str, int], list[float]] = {}
+    shards = []
     with tempfile.TemporaryDirectory() as folder:
         listing = Path(folder) / "videos.csv"
         listing.write_text("uri\n" + "".join(f"{p.resolve()}\n" for p in clips))
         for label, flags in SETTINGS:
-            for n in WORKERS:
-                out = Path(folder) / f"out{len(rows)}"
-                argv = ["generate", "--input", str(listing), "--output", str(out), "-q", *flags]
-                argv += ["--direct_running_mode=multi_processing", f"--direct_num_workers={n}"]
-                start = time.perf_counter()
-                command = [sys.executable, "-m", "pipelines.cli", *argv]
-                done = subprocess.run(command, preexec_fn=_all_cores, capture_output=True, text=True)
-                if done.returncode:
-                    raise RuntimeError(f"kinefake {' '.join(argv)} exited {done.returncode}: {done.stderr}")
-                seconds = time.perf_counter() - start
-                manifest = json.loads((out / "manifest.json").read_text())
-                rows.append((label, n, seconds, input_frames(out), manifest))
-    (_, _, base, frames, first), *_ = rows
-    same = all(m["shards"] == first["shards"] for *_, m in rows)
+            for _ in range(REPEATS):
+                for n in WORKERS:
+                    out = Path(folder) / f"out{len(shards)}"
+                    wall, manifest = generate_seconds(listing, out, flags, n)
+                    seconds.setdefault((label, n), []).append(wall)
+                    if not shards:
+                        first, frames = manifest, input_frames(out)
+                    shards.append(manifest["shards"])
+                    shutil.rmtree(out)
+    same = all(s == shards[0] for s in shards)
+    base = statistics.median(seconds[SETTINGS[0][0], 1])
     print(f"\nkinefake generate on DirectRunner multi_processing, {os.cpu_count()} cores, every clip of every video")
     print(f"  {first['counts']['clips']} clips, {first['counts']['samples']} samples, {frames} input frames in samples")
-    print(f"  {'settings':<26} {'workers':>7} {'wall s':>8} {'input frames/s':>15} {'vs 1 worker':>12} {'vs first':>9}")
-    one = {label: seconds for label, n, seconds, _, _ in rows if n == 1}
-    for label, n, seconds, _, _ in rows:
+    print(f"  {REPEATS} runs each, 1 and 2 workers alternating: medians, and each 2-worker run's speed-up over")
+    print("  the 1-worker run just before it ('per run')")
+    print(
+        f"  {'settings':<22} {'workers':>7} {'wall s':>7} {'range s':>11} {'input frames/s':>15} "
+        f"{'vs 1 worker':>11} {'per run':>17} {'vs first':>8}"
+    )
+    for (label, n), walls in seconds.items():
+        median = statistics.median(walls)
+        one = seconds[label, 1]
+        per_run = " ".join(f"{a / b:.2f}" for a, b in zip(one, walls, strict=True))
         print(
-            f"  {label:<26} {n:>7} {seconds:>8.1f} {frames / seconds:>15.1f} "
-            f"{one[label] / seconds:>11.2f}x {base / seconds:>8.2f}x"
+            f"  {label:<22} {n:>7} {median:>7.1f} {min(walls):>5.1f}-{max(walls):<5.1f} {frames / median:>15.1f} "
+            f"{statistics.median(one) / median:>10.2f}x {per_run:>17} {base / median:>7.2f}x"
         )
-    print(f"  corpora byte-identical across settings and worker counts: {'yes' if same else 'NO'}")
+    print(f"  corpora byte-identical across settings, worker counts and runs: {'yes' if same else 'NO'}")
