@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -41,20 +42,29 @@ def input_frames(out: Path) -> int:
     return sum(n for label, n in zip(table["label"], table["num_frames"], strict=True) if label == 0)
 
 
-def generate_seconds(listing: Path, out: Path, flags: list[str], workers: int) -> tuple[float, dict]:
-    """Wall time of one ``kinefake generate -q`` process, and the manifest it wrote."""
+def _children_cpu() -> float:
+    """CPU seconds of the finished child processes, their own waited-for children (Beam's
+    workers) included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def generate_seconds(listing: Path, out: Path, flags: list[str], workers: int) -> tuple[float, float, dict]:
+    """Wall time and CPU time (launcher and workers) of one ``kinefake generate -q`` process,
+    and the manifest it wrote."""
     argv = ["generate", "--input", str(listing), "--output", str(out), "-q", *flags]
     argv += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     command = [sys.executable, "-m", "pipelines.cli", *argv]
     done = subprocess.run(command, preexec_fn=_all_cores, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"kinefake {' '.join(argv)} exited {done.returncode}: {done.stderr}")
-    return time.perf_counter() - start, json.loads((out / "manifest.json").read_text())
+    return time.perf_counter() - start, _children_cpu() - cpu, json.loads((out / "manifest.json").read_text())
 
 
 def run(clips: list[Path]) -> None:
     seconds: dict[tuple[str, int], list[float]] = {}
+    cpu: dict[tuple[str, int], list[float]] = {}
     shards = []
     with tempfile.TemporaryDirectory() as folder:
         listing = Path(folder) / "videos.csv"
@@ -63,8 +73,9 @@ def run(clips: list[Path]) -> None:
             for _ in range(REPEATS):
                 for n in WORKERS:
                     out = Path(folder) / f"out{len(shards)}"
-                    wall, manifest = generate_seconds(listing, out, flags, n)
+                    wall, used, manifest = generate_seconds(listing, out, flags, n)
                     seconds.setdefault((label, n), []).append(wall)
+                    cpu.setdefault((label, n), []).append(used)
                     if not shards:
                         first, frames = manifest, input_frames(out)
                     shards.append(manifest["shards"])
@@ -74,17 +85,19 @@ def run(clips: list[Path]) -> None:
     print(f"\nkinefake generate on DirectRunner multi_processing, {os.cpu_count()} cores, every clip of every video")
     print(f"  {first['counts']['clips']} clips, {first['counts']['samples']} samples, {frames} input frames in samples")
     print(f"  {REPEATS} runs each, 1 and 2 workers alternating: medians, and each 2-worker run's speed-up over")
-    print("  the 1-worker run just before it ('per run')")
+    print("  the 1-worker run just before it ('per run'); CPU s: launcher and workers; cores: CPU s / wall s")
     print(
         f"  {'settings':<22} {'workers':>7} {'wall s':>7} {'range s':>11} {'input frames/s':>15} "
-        f"{'vs 1 worker':>11} {'per run':>17} {'vs first':>8}"
+        f"{'vs 1 worker':>11} {'per run':>17} {'vs first':>8} {'CPU s':>6} {'cores':>5}"
     )
     for (label, n), walls in seconds.items():
         median = statistics.median(walls)
         one = seconds[label, 1]
+        cores = statistics.median(u / w for u, w in zip(cpu[label, n], walls, strict=True))
         per_run = " ".join(f"{a / b:.2f}" for a, b in zip(one, walls, strict=True))
         print(
             f"  {label:<22} {n:>7} {median:>7.1f} {min(walls):>5.1f}-{max(walls):<5.1f} {frames / median:>15.1f} "
-            f"{statistics.median(one) / median:>10.2f}x {per_run:>17} {base / median:>7.2f}x"
+            f"{statistics.median(one) / median:>10.2f}x {per_run:>17} {base / median:>7.2f}x "
+            f"{statistics.median(cpu[label, n]):>6.1f} {cores:>5.2f}"
         )
     print(f"  corpora byte-identical across settings, worker counts and runs: {'yes' if same else 'NO'}")
