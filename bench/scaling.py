@@ -26,8 +26,9 @@ WORKERS = (1, 2)
 #: One thread of work per worker (how workers scale), then the defaults (decode ahead, two
 #: sample threads: a worker alone already uses more than one core).
 SETTINGS = (("one thread per worker", ["--decode-ahead", "0", "--sample-threads", "1"]), ("defaults", []))
-#: Runs of each (settings, workers), 1 and 2 workers alternating so that the machine's drift
-#: falls on both; figures are medians (single runs of one command spread by +-10% here).
+#: Runs of each (settings, workers), settings and worker counts interleaved so that the
+#: machine's drift falls on all of them; figures are medians (single runs of one command
+#: spread by +-10% here).
 REPEATS = 3
 
 
@@ -69,8 +70,8 @@ def run(clips: list[Path]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         listing = Path(folder) / "videos.csv"
         listing.write_text("uri\n" + "".join(f"{p.resolve()}\n" for p in clips))
-        for label, flags in SETTINGS:
-            for _ in range(REPEATS):
+        for _ in range(REPEATS):
+            for label, flags in SETTINGS:
                 for n in WORKERS:
                     out = Path(folder) / f"out{len(shards)}"
                     wall, used, manifest = generate_seconds(listing, out, flags, n)
@@ -84,7 +85,7 @@ def run(clips: list[Path]) -> None:
     base = statistics.median(seconds[SETTINGS[0][0], 1])
     print(f"\nkinefake generate on DirectRunner multi_processing, {os.cpu_count()} cores, every clip of every video")
     print(f"  {first['counts']['clips']} clips, {first['counts']['samples']} samples, {frames} input frames in samples")
-    print(f"  {REPEATS} runs each, 1 and 2 workers alternating: medians, and each 2-worker run's speed-up over")
+    print(f"  {REPEATS} runs each, interleaved: medians, and each 2-worker run's speed-up over")
     print("  the 1-worker run just before it ('per run'); CPU s: launcher and workers; cores: CPU s / wall s")
     print(
         f"  {'settings':<22} {'workers':>7} {'wall s':>7} {'range s':>11} {'input frames/s':>15} "
