@@ -13,6 +13,7 @@ import logging
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners.runner import PipelineRunner
 
 from pipelines.fs import local_copy
 from pipelines.options import (
@@ -119,11 +120,44 @@ def build(pipeline: beam.Pipeline, opts: KinefakeOptions, config: SynthConfig, p
     )
 
 
-def runs_locally(options: PipelineOptions) -> bool:
-    """Whether the workers run on this machine (DirectRunner, the default), so that they can
-    report progress through a local folder."""
+def runner_name(options: PipelineOptions) -> str | None:
+    """``--runner`` as Beam resolves it, lower case with the ``runner`` suffix
+    (``direct``, ``DirectRunner`` and ``apache_beam...DirectRunner`` all read
+    ``directrunner``); None when unset."""
     runner = options.view_as(StandardOptions).runner
-    return runner is None or "direct" in str(runner).lower()
+    if runner is None:
+        return None
+    name = str(runner).rsplit(".", 1)[-1].lower()
+    return name if name.endswith("runner") else name + "runner"
+
+
+def runs_locally(options: PipelineOptions) -> bool:
+    """Whether the workers run on this machine (DirectRunner, the default, or another of
+    Beam's local runners), so that they can report progress through a local folder."""
+    name = runner_name(options)
+    return name is None or name in {n.lower() for n in StandardOptions.LOCAL_RUNNERS}
+
+
+def pipeline_runner(options: PipelineOptions) -> PipelineRunner | None:
+    """The runner for ``--runner`` unset or DirectRunner: Beam's FnApiRunner, set up as
+    DirectRunner sets it up for a batch job (the pipeline options handed to the workers).
+
+    DirectRunner (Beam 2.72) first tries Prism, a Go binary it downloads from GitHub on
+    first use: without network that costs every run a failed download (0.3-0.6 s here,
+    minutes where a firewall drops the connection, as ``urlopen`` has no timeout), and with
+    network the job runs on another runner than the one measured here, which ignores
+    ``--direct_running_mode``. Every other ``--runner`` (None returned) is Beam's to resolve;
+    ``--runner=PrismRunner`` still asks for Prism.
+    """
+    if runner_name(options) not in (None, "directrunner", "switchingdirectrunner"):
+        return None
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    info = beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
 
 
 def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
@@ -143,7 +177,7 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
     quiet = QuietStorageFailures()
     logging.getLogger("apache_beam.runners.common").addFilter(quiet)
     try:
-        with beam.Pipeline(options=options) as pipeline:
+        with beam.Pipeline(runner=pipeline_runner(options), options=options) as pipeline:
             build(pipeline, opts, synth, progress if runs_locally(options) else None)
     except Exception as exc:
         failure = storage_failure(exc)

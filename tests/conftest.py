@@ -61,3 +61,15 @@ def face(faces: dict[str, Path], prefix: str) -> Path:
     """The one shared clip whose name starts with ``prefix``."""
     (match,) = [p for name, p in faces.items() if name.startswith(prefix)]
     return match
+
+
+def local_pipeline():
+    """A Beam test pipeline on the runner ``generate`` uses on this machine (the FnApiRunner;
+    DirectRunner would first try to download Prism)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.testing.test_pipeline import TestPipeline
+
+    from pipelines.generate import pipeline_runner
+
+    options = PipelineOptions([])
+    return TestPipeline(runner=pipeline_runner(options), options=options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import resource
@@ -16,9 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import webdataset as wds
+from apache_beam.options.pipeline_options import PipelineOptions
+from google.protobuf import json_format
 
 from pipelines.cli import main
-from pipelines.generate import run
+from pipelines.generate import pipeline_runner, run
 from pipelines.output import OutputConflict
 from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
 from schemas.layout import shard_name
@@ -255,9 +258,10 @@ def test_a_run_that_hits_a_file_size_limit_says_so_in_one_line_and_leaves_nothin
     assert [p for p in out.rglob("*") if p.is_file()] == []
 
 
-def test_two_workers_write_the_same_bytes_as_one_process(inputs, tmp_path):
+def test_two_workers_write_the_same_bytes_as_one_process(inputs, tmp_path, caplog):
     # Tables are sorted and their file counts fixed, tars joined from parts in order: every
     # file of a corpus is the same whatever the runner's parallelism.
+    caplog.set_level(logging.INFO, logger="apache_beam")
     argv = ["--input", str(inputs), "--max-clips-per-video", "3", "--clips-per-shard", "2", "--fakes-per-clip", "2"]
     one = run([*argv, "--output", str(tmp_path / "one")])
     two = run(
@@ -275,6 +279,29 @@ def test_two_workers_write_the_same_bytes_as_one_process(inputs, tmp_path):
     samples = read_tables(tmp_path / "two", "parquet/samples/*.parquet").column("key").to_pylist()
     assert samples == sorted(samples) and len(samples) == 3 * one["counts"]["clips_with_landmarks"]
     assert not list((tmp_path / "two").rglob("*.part*")) and not list((tmp_path / "two").rglob("*.tmp-*"))
+    # Both ran on the FnApiRunner the README measures; DirectRunner would first try to
+    # download Prism from GitHub (and run on it where the network allows).
+    assert not [r.getMessage() for r in caplog.records if "prism" in r.getMessage().lower()]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], "FnApiRunner"),
+        (["--runner=DirectRunner"], "FnApiRunner"),
+        (["--runner", "direct"], "FnApiRunner"),
+        (["--runner=apache_beam.runners.direct.direct_runner.DirectRunner"], "FnApiRunner"),
+        (["--runner=PrismRunner"], None),
+        (["--runner=DataflowRunner"], None),
+    ],
+)
+def test_local_runs_use_the_fn_api_runner_and_hand_it_the_options(argv, expected):
+    options = PipelineOptions([*argv, "--direct_num_workers=2", "--clip-frames=16"])
+    runner = pipeline_runner(options)
+    assert (runner and type(runner).__name__) == expected
+    if runner is not None:  # the workers get every option, kinefake's and Beam's
+        given = json_format.MessageToDict(runner._provision_info.provision_info.pipeline_options)
+        assert (given["beam:option:direct_num_workers:v1"], given["beam:option:clip_frames:v1"]) == ("2", "16")
 
 
 def test_a_job_on_an_object_store_reads_and_writes_only_through_beam_filesystems(faces, tmp_path):

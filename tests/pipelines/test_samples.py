@@ -7,7 +7,6 @@ import json
 import apache_beam as beam
 import numpy as np
 import webdataset as wds
-from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.samples import Synthesize, SynthesizeGroupFn
@@ -18,7 +17,7 @@ from synth.samples import SampleConfig
 from synth.shard import local_input, plan_clips
 from synth.synthesize import SynthConfig
 from synth.video import probe
-from tests.conftest import face
+from tests.conftest import face, local_pipeline
 
 
 def clips_of(path, frames=16, clips=1):
@@ -42,7 +41,7 @@ def test_gate_failures_are_routed_and_tracked_clips_kept(faces, tmp_path):
     small = face(faces, "styletalk")  # IOD ~41 px, against ~62 for first-order
     clips = clips_of(good) + clips_of(crowd) + clips_of(small)
     fn = synthesize_fn(tmp_path, landmarks_only=True, gates=GateConfig(min_iod_px=50))
-    with TestPipeline() as p:
+    with local_pipeline() as p:
         out = p | beam.Create(clips) | Synthesize(2, fn)
         assert_that(
             out["landmarks"] | beam.Map(lambda item: (item[0].uri, item[1].points.shape, item[1].backend)),
@@ -66,7 +65,7 @@ def test_gate_failures_are_routed_and_tracked_clips_kept(faces, tmp_path):
 def test_shards_hold_every_sample_and_transplant_finds_donors(faces, tmp_path):
     clips = clips_of(face(faces, "first-order"), clips=3) + clips_of(face(faces, "LivePortrait__d3"), clips=2)
     transplant_only = PerturbPolicy(weights={"transplant": 1.0})
-    with TestPipeline() as p:
+    with local_pipeline() as p:
         out = p | beam.Create(clips) | Synthesize(3, synthesize_fn(tmp_path, policy=transplant_only))
         rows = out["samples"] | beam.Map(lambda r: (r.key, r.shard, r.label, r.operator))
         assert_that(rows | beam.combiners.Count.Globally(), equal_to([10]), label="TenSamples")
