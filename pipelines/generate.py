@@ -139,8 +139,9 @@ def runs_locally(options: PipelineOptions) -> bool:
 
 
 def pipeline_runner(options: PipelineOptions) -> PipelineRunner | None:
-    """The runner for ``--runner`` unset or DirectRunner: Beam's FnApiRunner, set up as
-    DirectRunner sets it up for a batch job (the pipeline options handed to the workers).
+    """The runner for ``--runner`` unset, DirectRunner or FnApiRunner: Beam's FnApiRunner,
+    set up as DirectRunner sets it up for a batch job (the pipeline options handed to the
+    workers, which a bare ``--runner=FnApiRunner`` would not give them).
 
     DirectRunner (Beam 2.72) first tries Prism, a Go binary it downloads from GitHub on
     first use: without network that costs every run a failed download (0.3-0.6 s here,
@@ -149,7 +150,7 @@ def pipeline_runner(options: PipelineOptions) -> PipelineRunner | None:
     ``--direct_running_mode``. Every other ``--runner`` (None returned) is Beam's to resolve;
     ``--runner=PrismRunner`` still asks for Prism.
     """
-    if runner_name(options) not in (None, "directrunner", "switchingdirectrunner"):
+    if runner_name(options) not in (None, "directrunner", "switchingdirectrunner", "fnapirunner"):
         return None
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner

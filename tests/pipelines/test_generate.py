@@ -291,6 +291,7 @@ def test_two_workers_write_the_same_bytes_as_one_process(inputs, tmp_path, caplo
         (["--runner=DirectRunner"], "FnApiRunner"),
         (["--runner", "direct"], "FnApiRunner"),
         (["--runner=apache_beam.runners.direct.direct_runner.DirectRunner"], "FnApiRunner"),
+        (["--runner=FnApiRunner"], "FnApiRunner"),
         (["--runner=PrismRunner"], None),
         (["--runner=DataflowRunner"], None),
     ],
