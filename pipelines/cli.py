@@ -9,6 +9,7 @@ import sys
 from pipelines.fs import local_copy, write_atomic
 from pipelines.options import UsageError
 from pipelines.output import OutputConflict, OutputError
+from pipelines.shutdown import skip_final_collections
 
 USAGE = """usage: kinefake COMMAND [ARGS]
 
@@ -301,6 +302,7 @@ def regenerate(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_final_collections()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)

@@ -28,6 +28,7 @@ from pipelines.console import write_record
 from pipelines.fs import atomic_writer, local_copy, open_source
 from pipelines.output import file_record
 from pipelines.rejects import REJECTS, reject_record
+from pipelines.shutdown import skip_final_collections
 from pipelines.tars import HashingWriter, SampleTarWriter, read_samples
 from schemas import ClipRecord, FileRecord, SampleRecord
 from schemas.layout import part_name, shard_name
@@ -98,6 +99,7 @@ class SynthesizeGroupFn(beam.DoFn):
 
     def setup(self) -> None:
         one_thread_per_library()
+        skip_final_collections()
         self.backend = make_backend(self.backend_name)
         with local_copy(self.bases_path) if self.bases_path else contextlib.nullcontext() as local:
             self.bases = Bases.of(*load_bases(local))
