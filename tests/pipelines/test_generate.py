@@ -21,7 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from google.protobuf import json_format
 
 from pipelines.cli import main
-from pipelines.generate import pipeline_runner, run
+from pipelines.generate import pipeline_runner, run, runs_locally
 from pipelines.output import OutputConflict
 from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
 from schemas.layout import shard_name
@@ -285,21 +285,23 @@ def test_two_workers_write_the_same_bytes_as_one_process(inputs, tmp_path, caplo
 
 
 @pytest.mark.parametrize(
-    ("argv", "expected"),
+    ("argv", "expected", "local"),
     [
-        ([], "FnApiRunner"),
-        (["--runner=DirectRunner"], "FnApiRunner"),
-        (["--runner", "direct"], "FnApiRunner"),
-        (["--runner=apache_beam.runners.direct.direct_runner.DirectRunner"], "FnApiRunner"),
-        (["--runner=FnApiRunner"], "FnApiRunner"),
-        (["--runner=PrismRunner"], None),
-        (["--runner=DataflowRunner"], None),
+        ([], "FnApiRunner", True),
+        (["--runner=DirectRunner"], "FnApiRunner", True),
+        (["--runner", "direct"], "FnApiRunner", True),
+        (["--runner=apache_beam.runners.direct.direct_runner.DirectRunner"], "FnApiRunner", True),
+        (["--runner=FnApiRunner"], "FnApiRunner", True),
+        (["--runner=PrismRunner"], None, True),
+        (["--runner=DataflowRunner"], None, False),
+        (["--runner=dataflow"], None, False),
     ],
 )
-def test_local_runs_use_the_fn_api_runner_and_hand_it_the_options(argv, expected):
+def test_local_runs_use_the_fn_api_runner_and_hand_it_the_options(argv, expected, local):
     options = PipelineOptions([*argv, "--direct_num_workers=2", "--clip-frames=16"])
     runner = pipeline_runner(options)
     assert (runner and type(runner).__name__) == expected
+    assert runs_locally(options) == local  # workers that can report progress through a local folder
     if runner is not None:  # the workers get every option, kinefake's and Beam's
         given = json_format.MessageToDict(runner._provision_info.provision_info.pipeline_options)
         assert (given["beam:option:direct_num_workers:v1"], given["beam:option:clip_frames:v1"]) == ("2", "16")
