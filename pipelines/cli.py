@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 
+from pipelines.console import silence_libraries
 from pipelines.fs import local_copy, write_atomic
 from pipelines.options import UsageError
 from pipelines.output import OutputConflict, OutputError
@@ -220,14 +221,13 @@ def generate(argv: list[str]) -> int:
     import time
 
     from pipelines import generate as job
-    from pipelines.console import Progress, silence_libraries, summary
+    from pipelines.console import Progress, summary
 
     if "--help" in argv or "-h" in argv:
         _print_flags("kinefake generate", "Shard input videos and write the corpus; Beam flags pass through.")
         return 0
     quiet = "-q" in argv or "--quiet" in argv
     argv = [a for a in argv if a not in ("-q", "--quiet")]
-    silence_libraries()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="kinefake-progress-") as folder:
         try:
@@ -303,6 +303,7 @@ def regenerate(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     skip_final_collections()
+    silence_libraries()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)

@@ -26,7 +26,8 @@ NOISE = ((FutureWarning, ""), (UserWarning, "SymbolDatabase.GetPrototype"))
 
 def silence_libraries() -> None:
     """Silence those warnings and Beam's worker log lines, in this process and in the worker
-    processes it starts (they inherit ``PYTHONWARNINGS``). MediaPipe's C++ logs are silenced
+    processes it starts (they inherit ``PYTHONWARNINGS``: Beam's workers, ``evaluate``'s
+    re-detection pool); every ``kinefake`` command calls it first. MediaPipe's C++ logs are silenced
     where its graphs start (:func:`synth.landmarks.backends.native_stderr_silenced`)."""
     for category, message in NOISE:
         warnings.filterwarnings("ignore", message=message, category=category)
