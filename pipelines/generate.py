@@ -144,8 +144,8 @@ def pipeline_runner(options: PipelineOptions) -> PipelineRunner | None:
     workers, which a bare ``--runner=FnApiRunner`` would not give them).
 
     DirectRunner (Beam 2.72) first tries Prism, a Go binary it downloads from GitHub on
-    first use: without network that costs every run a failed download (0.3-0.6 s here,
-    minutes where a firewall drops the connection, as ``urlopen`` has no timeout), and with
+    first use: without network that costs every run a failed download (0.3-0.6 s here; a
+    stall where a firewall drops the connection, as Beam's ``urlopen`` has no timeout), and with
     network the job runs on another runner than the one measured here, which ignores
     ``--direct_running_mode``. Every other ``--runner`` (None returned) is Beam's to resolve;
     ``--runner=PrismRunner`` still asks for Prism.
