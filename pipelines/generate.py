@@ -174,11 +174,12 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
         raise UsageError(f"--clips-per-shard: expected >= 1, got {opts.clips_per_shard}")
     synth = synth_config(opts)
     config = job_config(opts, synth)
+    pipeline = beam.Pipeline(runner=pipeline_runner(options), options=options)  # an unknown --runner fails here
     prepare_output(opts.output, config, opts.overwrite)
     quiet = QuietStorageFailures()
     logging.getLogger("apache_beam.runners.common").addFilter(quiet)
     try:
-        with beam.Pipeline(runner=pipeline_runner(options), options=options) as pipeline:
+        with pipeline:
             build(pipeline, opts, synth, progress if runs_locally(options) else None)
     except Exception as exc:
         failure = storage_failure(exc)

@@ -181,6 +181,7 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
         (["--max-clip-per-video", "1"], "unknown flag --max-clip-per-video; did you mean --max-clips-per-video?"),
         (["--detect_every", "3"], "unknown flag --detect_every; did you mean --detect-every?"),
         (["--frobnicate"], "unknown flag --frobnicate"),
+        (["--runner", "DirectRuner"], "Unexpected pipeline runner: DirectRuner"),
     ],
 )
 def test_bad_sample_flags_are_refused_before_any_work(tmp_path, capsys, flags, message):
