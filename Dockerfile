@@ -1,6 +1,6 @@
 # Custom SDK container for kinefake's Dataflow workers (see README, "Dataflow").
 #
-#   python -m build --wheel            # dist/kinefake-<version>-py3-none-any.whl
+#   .venv/bin/pip wheel --no-deps -w dist .    # dist/kinefake-<version>-py3-none-any.whl
 #   docker build -t REGION-docker.pkg.dev/PROJECT/REPO/kinefake:0.1.0 .
 #   docker push REGION-docker.pkg.dev/PROJECT/REPO/kinefake:0.1.0
 #

@@ -43,3 +43,25 @@ def test_generate_workers_do_not_import_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_wheel_the_image_installs_holds_every_file_of_the_packages(tmp_path):
+    # Dataflow workers run what the wheel holds: a model file left out of package-data would
+    # only fail there. Built from a copy of the tracked files, so the checkout gains no build/.
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
+    source = tmp_path / "src"
+    for name in tracked:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path)]
+    subprocess.run([*command, str(source)], capture_output=True, check=True)
+    (wheel,) = tmp_path.glob("kinefake-*.whl")
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if ".dist-info/" not in n}
+    packages = {n for n in tracked if n.split("/")[0] in ("pipelines", "schemas", "synth")}
+    assert shipped == packages
+    assert "synth/models/bases_default.safetensors" in shipped
