@@ -80,11 +80,12 @@ def mirrored(clips: list[Path], folder: Path) -> list[Path]:
 
 
 def run_mirrored(clips: list[Path]) -> None:
+    """The one-thread-per-worker runs on ``clips`` and a mirror image of each."""
     with tempfile.TemporaryDirectory() as folder:
         run(clips + mirrored(clips, Path(folder)), SETTINGS[:1], "every clip of every video and of its mirror image")
 
 
-def run(clips: list[Path], settings=SETTINGS, corpus: str = "every clip of every video") -> None:
+def run(clips: list[Path], settings: tuple = SETTINGS, corpus: str = "every clip of every video") -> None:
     seconds: dict[tuple[str, int], list[float]] = {}
     cpu: dict[tuple[str, int], list[float]] = {}
     shards = []
