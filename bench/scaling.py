@@ -73,7 +73,7 @@ def mirrored(clips: list[Path], folder: Path) -> list[Path]:
     copies = []
     for clip in clips:
         frames = (frame[:, ::-1] for frame in iter_frames(str(clip)))
-        copy = folder / f"mirror__{clip.stem}.mp4"
+        copy = folder / f"mirror__{clip.name}.mp4"  # the whole name: a.mp4 and a.mpg stay two
         copy.write_bytes(encode_mp4(frames, probe(str(clip)).fps))
         copies.append(copy)
     return copies

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +38,6 @@ def test_the_worker_image_pins_beam_python_and_cpu_torch_as_pyproject_does():
 
 def test_generate_workers_do_not_import_torch():
     # What a generate worker unpickles and runs; torch (and webdataset, which imports it) stay out.
-    import subprocess
-    import sys
-
     code = (
         "import sys, pipelines.cli, pipelines.generate, pipelines.samples, pipelines.tables, synth.synthesize\n"
         "from synth.bases.io import load_bases; load_bases()\n"
@@ -48,12 +50,8 @@ def test_generate_workers_do_not_import_torch():
 def test_the_wheel_the_image_installs_holds_every_file_of_the_packages(tmp_path):
     # Dataflow workers run what the wheel holds: a model file left out of package-data would
     # only fail there. Built from a copy of the tracked files, so the checkout gains no build/.
-    import shutil
-    import subprocess
-    import sys
-    import zipfile
-
-    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
+    listed = subprocess.run(["git", "ls-files", "-z"], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    tracked = [name for name in listed.split("\0") if name]
     source = tmp_path / "src"
     for name in tracked:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +60,7 @@ def test_the_wheel_the_image_installs_holds_every_file_of_the_packages(tmp_path)
     subprocess.run([*command, str(source)], capture_output=True, check=True)
     (wheel,) = tmp_path.glob("kinefake-*.whl")
     shipped = {n for n in zipfile.ZipFile(wheel).namelist() if ".dist-info/" not in n}
-    packages = {n for n in tracked if n.split("/")[0] in ("pipelines", "schemas", "synth")}
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {n for n in tracked if "/" in n and any(fnmatch.fnmatch(n.split("/")[0], p) for p in include)}
     assert shipped == packages
     assert "synth/models/bases_default.safetensors" in shipped
