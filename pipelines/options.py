@@ -114,7 +114,8 @@ class KinefakeOptions(PipelineOptions):
             "--operators",
             default=",".join(n for n, w in PerturbPolicy().weights.items() if w),
             help="Comma-separated operators drawn with equal probability: kinematic (decouple, desync, "
-            "amplitude, freeze, transplant, jitter) and appearance (blend).",
+            "amplitude, freeze, transplant, jitter), appearance (blend), hybrid (a kinematic edit and a blend "
+            "on one clip) and the calibration controls (blur, flicker).",
         )
         parser.add_argument(
             "--min-strength",
@@ -145,6 +146,16 @@ class KinefakeOptions(PipelineOptions):
             type=float,
             default=PerturbPolicy.blend_ratio[1],
             help="Largest blend weight of the appearance family.",
+        )
+        parser.add_argument(
+            "--blur-sigmas",
+            default=",".join(f"{v:g}" for v in PerturbPolicy.blur_sigmas),
+            help="Comma-separated levels of the blur control (Gaussian sigma inside the face hull, pixels).",
+        )
+        parser.add_argument(
+            "--flicker-greys",
+            default=",".join(f"{v:g}" for v in PerturbPolicy.flicker_greys),
+            help="Comma-separated levels of the flicker control (+-a grey levels on alternate frames).",
         )
         parser.add_argument(
             "--size", type=int, default=SampleConfig.size, help="Face-crop side of the samples, pixels."
@@ -263,8 +274,25 @@ def perturb_policy(opts: KinefakeOptions):
         strength=(opts.min_strength, opts.max_strength),
         max_shift=opts.max_shift,
         blend_ratio=(opts.min_blend_ratio, opts.max_blend_ratio),
+        blur_sigmas=_levels("--blur-sigmas", opts.blur_sigmas),
+        flicker_greys=_levels("--flicker-greys", opts.flicker_greys),
         jitter_sigma=opts.jitter_sigma,
     )
+
+
+def _levels(flag: str, text: str) -> tuple[float, ...]:
+    """``"0.5,0.7"`` -> ``(0.5, 0.7)``.
+
+    Raises:
+        UsageError: not a comma-separated list of numbers.
+    """
+    try:
+        levels = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        levels = ()
+    if not levels:
+        raise UsageError(f"{flag}: expected comma-separated numbers, got {text!r}")
+    return levels
 
 
 def sample_config(opts: KinefakeOptions):

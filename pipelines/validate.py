@@ -42,6 +42,7 @@ from schemas.sample import LABEL, LANDMARKS, MASKS, MP4, REAL
 from synth.detectors.metrics import auroc, strength_bin
 from synth.errors import Rejected
 from synth.io import decode_mp4, decode_npy, decode_npz
+from synth.perturb.policy import KINEMATIC, MOVING, report_name
 
 #: An encoded fake whose worst frame differs from its real by more than this (mean grey
 #: levels, away from the mask) changed outside its mask. Coding noise alone (crf 18) on 200
@@ -162,12 +163,13 @@ class Checker:
         fake_frames, _ = decode_mp4(fake[MP4])
         source, target = decode_npy(real[LANDMARKS]), decode_npy(fake[LANDMARKS])
         pixel = decode_npz(fake[MASKS])["pixel"]
-        kinematic = p.get("family", "kinematic") == "kinematic"
+        kinematic = p["family"] == KINEMATIC
         row = {
             "key": fake["__key__"],
-            "operator": p["operator"],
-            # An appearance fake keeps the real landmarks: its strength bin and the motion checks do not apply.
-            "strength_bin": strength_bin(p["max_displacement_iod"]) if kinematic else "appearance",
+            "operator": report_name(p),
+            # Only a kinematic fake's pixels are the morph alone: the motion checks apply to it only. An
+            # appearance or control fake keeps the real landmarks: its strength bin is its family.
+            "strength_bin": strength_bin(p["max_displacement_iod"]) if p["family"] in MOVING else p["family"],
             "max_displacement_iod": p["max_displacement_iod"],
         }
         row.update(dict.fromkeys(MOTION_COLUMNS))

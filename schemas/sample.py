@@ -58,12 +58,21 @@ PARAMS_TYPE = pa.struct(
         described("sigma", pa.float64(), "jitter: per-frame noise, IOD"),
         described("noise_seed", pa.int64(), "jitter"),
         described("ratio", pa.float64(), "blend: peak blend weight, 0-1"),
-        described("shrink", pa.float64(), "blend: hull scale of the mask"),
-        described("feather_iod", pa.float64(), "blend: mask edge width, IOD"),
+        described("hull", pa.string(), "blend, controls: the mask's landmark hull (face, lower, inner)"),
+        described("shrink", pa.float64(), "blend, controls: hull scale of the mask"),
+        described("deform", pa.float64(), "blend, controls: smooth random change of the hull's radius, fraction"),
+        described("deform_seed", pa.int64(), "blend, controls: seed of the hull's deformation"),
+        described("feather_iod", pa.float64(), "blend, controls: mask edge width, IOD"),
         described("colour", pa.list_(pa.float64()), "blend: RGB offset of the copy, grey levels"),
-        described("resample", pa.float64(), "blend: down-and-up scale of the copy"),
+        described("brightness", pa.float64(), "blend: offset of the copy, fraction of 255"),
+        described("contrast", pa.float64(), "blend: the copy is scaled by 1 + contrast"),
+        described("resample", pa.float64(), "blend: down-and-up scale of the copy (1: none)"),
+        described("sharpen", pa.float64(), "blend: 3x3 sharpen strength of the copy (null: resampled instead)"),
+        described("lightness", pa.float64(), "blend: the sharpen kernel's centre is 8 + lightness"),
         described("scale", pa.float64(), "blend: zoom of the copy"),
         described("shift_iod", pa.list_(pa.float64()), "blend: x, y shift of the copy, IOD"),
+        described("blur_sigma_px", pa.float64(), "control blur: Gaussian sigma inside the face hull, pixels"),
+        described("flicker_grey", pa.float64(), "control flicker: +a on even, -a on odd frames, grey levels"),
     ]
 )
 PARAM_FIELDS = tuple(f.name for f in PARAMS_TYPE)
@@ -71,8 +80,12 @@ PARAM_FIELDS = tuple(f.name for f in PARAMS_TYPE)
 #: The perturbation of a fake (null in a real sample).
 PERTURBATION_TYPE = pa.struct(
     [
-        described("operator", pa.string(), "decouple, desync, amplitude, freeze, transplant, jitter, blend"),
-        described("family", pa.string(), "kinematic or appearance"),
+        described(
+            "operator",
+            pa.string(),
+            "decouple, desync, amplitude, freeze, transplant, jitter (kinematic and hybrid); blend; blur, flicker",
+        ),
+        described("family", pa.string(), "kinematic, appearance (blend), hybrid (both on one clip) or control"),
         pa.field("key", pa.string()),
         described("seed", pa.int64(), "the job's seed"),
         described("draws", pa.int32(), "policy draws it took"),

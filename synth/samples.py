@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 
@@ -27,9 +28,17 @@ from synth.bases.model import REGION_NAMES
 from synth.errors import Rejected
 from synth.perturb.apply import Perturbation
 from synth.perturb.motion import ClipMotion
-from synth.perturb.policy import APPEARANCE, PerturbPolicy, sample_perturbation, sample_seed, unusable_reason
-from synth.render.blend import BlendParams, region_weights
-from synth.render.clip import Crops, RenderedClip, blend_crops, crop_clip, render_crops
+from synth.perturb.policy import (
+    APPEARANCE,
+    CONTROL,
+    HYBRID,
+    PerturbPolicy,
+    sample_perturbation,
+    sample_seed,
+    unusable_reason,
+)
+from synth.render.blend import BlendParams, ControlParams, blend_frames, control_frames, region_weights
+from synth.render.clip import Crops, RenderedClip, crop_clip, hybrid_crops, paint_crops, render_crops
 from synth.render.warp import DegenerateMesh
 from synth.video import encode_mp4
 
@@ -129,21 +138,32 @@ def render_fake(
     crops: Crops, source: np.ndarray, fake: Perturbation, interpolation: str = "bilinear"
 ) -> tuple[RenderedClip, np.ndarray]:
     """Render one drawn fake on a clip's crops, by its family: the morph for kinematic
-    operators, the self-blend for the appearance one.
+    operators, the self-blend for the appearance one, both for a hybrid, a known artifact
+    for a control.
 
     Args:
         source: ``(T, 68, 2)`` the clip's iBUG-68 landmarks, frame pixels.
 
     Returns:
         The rendered clip and its ``(T, R)`` float32 ``region`` mask: the perturbation's
-        per-region displacement (IOD), or per-region blend weight.
+        per-region displacement (IOD; a hybrid's too), or per-region blend (control) weight.
 
     Raises:
         DegenerateMesh: a kinematic edit would fold the mesh.
     """
-    if fake.label["family"] == APPEARANCE:
-        rendered = blend_crops(crops, source, BlendParams.from_label(fake.label["params"]))
+    family, params = fake.label["family"], fake.label["params"]
+    if family in (APPEARANCE, CONTROL):
+        paint = (
+            partial(blend_frames, params=BlendParams.from_label(params))
+            if family == APPEARANCE
+            else partial(control_frames, params=ControlParams.from_label(params))
+        )
+        rendered = paint_crops(crops, source, paint)
         return rendered, region_weights(rendered.pixel.astype(np.float32) / 255, rendered.source)
+    if family == HYBRID:
+        return hybrid_crops(crops, source, fake.target, BlendParams.from_label(params), interpolation), (
+            fake.region_displacement
+        )
     return render_crops(crops, source, fake.target, interpolation), fake.region_displacement
 
 

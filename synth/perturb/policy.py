@@ -17,8 +17,11 @@ from synth.bases.model import REGION_NAMES
 from synth.perturb.apply import Perturbation, natural_edit, perturb
 from synth.perturb.motion import ClipMotion, RegionPair, coupled_pairs
 from synth.perturb.operators import OPERATORS
-from synth.render.blend import BLEND, draw_blend
+from synth.render.blend import BLEND, BLUR, FLICKER, ControlParams, control_mask, draw_blend
 from synth.render.mesh import clip_triangles
+
+#: A kinematic edit and a blend on the same clip.
+HYBRID = "hybrid"
 
 
 def _default_weights() -> dict[str, float]:
@@ -30,16 +33,37 @@ def _default_weights() -> dict[str, float]:
         "transplant": 1.0,
         "jitter": 0.0,
         BLEND: 0.0,
+        HYBRID: 0.0,
+        BLUR: 0.0,
+        FLICKER: 0.0,
     }
 
 
 def operator_names() -> list[str]:
-    """Every operator a policy can draw, kinematic and appearance, sorted."""
+    """Every operator a policy can draw (kinematic, appearance, hybrid and control), sorted."""
     return sorted(_default_weights())
 
 
-#: Operator families: kinematic operators edit motion; the appearance one (``blend``) pixels.
-KINEMATIC, APPEARANCE = "kinematic", "appearance"
+#: Operator families: kinematic operators edit motion; the appearance one (``blend``) pixels;
+#: a hybrid does both on one clip; controls are known artifacts that calibrate a detector.
+KINEMATIC, APPEARANCE, CONTROL = "kinematic", "appearance", "control"
+#: Operators of the families that do not move landmarks.
+PIXEL_ONLY = (BLEND, BLUR, FLICKER)
+#: The kinematic operators (a hybrid draws one of them).
+KINEMATIC_OPERATORS = tuple(sorted(OPERATORS))
+#: Families whose fakes move landmarks (their strength is a displacement, IOD).
+MOVING = (KINEMATIC, HYBRID)
+
+
+def report_name(perturbation: dict) -> str:
+    """How reports group a fake's ``perturbation`` label: its operator, a hybrid as
+    ``hybrid+{operator}``, a control with its level (``blur0.7``, ``flicker2``)."""
+    operator, family, params = perturbation["operator"], perturbation["family"], perturbation["params"]
+    if family == HYBRID:
+        return f"{HYBRID}+{operator}"
+    if family == CONTROL:
+        return f"{operator}{params['blur_sigma_px'] if operator == BLUR else params['flicker_grey']:g}"
+    return operator
 
 
 #: Window placements: where the edit shows most (``motion``) or anywhere (``uniform``).
@@ -67,8 +91,11 @@ class PerturbPolicy:
         lag: desync lag range, frames (either sign).
         damp, amplify: amplitude gain ranges (one of the two, evenly).
         jitter_sigma: jitter's per-frame noise, IOD.
-        blend_ratio: range of the appearance family's blend weight (``blend``, see
+        blend_ratio: range of the appearance family's blend weight (``blend`` and a hybrid's
+            blend; drawn from SBI's set {0.25, 0.5, 0.75, 1, 1, 1} inside the range, see
             :mod:`synth.render.blend`).
+        blur_sigmas: the ``blur`` control's levels, pixels (one drawn per sample).
+        flicker_greys: the ``flicker`` control's levels, grey levels (one drawn per sample).
         min_coupling: region pairs must share a basis with at least this energy share each.
         max_gain: the natural edit is scaled to the drawn strength by at most this factor
             (1: never amplified, so a decoupled eye never overshoots its partner).
@@ -89,7 +116,9 @@ class PerturbPolicy:
     damp: tuple[float, float] = (0.0, 0.4)
     amplify: tuple[float, float] = (1.6, 2.5)
     jitter_sigma: float = 0.01
-    blend_ratio: tuple[float, float] = (0.3, 0.7)
+    blend_ratio: tuple[float, float] = (0.25, 1.0)
+    blur_sigmas: tuple[float, ...] = (0.5, 0.7, 1.0)
+    flicker_greys: tuple[float, ...] = (1.0, 2.0)
     min_coupling: float = 0.05
     max_gain: float = 1.0
     placement: str = "motion"
@@ -106,6 +135,10 @@ class PerturbPolicy:
             )
         if not 0 <= self.blend_ratio[0] <= self.blend_ratio[1] <= 1:
             raise ValueError(f"expected 0 <= min blend ratio <= max blend ratio <= 1, got {self.blend_ratio}")
+        if not self.blur_sigmas or not all(0 < v <= 8 for v in self.blur_sigmas):
+            raise ValueError(f"expected blur sigmas in (0, 8] px, got {self.blur_sigmas}")
+        if not self.flicker_greys or not all(0 < v <= 64 for v in self.flicker_greys):
+            raise ValueError(f"expected flicker levels in (0, 64] grey levels, got {self.flicker_greys}")
         if not 0 <= self.jitter_sigma <= self.max_shift:
             raise ValueError(f"expected 0 <= jitter sigma <= max shift, got {self.jitter_sigma}, {self.max_shift}")
 
@@ -122,10 +155,11 @@ def sample_seed(seed: int, key: str) -> int:
 
 
 def _candidates(motion: ClipMotion, policy: PerturbPolicy, donors) -> tuple[list[str], list]:
-    """Operators that can be drawn (transplant only with donors) and the coupled region pairs."""
+    """Operators that can be drawn (transplant only with donors) and the coupled region pairs
+    (``[None]`` when only operators that move no landmark are enabled)."""
     names = [n for n, w in sorted(policy.weights.items()) if w > 0 and (n != "transplant" or donors)]
-    if names == [BLEND]:
-        return names, [None]  # the appearance family needs no coupled regions
+    if names and set(names) <= set(PIXEL_ONLY):
+        return names, [None]
     return names, coupled_pairs(motion.bases, policy.min_coupling)
 
 
@@ -160,17 +194,16 @@ def _place(
     return usable
 
 
-def _blend(key: str, seed: int, motion: ClipMotion, policy: PerturbPolicy, rng: np.random.Generator) -> Perturbation:
-    """The appearance family's draw: landmarks stay, the label carries the blend's parameters."""
+def _unmoved(operator: str, family: str, params: dict, motion: ClipMotion) -> Perturbation:
+    """A draw that moves no landmark (blend, a control): the label carries its parameters."""
     frames = motion.frames
-    params = draw_blend(rng, policy.blend_ratio)
     label = {
-        "operator": BLEND,
-        "family": APPEARANCE,
+        "operator": operator,
+        "family": family,
         "region": "face",
         "partner": None,
         "coupling_basis": None,
-        "params": params.to_label(),
+        "params": params,
         "window": [0, frames],
         "ramp_frames": 0,
         "active_frames": [0, frames],
@@ -181,48 +214,30 @@ def _blend(key: str, seed: int, motion: ClipMotion, policy: PerturbPolicy, rng: 
         "max_displacement_iod": 0.0,
         "mean_displacement_iod": 0.0,
         "regions": list(REGION_NAMES),
-        "key": key,
-        "seed": seed,
         "draws": 1,
     }
     zeros = np.zeros_like(motion.shapes)
     return Perturbation(motion.points.copy(), zeros, np.zeros((frames, len(REGION_NAMES)), np.float32), label)
 
 
-def sample_perturbation(
-    key: str,
-    seed: int,
+def _control(operator: str, policy: PerturbPolicy, rng: np.random.Generator) -> dict:
+    """A control's label ``params``: its level drawn from the policy's levels."""
+    levels = policy.blur_sigmas if operator == BLUR else policy.flicker_greys
+    level = float(levels[int(rng.integers(len(levels)))])
+    if operator == BLUR:
+        return ControlParams(control_mask(), level, None).to_label()
+    return ControlParams(control_mask(), None, level).to_label()
+
+
+def _kinematic(
+    operator: str,
     motion: ClipMotion,
     policy: PerturbPolicy,
-    donors: Sequence[tuple[str, np.ndarray]] = (),
+    pairs: list[RegionPair],
+    donors: Sequence,
+    rng: np.random.Generator,
 ) -> Perturbation | None:
-    """Draw and apply one perturbation for sample ``key``.
-
-    The operator is drawn once; each of up to ``policy.max_draws`` draws then picks the
-    operator's own choices (lag, gain, donor), the window's length, the region pair and
-    the window's position (see ``PerturbPolicy.placement``) and the strength, and is kept
-    when its edit, after any flip reduction, reaches ``policy.strength[0]``.
-
-    Args:
-        key: the sample key (``{video_id}_{clip:04d}_fakeN``).
-        seed: the job's global seed.
-        motion: the clip's motion.
-        policy: the sampling policy.
-        donors: ``(key, (T', k) coefficients)`` of other clips for ``transplant``; when
-            empty, transplant is not drawn.
-
-    Returns:
-        The perturbation (its label adds ``key``, ``seed`` and ``draws``), or None when
-        every draw failed (see :func:`unusable_reason`).
-    """
-    rng = np.random.default_rng(sample_seed(seed, key))
-    names, pairs = _candidates(motion, policy, donors)
-    if not names or not pairs:
-        return None
-    weights = np.array([policy.weights[n] for n in names], float)
-    operator = names[int(rng.choice(len(names), p=weights / weights.sum()))]
-    if operator == BLEND:
-        return _blend(key, seed, motion, policy, rng)
+    """Up to ``policy.max_draws`` draws of a kinematic ``operator``; the first that reaches the floor."""
     params = {
         "lag": policy.lag,
         "damp": policy.damp,
@@ -251,6 +266,69 @@ def sample_perturbation(
             motion, operator, pair, (start, start + length), ramp, strength, drawn, policy.max_gain, triangles
         )
         if result is not None and result.label["max_displacement_iod"] >= floor * (1 - 1e-9):
-            result.label.update({"family": KINEMATIC, "key": key, "seed": seed, "draws": draw})
+            result.label.update({"family": KINEMATIC, "draws": draw})
             return result
     return None
+
+
+def _hybrid_operator(names: list[str], policy: PerturbPolicy, rng: np.random.Generator, donors: Sequence) -> str:
+    """The kinematic operator of a hybrid: one of the enabled kinematic operators (by weight),
+    or of all of them when none is enabled (transplant only with donors)."""
+    enabled = [n for n in names if n in KINEMATIC_OPERATORS]
+    if enabled:
+        weights = np.array([policy.weights[n] for n in enabled], float)
+        return enabled[int(rng.choice(len(enabled), p=weights / weights.sum()))]
+    pool = [n for n in KINEMATIC_OPERATORS if n != "jitter" and (n != "transplant" or donors)]
+    return pool[int(rng.integers(len(pool)))]
+
+
+def sample_perturbation(
+    key: str,
+    seed: int,
+    motion: ClipMotion,
+    policy: PerturbPolicy,
+    donors: Sequence[tuple[str, np.ndarray]] = (),
+) -> Perturbation | None:
+    """Draw and apply one perturbation for sample ``key``.
+
+    The operator is drawn once. A kinematic operator then takes up to ``policy.max_draws``
+    draws of its own choices (lag, gain, donor), the window's length, the region pair and
+    the window's position (see ``PerturbPolicy.placement``) and the strength, and keeps the
+    first whose edit, after any flip reduction, reaches ``policy.strength[0]``. ``blend``
+    and the controls (``blur``, ``flicker``) draw their parameters and move no landmark. A
+    ``hybrid`` draws a kinematic operator, makes its edit as above, then draws a blend on
+    top (its label: the kinematic operator, family ``hybrid``, both operators' params).
+
+    Args:
+        key: the sample key (``{video_id}_{clip:04d}_fakeN``).
+        seed: the job's global seed.
+        motion: the clip's motion.
+        policy: the sampling policy.
+        donors: ``(key, (T', k) coefficients)`` of other clips for ``transplant``; when
+            empty, transplant is not drawn.
+
+    Returns:
+        The perturbation (its label adds ``key`` and ``seed``), or None when every draw
+        failed (see :func:`unusable_reason`).
+    """
+    rng = np.random.default_rng(sample_seed(seed, key))
+    names, pairs = _candidates(motion, policy, donors)
+    if not names or not pairs:
+        return None
+    weights = np.array([policy.weights[n] for n in names], float)
+    operator = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    if operator == BLEND:
+        result = _unmoved(BLEND, APPEARANCE, draw_blend(rng, policy.blend_ratio).to_label(), motion)
+    elif operator in (BLUR, FLICKER):
+        result = _unmoved(operator, CONTROL, _control(operator, policy, rng), motion)
+    elif operator == HYBRID:
+        result = _kinematic(_hybrid_operator(names, policy, rng, donors), motion, policy, pairs, donors, rng)
+        if result is not None:
+            blend = draw_blend(rng, policy.blend_ratio).to_label()
+            params = {k: v if v is not None else blend[k] for k, v in result.label["params"].items()}
+            result.label.update({"family": HYBRID, "params": params})
+    else:
+        result = _kinematic(operator, motion, policy, pairs, donors, rng)
+    if result is not None:
+        result.label.update({"key": key, "seed": seed})
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,19 +131,41 @@ def render_crops(crops: Crops, source: np.ndarray, target: np.ndarray, interpola
     )
 
 
-def blend_crops(crops: Crops, source: np.ndarray, params: BlendParams) -> RenderedClip:
-    """The appearance family's render: a self-blend of the crops (:mod:`synth.render.blend`).
+def paint_crops(
+    crops: Crops, source: np.ndarray, paint: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+) -> RenderedClip:
+    """The render of a family that moves no landmark: the self-blend or a control
+    (:mod:`synth.render.blend`) painted on the crops.
 
     Args:
         crops: from :func:`crop_clip` with the same ``source``.
         source: ``(T, 68, 2)`` iBUG-68 landmarks, frame pixels.
-        params: the blend drawn for this sample.
+        paint: ``(frames (T, S, S, 3) uint8, points (T, 68, 2) crop pixels) -> (fake frames, (T, S, S)
+            float32 weight in [0, 1], 0 where untouched)``, e.g. ``partial(blend_frames, params=...)``.
 
     Returns:
-        A :class:`RenderedClip` whose ``pixel`` mask is the blend weight (255 = pasted
-        copy, 0 = untouched), ``target`` equal to ``source``, and no mesh.
+        A :class:`RenderedClip` whose ``pixel`` mask is the weight (255 = replaced, 0 =
+        untouched), ``target`` equal to ``source``, and no mesh.
     """
     points = crops.points(source)
-    fake, weights = blend_frames(crops.frames, points, params)
+    fake, weights = paint(crops.frames, points)
     pixel = np.ceil(255 * weights).astype(np.uint8)
     return RenderedClip(crops.frames, fake, points, points, pixel, patch_mask(pixel), crops.boxes, None)
+
+
+def hybrid_crops(
+    crops: Crops, source: np.ndarray, target: np.ndarray, params: BlendParams, interpolation: str = "bilinear"
+) -> RenderedClip:
+    """A hybrid's render: the morph onto ``target`` (:func:`render_crops`), then the self-blend on
+    the morphed frames, its mask following the moved landmarks; ``pixel`` is the larger of the
+    two masks, so the fake equals the real wherever it is 0.
+
+    Raises:
+        DegenerateMesh: the kinematic edit would fold the mesh.
+    """
+    morphed = render_crops(crops, source, target, interpolation)
+    fake, weights = blend_frames(morphed.fake, morphed.target, params)
+    pixel = np.maximum(morphed.pixel, np.ceil(255 * weights).astype(np.uint8))
+    return RenderedClip(
+        crops.frames, fake, morphed.source, morphed.target, pixel, patch_mask(pixel), crops.boxes, morphed.mesh
+    )

@@ -15,13 +15,14 @@ from synth.bases.io import load_bases
 from synth.bases.model import REGION_NAMES
 from synth.landmarks import extract_landmarks
 from synth.perturb.motion import ClipMotion
-from synth.perturb.policy import PerturbPolicy
-from synth.samples import SampleConfig, crop_for_samples, make_samples
+from synth.perturb.policy import KINEMATIC_OPERATORS, PerturbPolicy, sample_perturbation
+from synth.samples import SampleConfig, crop_for_samples, make_samples, render_fake
 from synth.shard import plan_clips
 from synth.video import probe, read_frames
 from tests.conftest import face
 
 FRAMES = 24
+FAMILIES = {"kinematic", "appearance", "hybrid", "control"}
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +139,12 @@ def same_shape(value, arrow_type: pa.DataType, where: str = "label") -> None:
 def test_every_label_has_the_one_contract_shape(clip_and_landmarks):
     # One label per operator family and a real one: every key present, null where unused, so
     # Arrow readers infer one type for all (issue: {"basis": 7} came back as {"held_frame": None}).
-    operators = {"decouple": 1.0, "desync": 1.0, "amplitude": 1.0, "freeze": 1.0, "jitter": 1.0, "blend": 1.0}
-    samples, _ = samples_of(clip_and_landmarks, SampleConfig(fakes=8), PerturbPolicy(weights=operators))
+    operators = ("decouple", "desync", "amplitude", "freeze", "jitter", "blend", "hybrid", "blur", "flicker")
+    policy = PerturbPolicy(weights={**dict.fromkeys(operators, 1.0), "hybrid": 3.0})
+    samples, _ = samples_of(clip_and_landmarks, SampleConfig(fakes=18), policy)
     labels = [s.label for s in samples]
     assert {(lb["perturbation"] or {}).get("operator") for lb in labels} >= {None, "blend", "desync"}
+    assert {(lb["perturbation"] or {}).get("family") for lb in labels} == {None, *FAMILIES}
     for label in labels:
         same_shape(label, LABEL_TYPE)
         assert set(label) == {f.name for f in LABEL_TYPE}
@@ -151,3 +154,57 @@ def test_every_label_has_the_one_contract_shape(clip_and_landmarks):
     table = pa.Table.from_pylist([{"json": lb} for lb in labels])  # inferred, as readers do
     assert table.column("json").to_pylist() == labels
     assert pa.array(labels, type=LABEL_TYPE).to_pylist() == labels
+
+
+def rendered(clip_and_landmarks, operator: str, n: int, **policy):
+    """``n`` fakes of one operator rendered on the clip's crops (before encoding), with their labels."""
+    clip, frames, lm = clip_and_landmarks
+    crops = crop_for_samples(clip, frames, lm, SampleConfig())
+    motion = ClipMotion.from_points(lm.ibug68, load_bases()[0])
+    out = []
+    for i in range(n):
+        fake = sample_perturbation(f"{clip.key}_fake{i}", 3, motion, PerturbPolicy(weights={operator: 1.0}, **policy))
+        out.append((fake.label, render_fake(crops, lm.ibug68, fake)[0]))
+    return crops.frames, out
+
+
+@pytest.mark.parametrize("operator", ["blend", "hybrid", "blur", "flicker"])
+def test_pixel_families_change_nothing_outside_their_mask(clip_and_landmarks, operator):
+    # A blend weight the Gaussian rounded to 1.0000001 once wrapped the uint8 mask to 0 inside the face.
+    real, fakes = rendered(clip_and_landmarks, operator, 4)
+    for label, clip in fakes:
+        changed = (clip.fake != real).any(-1)
+        assert changed.sum() > 1000, label["params"]
+        assert not (changed & (clip.pixel == 0)).any()
+        assert (clip.pixel[changed] > 0).all() and clip.pixel.max() >= 255 * 0.25  # the smallest blend weight
+    if operator == "hybrid":
+        for label, clip in fakes:
+            assert label["family"] == "hybrid" and label["operator"] in KINEMATIC_OPERATORS
+            assert label["max_displacement_iod"] >= PerturbPolicy().strength[0]
+            assert label["params"]["ratio"] is not None and not np.array_equal(clip.source, clip.target)
+
+
+def test_blend_draws_reach_sbi_strength(clip_and_landmarks):
+    _, fakes = rendered(clip_and_landmarks, "blend", 24)
+    params = [label["params"] for label, _ in fakes]
+    assert {p["ratio"] for p in params} <= {0.25, 0.5, 0.75, 1.0} and sum(p["ratio"] == 1.0 for p in params) >= 6
+    assert {p["resample"] for p in params} == {0.25, 0.5, 1.0}  # 4x, 2x down and up, or a sharpen
+    assert all((p["sharpen"] is None) == (p["resample"] < 1) for p in params)
+    assert max(max(abs(c) for c in p["colour"]) for p in params) > 10
+    assert {p["hull"] for p in params} == {"face", "lower", "inner"}
+
+
+def test_controls_are_the_artifacts_they_name(clip_and_landmarks):
+    real, blurs = rendered(clip_and_landmarks, "blur", 1, blur_sigmas=(1.0,))
+    (label, clip), inside = blurs[0], blurs[0][1].pixel == 255
+    assert label["family"] == "control" and label["params"]["blur_sigma_px"] == 1.0
+
+    def sharpness(frames):
+        return np.abs(np.diff(frames.astype(np.float32).mean(-1), axis=2))[inside[:, :, 1:]].mean()
+
+    assert sharpness(clip.fake) < 0.9 * sharpness(real)  # measured 0.82 on this clip at 1 px
+    real, flickers = rendered(clip_and_landmarks, "flicker", 1, flicker_greys=(2.0,))
+    clip = flickers[0][1]
+    inside = clip.pixel == 255
+    step = [float((clip.fake[t].astype(int) - real[t])[inside[t]].mean()) for t in range(len(real))]
+    np.testing.assert_allclose(step, [2.0 if t % 2 == 0 else -2.0 for t in range(len(real))], atol=0.05)
