@@ -35,12 +35,21 @@ from pipelines.corpus import iter_samples, read_manifest
 from pipelines.fs import open_source, read_bytes
 from pipelines.options import UsageError
 from schemas import InputRecord
-from schemas.sample import LABEL, MP4
+from schemas.sample import LABEL, MASKS, MP4
 from synth.detectors.metrics import auroc, auroc_table, video_folds
-from synth.detectors.models import DETECTORS, ClipView, describe_clip, make_detector, save_detectors
-from synth.detectors.pixel import PixelConfig, config_dict
+from synth.detectors.models import (
+    DETECTORS,
+    ClipView,
+    ModelFileError,
+    describe_clip,
+    load_init_weights,
+    make_detector,
+    save_detectors,
+)
+from synth.detectors.pixel import BACKBONE_CHOICES, PixelConfig, config_dict
 from synth.errors import Rejected
-from synth.io import decode_mp4
+from synth.io import decode_mp4, decode_npz
+from synth.perturb.policy import MOVING, report_name
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,12 @@ class SampleInfo:
     label: int
     operator: str | None
     strength: float | None
+    family: str | None
+
+    @property
+    def clip_key(self) -> str:
+        """The clip the sample was made from (pairs a fake with its real)."""
+        return self.key.rsplit("_", 1)[0]
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -72,13 +87,37 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--folds", type=int, default=5, help="Cross-validation folds, split by source video.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the folds and of every detector.")
-    parser.add_argument("--epochs", type=int, default=PixelConfig.epochs, help="Pixel net training epochs.")
-    parser.add_argument("--pixel-size", type=int, default=PixelConfig.size, help="Pixel net input side, pixels.")
+    parser.add_argument(
+        "--steps", type=int, default=PixelConfig.steps, help="Pixel net optimiser steps (paired batches)."
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=PixelConfig.window,
+        help="Pixel net window side, crop pixels (the crop is never resampled).",
+    )
+    parser.add_argument("--snippet", type=int, default=PixelConfig.snippet, help="Pixel net frames per window.")
+    parser.add_argument(
+        "--backbone",
+        choices=BACKBONE_CHOICES,
+        default=PixelConfig.backbone,
+        help="Pixel net: auto is r2plus1d_18 on a GPU and the small net on the CPU.",
+    )
+    parser.add_argument(
+        "--init-weights",
+        help="A torchvision r3d_18/r2plus1d_18 checkpoint (.pth state dict or .safetensors) to start the "
+        "pixel net's backbone from; never downloaded.",
+    )
     parser.add_argument(
         "--max-samples",
         type=int,
         default=4000,
         help="Use at most this many samples (whole clips, drawn by the seed); bounds memory and time.",
+    )
+    parser.add_argument(
+        "--no-models",
+        action="store_true",
+        help="Cross-validation only: do not train and save the final models on the whole corpus (not with --test).",
     )
     parser.add_argument("--test-clips", type=int, default=8, help="Clips scored per test video, spread evenly.")
     parser.add_argument(
@@ -89,10 +128,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if not names or set(names) - set(DETECTORS):
         raise UsageError(f"--detectors: expected names from {list(DETECTORS)}, got {args.detectors!r}")
     args.detectors = [n for n in DETECTORS if n in names]
+    if args.no_models and args.test:
+        raise UsageError("--no-models: the test videos are scored by the final models; drop one of --no-models, --test")
+    if args.init_weights and args.backbone not in ("r3d_18", "r2plus1d_18"):
+        raise UsageError(f"--init-weights: expected --backbone r3d_18 or r2plus1d_18, got {args.backbone}")
     for flag, low in (
         ("folds", 2),
-        ("epochs", 1),
-        ("pixel_size", 16),
+        ("steps", 1),
+        ("window", 16),
+        ("snippet", 2),
         ("max_samples", 2),
         ("test_clips", 1),
         ("workers", 1),
@@ -107,19 +151,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
 _WORKER: dict = {}
 
 
-def _init_worker(backend_name: str, margin: float, pixel_size: int) -> None:
+def _init_worker(backend_name: str, margin: float) -> None:
     from synth.landmarks import make_backend
     from synth.threads import one_thread_per_library
 
     one_thread_per_library()
-    _WORKER.update(backend=make_backend(backend_name), margin=margin, pixel_size=pixel_size)
+    _WORKER.update(backend=make_backend(backend_name), margin=margin)
 
 
-def _describe(item: tuple[str, bytes]) -> tuple[str, ClipView | None, str | None]:
-    key, mp4 = item
+def _describe(item: tuple[str, bytes, bytes | None]) -> tuple[str, ClipView | None, str | None]:
+    key, mp4, masks = item
     try:
         frames, fps = decode_mp4(mp4)
-        return key, describe_clip(frames, _WORKER["backend"], _WORKER["margin"], fps, _WORKER["pixel_size"]), None
+        focus = None if masks is None else decode_npz(masks)["patch"]
+        return key, describe_clip(frames, _WORKER["backend"], _WORKER["margin"], fps, focus), None
     except Rejected as exc:
         return key, None, f"{exc.reason}: {exc.detail}"
     except ValueError as exc:
@@ -137,15 +182,16 @@ def _map(fn, items, workers: int, init_args: tuple):
 
 
 def _label_info(key: str, label: dict) -> SampleInfo:
-    p = label.get("perturbation") or {}
-    kinematic = p.get("family", "kinematic") == "kinematic"  # strength bins are landmark displacement, IOD
+    p = label["perturbation"]
     return SampleInfo(
         key,
         label["source"]["video_id"],
         int(label["source"]["clip"]),
         int(label["label"]),
-        p.get("operator"),
-        p.get("max_displacement_iod") if kinematic else None,
+        None if p is None else report_name(p),
+        # strength bins are a landmark displacement, IOD
+        p["max_displacement_iod"] if p is not None and p["family"] in MOVING else None,
+        None if p is None else p["family"],
     )
 
 
@@ -181,10 +227,10 @@ def describe_corpus(out: str, manifest: dict, args) -> tuple[list[SampleInfo], l
             key = sample["__key__"]
             if keep is not None and key.rsplit("_", 1)[0] not in keep:
                 continue
-            infos[key] = _label_info(key, json.loads(sample[LABEL]))
-            yield key, sample[MP4]
+            infos[key] = info = _label_info(key, json.loads(sample[LABEL]))
+            yield key, sample[MP4], sample[MASKS] if info.label == 1 else None
 
-    init = (config["landmark_backend"], config["samples"]["margin"], args.pixel_size)
+    init = (config["landmark_backend"], config["samples"]["margin"])
     samples, views, rejects = [], [], []
     for key, view, why in _map(_describe, items(), args.workers, init):
         if view is None:
@@ -198,19 +244,50 @@ def describe_corpus(out: str, manifest: dict, args) -> tuple[list[SampleInfo], l
 # --- training and scoring ----------------------------------------------------------------------
 
 
-def cross_validate(name: str, views, samples: list[SampleInfo], folds: np.ndarray, args) -> np.ndarray:
-    """Out-of-fold scores of detector ``name`` (each fold trained on the others)."""
+def pixel_config(args) -> PixelConfig:
+    """The pixel net's settings from the flags.
+
+    Raises:
+        UsageError: a value out of range.
+    """
+    try:
+        return PixelConfig(window=args.window, snippet=args.snippet, steps=args.steps, backbone=args.backbone)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _fit(name: str, views, samples: list[SampleInfo], args):
+    """Detector ``name`` trained on ``views`` of ``samples``."""
+    detector = make_detector(name, args.seed, pixel_config(args), args.init_weights)
+    return detector.fit(
+        views, np.array([s.label for s in samples]), [s.video_id for s in samples], [s.clip_key for s in samples]
+    )
+
+
+def _loss_summary(losses: list[float], bins: int = 10) -> list[float]:
+    """The training loss curve as ``bins`` means over equal runs of steps."""
+    return [round(float(np.mean(part)), 4) for part in np.array_split(np.asarray(losses), bins) if len(part)]
+
+
+def cross_validate(name: str, views, samples: list[SampleInfo], folds: np.ndarray, args) -> tuple[np.ndarray, list]:
+    """Out-of-fold scores of detector ``name`` (each fold trained on the others), and each
+    fold's training loss curve (:func:`_loss_summary`; empty for detectors without one)."""
     labels = np.array([s.label for s in samples])
-    videos = [s.video_id for s in samples]
     scores = np.full(len(samples), np.nan)
+    curves = []
     for k in range(folds.max() + 1):
         test, train = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
         if len(set(labels[train])) < 2:
             continue
-        detector = make_detector(name, args.seed, PixelConfig(size=args.pixel_size, epochs=args.epochs))
-        detector.fit([views[i] for i in train], labels[train], [videos[i] for i in train])
+        started = time.perf_counter()
+        detector = _fit(name, [views[i] for i in train], [samples[i] for i in train], args)
         scores[test] = detector.score([views[i] for i in test])
-    return scores
+        line = f"  {name} fold {k + 1}/{folds.max() + 1}: trained on {len(train)}, scored {len(test)}"
+        if getattr(detector, "losses", None):
+            curves.append(_loss_summary(detector.losses))
+            line += f", training loss {curves[-1][0]:.3f} -> {curves[-1][-1]:.3f}"
+        print(f"{line} ({time.perf_counter() - started:.0f} s)", flush=True)
+    return scores, curves
 
 
 def _write_csv(path: str, rows: list[dict], fields: list[str]) -> None:
@@ -225,14 +302,15 @@ def _fmt(value: float | None) -> str:
 
 
 def print_table(results: dict) -> None:
-    """One line per detector: overall AUROC, then per operator and per strength bin."""
+    """One line per detector: overall AUROC, then per family, per operator and per strength bin."""
     first = next(iter(results.values()))
-    ops, bins = list(first["by_operator"]), list(first["by_strength"])
-    header = ["detector", "overall", *ops, *(f"{b} IOD" for b in bins)]
+    families, ops, bins = list(first["by_family"]), list(first["by_operator"]), list(first["by_strength"])
+    header = ["detector", "overall", *families, *ops, *(f"{b} IOD" for b in bins)]
     widths = [max(10, len(h)) for h in header]
     print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
     for name, table in results.items():
         cells = [name, _fmt(table["overall"]["auroc"])]
+        cells += [_fmt(table["by_family"][f]["auroc"]) for f in families]
         cells += [_fmt(table["by_operator"][o]["auroc"]) for o in ops]
         cells += [_fmt(table["by_strength"][b]["auroc"]) for b in bins]
         print("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
@@ -291,7 +369,6 @@ def score_test_videos(test_csv: str, detectors: list, manifest: dict, args, out_
         track=TrackConfig(**config["track"]),
         gates=GateConfig(**config["gates"]),
         samples=SampleConfig(**config["samples"]),
-        pixel_size=args.pixel_size,
         timeout_s=config["decode_timeout"],
     )
     backend = make_backend(config["landmark_backend"])
@@ -367,6 +444,11 @@ def run(argv: list[str]) -> dict:
     """Run ``kinefake evaluate`` and return its report."""
     args = parse(argv)
     started = time.perf_counter()
+    if args.init_weights:
+        try:  # refused before any work, not at the first fold's training
+            load_init_weights(args.init_weights)
+        except ModelFileError as exc:
+            raise UsageError(f"--init-weights: {exc}") from None
     manifest = read_manifest(args.train)
     os.makedirs(args.out, exist_ok=True)
     samples, views, rejects = describe_corpus(args.train, manifest, args)
@@ -380,28 +462,30 @@ def run(argv: list[str]) -> dict:
         folds = video_folds([s.video_id for s in samples], args.folds, args.seed)
     except ValueError as exc:  # fewer videos left than folds, after --max-samples and unusable samples
         raise UsageError(f"--folds: {exc}") from None
-    results, scores = {}, {}
+    results, scores, curves = {}, {}, {}
     for name in args.detectors:
-        scores[name] = cross_validate(name, views, samples, folds, args)
+        scores[name], curves[name] = cross_validate(name, views, samples, folds, args)
         done = ~np.isnan(scores[name])
         kept = [s for s, d in zip(samples, done, strict=True) if d]
         results[name] = auroc_table(
-            labels[done], scores[name][done], [s.operator for s in kept], [s.strength for s in kept]
+            labels[done],
+            scores[name][done],
+            [s.operator for s in kept],
+            [s.strength for s in kept],
+            [s.family for s in kept],
         )
     evaluated = time.perf_counter()
-    pixel = PixelConfig(size=args.pixel_size, epochs=args.epochs)
-    trained = [
-        make_detector(n, args.seed, pixel).fit(views, labels, [s.video_id for s in samples]) for n in args.detectors
-    ]
+    trained = [] if args.no_models else [_fit(n, views, samples, args) for n in args.detectors]
     meta = {
         "corpus": args.train,
         "landmark_backend": manifest["config"]["landmark_backend"],
         "margin": manifest["config"]["samples"]["margin"],
-        "pixel": config_dict(pixel),
+        "pixel": config_dict(pixel_config(args).resolved()),
         "seed": args.seed,
         "samples": len(samples),
     }
-    save_detectors(os.path.join(args.out, "models"), trained, meta)
+    if trained:
+        save_detectors(os.path.join(args.out, "models"), trained, meta)
     _write_csv(
         os.path.join(args.out, "scores.csv"),
         [
@@ -430,6 +514,7 @@ def run(argv: list[str]) -> dict:
         "folds": args.folds,
         "seed": args.seed,
         "detectors": results,
+        "loss_curves": {n: c for n, c in curves.items() if c},
         "seconds": {"describe": round(described - started, 1), "cross_validation": round(evaluated - described, 1)},
     }
     print(
@@ -443,5 +528,6 @@ def run(argv: list[str]) -> dict:
     report["seconds"]["total"] = round(time.perf_counter() - started, 1)
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
-    print(f"\nwrote {args.out}/report.json, scores.csv, models/ ({report['seconds']['total']:.0f} s)")
+    models = "" if args.no_models else ", models/"
+    print(f"\nwrote {args.out}/report.json, scores.csv{models} ({report['seconds']['total']:.0f} s)")
     return report

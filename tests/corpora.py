@@ -24,3 +24,9 @@ def make_corpus(faces, folder, flags):
     out = folder / "corpus"
     generate(["--input", str(listing), "--output", str(out), "--max-clips-per-video", "2", "--seed", "6", *flags])
     return out
+
+
+#: Easy appearance fakes: the SBI-style blend pasted at full weight.
+BLEND_FULL = ["--operators", "blend", "--min-blend-ratio", "1", "--max-blend-ratio", "1"]
+#: The blur control at 2 px, far above the calibration levels.
+BLUR_2PX = ["--operators", "blur", "--blur-sigmas", "2"]

@@ -10,9 +10,12 @@ moves one region on its own. The features here measure that directly:
 2. A :class:`CouplingModel` predicts each region's centred coordinates from all other
    regions' by ridge regression, fitted on *real* clips only (a detector's training
    reals): the learned coupling of natural faces.
-3. Per region, the features describe the residual (what the rest of the face does not
-   explain) against the region's own motion: its energy over the clip, its peak over
-   8-frame windows, the ratio to the region's motion energy, its frame-to-frame part.
+3. Per region, :func:`kinematic_features` describe the residual (what the rest of the face
+   does not explain) against the region's own motion over the whole clip: its energy, its
+   peak over 8-frame windows, the ratio to the region's motion energy, its frame-to-frame
+   part (the ``kinematic`` detector's gradient boosting reads them). :func:`frame_features`
+   keep the same quantities per frame for a :class:`KinematicNet` (temporal convolutions,
+   max over time) trained on paired batches (the ``kinematic_paired`` detector).
 
 The landmarks are those a detector can measure on the clip's pixels
 (:func:`synth.landmarks.redetect.redetect_crops`), never a fake's stored targets: train
@@ -24,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torch import nn
 
 from synth.bases.model import REGION_NAMES
 from synth.bases.normalize import normalize
@@ -133,3 +138,60 @@ def kinematic_features(shapes: np.ndarray, model: CouplingModel) -> np.ndarray:
             _log(peaks.max()) - _log(peaks.min()),
         ]
     return np.array(features, np.float64)
+
+
+#: iBUG-68 point of the mirror image of each point (the subject's right and left swapped).
+IBUG68_MIRROR = np.array(
+    [*range(16, -1, -1),  # jaw
+     *range(26, 16, -1),  # brows
+     27, 28, 29, 30, 35, 34, 33, 32, 31,  # nose
+     45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,  # eyes
+     54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,  # outer mouth
+     64, 63, 62, 61, 60, 67, 66, 65],  # inner mouth
+    dtype=np.int64,
+)  # fmt: skip
+
+
+def mirrored(points: np.ndarray) -> np.ndarray:
+    """``(T, 68, 2)`` iBUG-68 landmarks of a clip -> those of its left-right mirror image (x negated)."""
+    flipped = points[:, IBUG68_MIRROR].copy()
+    flipped[..., 0] *= -1
+    return flipped
+
+
+def frame_features(shapes: np.ndarray, model: CouplingModel) -> np.ndarray:
+    """``(3R, T)`` float32 per-frame features of one clip's ``(T, 136)`` centred shapes, per region
+    (``REGION_NAMES`` order): the log energy of its residual (what the other regions do not
+    explain), of its own motion, and of the residual's frame-to-frame change (0 at frame 0)."""
+    rows = []
+    for own, residual in model.residuals(shapes):
+        speed = np.concatenate([[0.0], (np.diff(residual, axis=0) ** 2).sum(1)])
+        rows += [np.log((residual**2).sum(1) + EPS), np.log((own**2).sum(1) + EPS), np.log(speed + EPS)]
+    return np.stack(rows).astype(np.float32)
+
+
+class KinematicNet(nn.Module):
+    """Temporal conv net over per-frame features, global max over time:
+    ``(B, F, T)`` -> ``(B,)`` logits (fake > 0). Inputs are standardised by ``mean`` and ``std``
+    (``(F,)``, fitted on the training reals and saved with the weights)."""
+
+    def __init__(self, features: int = 3 * len(REGION_NAMES), width: int = 64) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("std", torch.ones(features))
+        self.features = nn.Sequential(
+            nn.Conv1d(features, width, 5, padding=2, bias=False),
+            nn.BatchNorm1d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv1d(width, width, 5, padding=4, dilation=2, bias=False),
+            nn.BatchNorm1d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv1d(width, width, 3, padding=1, bias=False),
+            nn.BatchNorm1d(width),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean[:, None]) / self.std[:, None]
+        return self.head(self.features(x).amax(2))[:, 0]

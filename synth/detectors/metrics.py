@@ -54,16 +54,20 @@ def strength_bin(value: float | None) -> str | None:
     return None
 
 
-def auroc_table(labels: np.ndarray, scores: np.ndarray, operators: Sequence, strengths: Sequence) -> dict:
-    """AUROC overall, per operator and per strength bin (each: that group's fakes vs all reals).
+def auroc_table(
+    labels: np.ndarray, scores: np.ndarray, operators: Sequence, strengths: Sequence, families: Sequence | None = None
+) -> dict:
+    """AUROC overall, per family, per operator and per strength bin (each: that group's fakes vs all reals).
 
     Args:
         labels: ``(n,)`` 0 real, 1 fake; scores: ``(n,)`` higher is more likely fake.
         operators: ``(n,)`` operator name of each fake (ignored for reals).
-        strengths: ``(n,)`` largest displacement (IOD) of each fake (ignored for reals).
+        strengths: ``(n,)`` largest displacement (IOD) of each fake, None where it has none (ignored for reals).
+        families: ``(n,)`` family of each fake (ignored for reals); None: no family table.
 
     Returns:
-        ``{"overall": {"auroc", "reals", "fakes"}, "by_operator": {op: {...}}, "by_strength": {bin: {...}}}``.
+        ``{"overall": {"auroc", "reals", "fakes"}, "by_family": {family: {...}}, "by_operator": {op: {...}},
+        "by_strength": {bin: {...}}}``.
     """
     labels, scores = np.asarray(labels), np.asarray(scores, np.float64)
     real = labels == 0
@@ -75,8 +79,10 @@ def auroc_table(labels: np.ndarray, scores: np.ndarray, operators: Sequence, str
     fake = labels == 1
     ops = np.array([o if f else None for o, f in zip(operators, fake, strict=True)], object)
     bins = np.array([strength_bin(s) if f else None for s, f in zip(strengths, fake, strict=True)], object)
+    fams = np.array([f_ if f else None for f_, f in zip(families or [None] * len(fake), fake, strict=True)], object)
     return {
         "overall": cell(fake),
+        "by_family": {f: cell(fams == f) for f in sorted({f for f in fams if f is not None})},
         "by_operator": {o: cell(ops == o) for o in sorted({o for o in ops if o is not None})},
         "by_strength": {b: cell(bins == b) for b in sorted({b for b in bins if b is not None}, key=_bin_low)},
     }

@@ -2,10 +2,12 @@
 
 Three detectors, each trained from scratch on a corpus (``kinefake evaluate``):
 
-- ``kinematic`` (a): :mod:`synth.detectors.kinematic` features of landmarks re-detected
-  on the clip's pixels, scikit-learn's histogram gradient boosting;
-- ``pixel`` (b): :mod:`synth.detectors.pixel`, a (2+1)D conv net on crops and frame
-  differences;
+- ``kinematic`` (a): :mod:`synth.detectors.kinematic` clip-level coupling-residual features of
+  landmarks re-detected on the clip's pixels, scikit-learn's histogram gradient boosting;
+- ``kinematic_paired`` (a'): per-frame coupling residuals of the same landmarks, a temporal
+  conv net trained on paired batches;
+- ``pixel`` (b): :mod:`synth.detectors.pixel`, a video conv net on windows of the crop at
+  its own resolution and frame differences, trained on paired batches;
 - ``headpose`` (c): Yang et al.'s SVM, RBF kernel, ``C`` and ``gamma`` chosen by a 5-fold
   grid search (folds by source video) on standardised per-frame
   :mod:`synth.detectors.headpose` features; a clip's score is its frames' mean decision.
@@ -20,22 +22,30 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from synth.detectors.headpose import headpose_features
-from synth.detectors.kinematic import CouplingModel, centred_shapes, kinematic_features
-from synth.detectors.pixel import PixelConfig, PixelNet, config_dict, pixel_input, pixel_scores, train_pixel_net
+from synth.detectors.kinematic import (
+    CouplingModel,
+    KinematicNet,
+    centred_shapes,
+    frame_features,
+    kinematic_features,
+    mirrored,
+)
+from synth.detectors.pairs import PairedBatches, clip_pairs, train_paired
+from synth.detectors.pixel import PixelConfig, config_dict, make_net, pixel_scores, train_pixel_net
 from synth.landmarks.backends import LandmarkBackend
 from synth.landmarks.redetect import redetect_crops
 
-DETECTORS = ("kinematic", "pixel", "headpose")
-#: Frames of a clip (every this many) that the head-pose SVM trains on.
-HEADPOSE_FRAME_STRIDE = 4
+DETECTORS = ("kinematic", "kinematic_paired", "pixel", "headpose")
 #: Types a saved gradient-boosting model may hold beyond skops' defaults.
 SKOPS_TRUSTED = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+#: Frames of a clip (every this many) that the head-pose SVM trains on.
+HEADPOSE_FRAME_STRIDE = 4
 
 
 class ModelFileError(ValueError):
@@ -48,17 +58,23 @@ class ClipView:
 
     Attributes:
         landmarks: ``(T, 68, 2)`` float32 iBUG-68 re-detected in the crop, crop pixels.
-        pixels: ``(T, s, s, 3)`` uint8 the crop resized for the pixel net.
+        pixels: ``(T, S, S, 3)`` uint8 the decoded crop itself (the pixel net's input, never resampled).
         headpose: ``(T, 13)`` float64 head-pose inconsistency features per frame.
+        focus: ``(T, 14, 14)`` float32 a corpus fake's patch mask (where its edit is), which
+            guides the pixel net's training windows; None for reals and test videos.
     """
 
     landmarks: np.ndarray
     pixels: np.ndarray
     headpose: np.ndarray
+    focus: np.ndarray | None = None
 
 
-def describe_clip(frames: np.ndarray, backend: LandmarkBackend, margin: float, fps: float, pixel_size: int) -> ClipView:
-    """The :class:`ClipView` of a ``(T, S, S, 3)`` uint8 face-crop clip (a decoded ``mp4`` member).
+def describe_clip(
+    frames: np.ndarray, backend: LandmarkBackend, margin: float, fps: float, focus: np.ndarray | None = None
+) -> ClipView:
+    """The :class:`ClipView` of a ``(T, S, S, 3)`` uint8 face-crop clip (a decoded ``mp4`` member),
+    with a corpus fake's ``(T, 14, 14)`` patch mask as ``focus``.
 
     Raises:
         Rejected: "no face" when the landmark fit fails on too many frames.
@@ -66,7 +82,10 @@ def describe_clip(frames: np.ndarray, backend: LandmarkBackend, margin: float, f
     """
     landmarks, _ = redetect_crops(frames, backend, margin, fps)
     return ClipView(
-        landmarks, pixel_input(frames, pixel_size), headpose_features(landmarks, frames.shape[2], frames.shape[1])
+        landmarks,
+        frames,
+        headpose_features(landmarks, frames.shape[2], frames.shape[1]),
+        None if focus is None else np.asarray(focus, np.float32),
     )
 
 
@@ -115,7 +134,7 @@ class KinematicDetector:
     def features(self, views: list[ClipView]) -> np.ndarray:
         return np.stack([kinematic_features(centred_shapes(v.landmarks), self.coupling) for v in views])
 
-    def fit(self, views: list[ClipView], labels: np.ndarray, videos: list[str]) -> KinematicDetector:
+    def fit(self, views: list[ClipView], labels: np.ndarray, videos: list[str], clips: list[str]) -> KinematicDetector:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         labels = np.asarray(labels)
@@ -156,22 +175,145 @@ class KinematicDetector:
         return detector
 
 
-class PixelDetector:
-    """(b) the (2+1)D conv net on crops and frame differences."""
+@dataclass(frozen=True)
+class KinematicConfig:
+    """The kinematic net's training (paired batches, :mod:`synth.detectors.pairs`).
 
-    name = "pixel"
+    Attributes:
+        steps: optimiser steps; pairs: ``(real, fake)`` pairs per batch.
+        snippet: frames per training window (the whole clip when shorter).
+        lr, weight_decay: AdamW's settings.
+        alpha: the coupling model's ridge penalty.
+    """
 
-    def __init__(self, seed: int = 0, config: PixelConfig | None = None) -> None:
-        self.seed = seed
-        self.config = config or PixelConfig()
-        self.net: PixelNet | None = None
+    steps: int = 600
+    pairs: int = 16
+    snippet: int = 24
+    lr: float = 2e-3
+    weight_decay: float = 1e-3
+    alpha: float = 1.0
 
-    def fit(self, views: list[ClipView], labels: np.ndarray, videos: list[str]) -> PixelDetector:
-        self.net = train_pixel_net([v.pixels for v in views], np.asarray(labels), self.config, self.seed)
+
+class PairedKinematicDetector:
+    """(a') per-frame coupling residuals of re-detected landmarks, a temporal conv net trained
+    on paired batches (each fake beside its own clip's real, same frames and flip)."""
+
+    name = "kinematic_paired"
+
+    def __init__(self, seed: int = 0, config: KinematicConfig | None = None) -> None:
+        self.seed, self.config = seed, config or KinematicConfig()
+        self.coupling: CouplingModel | None = None
+        self.net: KinematicNet | None = None
+        self.losses: list[float] = []
+
+    def _features(self, landmarks: np.ndarray) -> np.ndarray:
+        """``(T, 68, 2)`` -> ``(F, T)`` float32 net input."""
+        return frame_features(centred_shapes(landmarks), self.coupling)
+
+    def fit(
+        self, views: list[ClipView], labels: np.ndarray, videos: list[str], clips: list[str]
+    ) -> PairedKinematicDetector:
+        import torch
+
+        labels = np.asarray(labels)
+        batches = PairedBatches(clip_pairs(clips, labels), self.config.pairs, self.seed)
+        self.coupling = CouplingModel.fit(
+            [centred_shapes(v.landmarks) for v, y in zip(views, labels, strict=True) if y == 0], self.config.alpha
+        )
+        inputs = [[self._features(v.landmarks), self._features(mirrored(v.landmarks))] for v in views]
+        reals = np.concatenate([x[0] for x, y in zip(inputs, labels, strict=True) if y == 0], 1)
+        torch.manual_seed(self.seed)
+        self.net = KinematicNet(reals.shape[0])
+        self.net.mean.copy_(torch.from_numpy(reals.mean(1)))
+        self.net.std.copy_(torch.from_numpy(reals.std(1) + 1e-6))
+        rng = np.random.default_rng(self.seed)
+
+        def cut(pairs: list[tuple[int, int]]) -> torch.Tensor:
+            windows = []
+            for real, fake in pairs:
+                length = min(inputs[real][0].shape[1], inputs[fake][0].shape[1])
+                snippet = min(self.config.snippet, length)
+                t0, flip = int(rng.integers(length - snippet + 1)), int(rng.random() < 0.5)
+                windows += [inputs[i][flip][:, t0 : t0 + snippet] for i in (real, fake)]
+            return torch.from_numpy(np.stack(windows))
+
+        cfg = self.config
+        self.losses = train_paired(self.net, batches, cut, cfg.steps, cfg.lr, cfg.weight_decay, self.seed)
         return self
 
     def score(self, views: list[ClipView]) -> np.ndarray:
-        return pixel_scores(self.net, [v.pixels for v in views])
+        import torch
+
+        with torch.no_grad():
+            return np.array([float(self.net(torch.from_numpy(self._features(v.landmarks))[None])) for v in views])
+
+    def save(self, folder: str) -> dict:
+        import torch
+        from safetensors.torch import save_file
+
+        coupling, net = os.path.join(folder, "coupling.safetensors"), os.path.join(folder, "net.safetensors")
+        save_file({"weights": torch.from_numpy(self.coupling.weights)}, coupling)
+        save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, net)
+        return {"seed": self.seed, "config": asdict(self.config), "files": [coupling, net]}
+
+    @classmethod
+    def load(cls, folder: str, info: dict) -> PairedKinematicDetector:
+        from safetensors.torch import load_file
+
+        detector = cls(info["seed"], KinematicConfig(**info["config"]))
+        weights = load_file(os.path.join(folder, "coupling.safetensors"))["weights"].numpy()
+        detector.coupling = CouplingModel(weights, detector.config.alpha)
+        state = load_file(os.path.join(folder, "net.safetensors"))
+        detector.net = KinematicNet(state["mean"].shape[0])
+        detector.net.load_state_dict(state)
+        detector.net.eval()
+        return detector
+
+
+def load_init_weights(path: str):
+    """A torchvision checkpoint (``.pth`` state dict, loaded without unpickling code, or
+    ``.safetensors``) for :func:`synth.detectors.pixel.train_pixel_net`.
+
+    Raises:
+        ModelFileError: the file cannot be read as a state dict of tensors.
+    """
+    import torch
+
+    try:
+        if path.endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            state = load_file(path)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch and safetensors raise many types on a bad file
+        raise ModelFileError(f"cannot load initial weights {path}: {exc}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelFileError(f"expected a state dict of tensors in {path}")
+    return state
+
+
+class PixelDetector:
+    """(b) the video conv net on native-resolution windows and frame differences, paired training."""
+
+    name = "pixel"
+
+    def __init__(self, seed: int = 0, config: PixelConfig | None = None, init_weights: str | None = None) -> None:
+        self.seed = seed
+        self.config = (config or PixelConfig()).resolved()
+        self.init_weights = init_weights
+        self.net = None
+        self.losses: list[float] = []
+
+    def fit(self, views: list[ClipView], labels: np.ndarray, videos: list[str], clips: list[str]) -> PixelDetector:
+        init = None if self.init_weights is None else load_init_weights(self.init_weights)
+        self.net, self.losses = train_pixel_net(
+            [v.pixels for v in views], np.asarray(labels), clips, [v.focus for v in views], self.config, self.seed, init
+        )
+        return self
+
+    def score(self, views: list[ClipView]) -> np.ndarray:
+        return pixel_scores(self.net, [v.pixels for v in views], self.config)
 
     def save(self, folder: str) -> dict:
         from safetensors.torch import save_file
@@ -186,7 +328,7 @@ class PixelDetector:
 
         config = PixelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in info["config"].items()})
         detector = cls(info["seed"], config)
-        detector.net = PixelNet(config.channels)
+        detector.net = make_net(config)
         detector.net.load_state_dict(load_file(os.path.join(folder, "net.safetensors")))
         detector.net.eval()
         return detector
@@ -202,7 +344,7 @@ class HeadPoseDetector:
         self.seed = seed
         self.model = None
 
-    def fit(self, views: list[ClipView], labels: np.ndarray, videos: list[str]) -> HeadPoseDetector:
+    def fit(self, views: list[ClipView], labels: np.ndarray, videos: list[str], clips: list[str]) -> HeadPoseDetector:
         from sklearn.model_selection import GridSearchCV, GroupKFold
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
@@ -244,19 +386,19 @@ class HeadPoseDetector:
         return detector
 
 
-CLASSES = {cls.name: cls for cls in (KinematicDetector, PixelDetector, HeadPoseDetector)}
+CLASSES = {cls.name: cls for cls in (KinematicDetector, PairedKinematicDetector, PixelDetector, HeadPoseDetector)}
 INDEX = "detectors.json"
 
 
-def make_detector(name: str, seed: int, pixel: PixelConfig | None = None):
-    """A fresh, untrained detector by name.
+def make_detector(name: str, seed: int, pixel: PixelConfig | None = None, init_weights: str | None = None):
+    """A fresh, untrained detector by name (``pixel`` and ``init_weights`` for the pixel net).
 
     Raises:
         ValueError: unknown name.
     """
     if name not in CLASSES:
         raise ValueError(f"expected a detector in {list(DETECTORS)}, got {name!r}")
-    return PixelDetector(seed, pixel) if name == "pixel" else CLASSES[name](seed)
+    return PixelDetector(seed, pixel, init_weights) if name == "pixel" else CLASSES[name](seed)
 
 
 def save_detectors(folder: str, detectors: list, meta: dict) -> str:

@@ -33,7 +33,6 @@ class ClipSettings:
         max_clips: clips kept per test video, spread evenly (None: all).
         track, gates: landmark tracking and quality gates.
         samples: crop size, margin and H.264 settings of the ``mp4`` members.
-        pixel_size: the pixel detector's input side.
         timeout_s: wall-clock budget of a probe or a clip's decode.
     """
 
@@ -43,7 +42,6 @@ class ClipSettings:
     track: TrackConfig = field(default_factory=TrackConfig)
     gates: GateConfig = field(default_factory=GateConfig)
     samples: SampleConfig = field(default_factory=SampleConfig)
-    pixel_size: int = 64
     timeout_s: float = DEFAULT_TIMEOUT_S
 
 
@@ -71,7 +69,7 @@ def video_clip_views(
                 views.append(
                     (
                         clip.clip,
-                        describe_clip(decoded, backend, settings.samples.margin, float(fps), settings.pixel_size),
+                        describe_clip(decoded, backend, settings.samples.margin, float(fps)),
                     )
                 )
             except Rejected as exc:

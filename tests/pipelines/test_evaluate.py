@@ -20,7 +20,7 @@ from synth.render.clip import render_clip
 from synth.shard import local_input
 from synth.video import encode_mp4, probe, read_frames
 from tests.conftest import face
-from tests.corpora import EASY, VIDEOS, make_corpus
+from tests.corpora import BLEND_FULL, BLUR_2PX, EASY, VIDEOS, make_corpus
 from tests.media import write_noise_video
 
 
@@ -60,7 +60,8 @@ def test_evaluate_end_to_end_with_test_videos(easy, faces, tmp_path, capsys):
         ",0\n"
     )
     out = tmp_path / "eval"
-    report = evaluate(["--train", str(easy), "--out", str(out), "--folds", "4", "--epochs", "2", "--workers", "1",
+    report = evaluate(["--train", str(easy), "--out", str(out), "--folds", "4", "--steps", "20", "--window", "64",
+                       "--workers", "1",
                        "--test", str(test_csv), "--test-clips", "2"])  # fmt: skip
     assert {p.name for p in out.iterdir()} >= {"report.json", "scores.csv", "models", "rejects.csv", "test_clips.csv",
                                                 "test_videos.csv", "test_rejects.csv"}  # fmt: skip
@@ -70,7 +71,7 @@ def test_evaluate_end_to_end_with_test_videos(easy, faces, tmp_path, capsys):
     # detector: with ~23 reals and ~33 fakes chance gives 0.50 +- 0.08 (sd), and the draws of seeds
     # 5, 6, 7 measured 0.74, 0.80, 0.85 (seed 6 here); 0.70 is 2.5 sd above chance.
     assert report["detectors"]["kinematic"]["overall"]["auroc"] >= 0.70, report["detectors"]["kinematic"]
-    for name in ("pixel", "headpose"):
+    for name in ("kinematic_paired", "pixel", "headpose"):
         assert 0.0 <= report["detectors"][name]["overall"]["auroc"] <= 1.0
     with (out / "scores.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -89,7 +90,7 @@ def test_evaluate_end_to_end_with_test_videos(easy, faces, tmp_path, capsys):
 
     # The saved models reload and give the scores the run wrote for the test clips.
     detectors, meta = load_detectors(str(out / "models"))
-    assert [d.name for d in detectors] == ["kinematic", "pixel", "headpose"]
+    assert [d.name for d in detectors] == ["kinematic", "kinematic_paired", "pixel", "headpose"]
     assert meta["landmark_backend"] == "mediapipe" and meta["samples"] == report["samples"]
     with (out / "test_clips.csv").open() as f:
         clip_rows = list(csv.DictReader(f))
@@ -120,3 +121,31 @@ def test_evaluate_refuses_bad_flags_and_folders(easy, tmp_path, capsys):
     assert "--detectors: expected names from" in capsys.readouterr().err
     assert main(["evaluate", "--train", str(easy), "--out", str(tmp_path / "x"), "--folds", "40"]) == 2
     assert "folds" in capsys.readouterr().err
+    weights = ["--init-weights", str(tmp_path / "r2plus1d.pth")]
+    assert main(["evaluate", "--train", str(easy), "--out", str(tmp_path / "x"), "--backbone", "small", *weights]) == 2
+    assert "--init-weights: expected --backbone r3d_18 or r2plus1d_18" in capsys.readouterr().err
+    (tmp_path / "r2plus1d.pth").write_bytes(b"not a checkpoint")
+    assert main(["evaluate", "--train", str(easy), "--out", str(tmp_path / "x"), "--backbone", "r3d_18", *weights]) == 2
+    assert "--init-weights: cannot load initial weights" in capsys.readouterr().err
+    assert main(["evaluate", "--train", str(easy), "--out", str(tmp_path / "x"), "--no-models", "--test", "t.csv"]) == 2
+    assert "--no-models" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 25 item 6 not met yet: 2 folds of 8 videos, 150 steps gave 0.62 (blend at full paste) and "
+    "0.84 (blur 2 px) on 2026-12-04; the net separates the training pairs but does not yet generalise from 4 videos",
+)
+@pytest.mark.parametrize("flags", [BLEND_FULL, BLUR_2PX], ids=["blend-full-paste", "blur-2px"])
+def test_pixel_detector_separates_held_out_videos_of_easy_corpora(faces, tmp_path, flags):
+    # 8 videos x 2 clips, a real and a fake each; two folds by source video, so every score is
+    # of a video the net never saw. Chance gives 0.50 +- 0.10 (sd) for 16 reals and 16 fakes.
+    corpus = make_corpus(faces, tmp_path, flags)
+    report = evaluate(["--train", str(corpus), "--out", str(tmp_path / "eval"), "--detectors", "pixel",
+                       "--folds", "2", "--steps", "150", "--no-models", "--workers", "2"])  # fmt: skip
+    assert report["fakes"] >= 12 and report["reals"] >= 12
+    assert report["detectors"]["pixel"]["overall"]["auroc"] >= 0.90, report["detectors"]["pixel"]
+    assert not (tmp_path / "eval" / "models").exists()
+    curves = report["loss_curves"]["pixel"]
+    assert len(curves) == 2 and all(c[-1] < c[0] for c in curves)
