@@ -38,6 +38,11 @@ STAGES = {
 DEFAULT_STAGES = sorted(set(STAGES) - {"learnability", "scaling-mirrored"})
 
 
+def _clips(folder: Path) -> list[Path]:
+    """The video files of ``folder``, sorted (none when it does not exist)."""
+    return sorted(p for p in folder.glob("*") if p.suffix in (".mp4", ".mpg"))
+
+
 def pin_to_one_core() -> str:
     one_thread_per_library()
     if hasattr(os, "sched_setaffinity"):
@@ -51,8 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/faces"), help="Folder of real clips.")
     parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=DEFAULT_STAGES)
+    parser.add_argument(
+        "--extra-data",
+        type=Path,
+        default=Path("../shared/data/faces-extra"),
+        help="More real clips of other people, for the learnability curve (skipped when absent).",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="Learnability: the calibration and the largest point of the curve only."
+    )
     args = parser.parse_args(argv)
-    clips = sorted(p for p in args.data.glob("*") if p.suffix in (".mp4", ".mpg"))
+    clips = _clips(args.data)
     if not clips:
         print(f"no clips in {args.data}", file=sys.stderr)
         return 2
@@ -62,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} cores, {pinning}, {len(clips)} clips from {args.data}"
     )
     for stage in [s for s in STAGES if s in args.stages]:
-        STAGES[stage](clips)
+        if stage == "learnability":
+            learnability.run(clips, _clips(args.extra_data), args.quick)
+        else:
+            STAGES[stage](clips)
     return 0
 
 

@@ -1,35 +1,54 @@
 """Learnability: do detectors trained on a corpus separate held-out source videos?
 
-For each setting a corpus of every clip of the shared videos is generated (two fakes per
-clip) and ``kinefake evaluate`` trains the kinematic (a) and pixel-temporal (b) baselines,
-5 folds split by source video. Printed: by-video AUROC overall and per operator, against
-strength (the drawn displacement range and the cap on any landmark's shift, IOD) and clips
-per video (``--clip-stride`` 32 vs 8). Opt-in (``--stages learnability``): it takes about
-90 minutes on two cores, and it uses every core (evaluate's workers, torch's threads).
+Two parts, in this order (the field's protocol, see DESIGN.md "How we judge whether a
+corpus teaches"):
+
+1. **Calibration.** A corpus of the ``control`` family only (blur inside the face hull at
+   sigma 0.5 / 0.7 / 1.0 px, a flicker of +-1 / +-2 grey levels on alternate frames) on
+   every video; ``kinefake evaluate`` trains the pixel and kinematic detectors, 5 folds by
+   source video, and reports the AUROC of each level. A detector that does not reach 0.95
+   at blur 0.7 px is not fit to judge a corpus, and the table says so.
+2. **Learning curve.** Corpora of the default operator mix on nested sets of source
+   videos (10, 20, 40, 60: the shared clips, then ``faces-extra``), at the default strength
+   and one stronger setting; by-video AUROC of both detectors per family and per operator.
+   One seed per point, and the spread of three seeds at the largest set.
+
+Opt-in (``--stages learnability``): it takes hours on two cores and uses every core
+(evaluate's workers, torch's threads). ``--quick`` runs the calibration and the largest
+point only. Results are printed and written to ``bench_out/learnability.json``; the plot
+is ``bench_out/learnability.png``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from pipelines.evaluate import run as evaluate
 from pipelines.generate import run as generate
 
-DETECTORS = ("kinematic", "pixel")
-FAKES_PER_CLIP = 2
-#: ``(label, generate flags)``; the first is the default.
-SETTINGS = (
-    ("default: 0.02-0.05 IOD, shift <= 0.06, stride 32", []),
-    ("0.04-0.08 IOD, shift <= 0.08, stride 32", ["--min-strength", "0.04", "--max-strength", "0.08",
-                                                 "--max-shift", "0.08"]),
-    ("0.08-0.12 IOD, shift <= 0.12, stride 32", ["--min-strength", "0.08", "--max-strength", "0.12",
-                                                 "--max-shift", "0.12"]),
-    ("default strength, stride 8", ["--clip-stride", "8"]),
-)  # fmt: skip
+DETECTORS = ("pixel", "kinematic", "kinematic_paired")
+FOLDS = 5
+#: Clips per source video and fakes per clip of every corpus here.
+CLIPS_PER_VIDEO, FAKES_PER_CLIP = 4, 2
+CONTROLS = ["--operators", "blur,flicker", "--blur-sigmas", "0.5,0.7,1", "--flicker-greys", "1,2"]
+#: The calibration bar: AUROC at blur 0.7 px.
+FIT_LEVEL, FIT_BAR = "blur0.7", 0.95
+#: Numbers of source videos on the curve.
+SIZES = (10, 20, 40, 60)
+#: ``(label, generate flags)``: the default mix at its strength, and one stronger.
+STRENGTHS = (
+    ("default", []),
+    ("stronger 0.06-0.10 IOD", ["--min-strength", "0.06", "--max-strength", "0.1", "--max-shift", "0.12"]),
+)
+SEEDS = (0, 1, 2)
+OUT = Path("bench_out")
 
 
 def _all_cores() -> None:
@@ -38,30 +57,115 @@ def _all_cores() -> None:
         os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
 
-def run(clips: list[Path]) -> None:
+def video_sets(shared: list[Path], extra: list[Path], sizes=SIZES, seed: int = 0) -> dict[int, list[Path]]:
+    """Nested sets of source videos: the first ``n`` of the shared clips (a seeded order), then
+    the extra clips (likewise) beyond them. Sizes larger than all videos are left out."""
+    rng = np.random.default_rng(seed)
+    order = [shared[i] for i in rng.permutation(len(shared))] + [extra[i] for i in rng.permutation(len(extra))]
+    return {n: sorted(order[:n]) for n in sizes if n <= len(order)}
+
+
+def measure(videos: list[Path], flags: list[str], seed: int, folder: Path) -> dict:
+    """Generate a corpus of ``videos`` with ``flags`` and evaluate it; the report and minutes."""
+    listing = folder / "videos.csv"
+    listing.write_text("uri\n" + "".join(f"{p.resolve()}\n" for p in videos))
+    corpus, out = folder / "corpus", folder / "eval"
+    start = time.perf_counter()
+    counts = ["--max-clips-per-video", str(CLIPS_PER_VIDEO), "--fakes-per-clip", str(FAKES_PER_CLIP)]
+    generate(["--input", str(listing), "--output", str(corpus), "--seed", str(seed), "-q", *counts, *flags])
+    report = evaluate(["--train", str(corpus), "--out", str(out), "--detectors", ",".join(DETECTORS),
+                       "--folds", str(FOLDS), "--seed", str(seed), "--no-models"])  # fmt: skip
+    return {"report": report, "minutes": round((time.perf_counter() - start) / 60, 1)}
+
+
+def _cell(report: dict, detector: str, table: str, name: str) -> float | None:
+    return report["detectors"][detector][table].get(name, {}).get("auroc")
+
+
+def _fmt(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "  -  "
+
+
+def calibration(videos: list[Path], folder: Path) -> dict:
+    """The controls' AUROC per level and detector, and whether each detector is fit to judge."""
+    result = measure(videos, CONTROLS, 0, folder)
+    report = result["report"]
+    levels = sorted(report["detectors"][DETECTORS[0]]["by_operator"])
+    print(f"\n  calibration: {report['reals']} real, {report['fakes']} control fakes of {report['videos']} videos, "
+          f"{result['minutes']} min")  # fmt: skip
+    print(f"  {'detector':<10} " + " ".join(f"{lv:>9}" for lv in levels) + "  fit to judge")
+    fit = {}
+    for d in DETECTORS:
+        fit[d] = (_cell(report, d, "by_operator", FIT_LEVEL) or 0) >= FIT_BAR
+        cells = " ".join(f"{_fmt(_cell(report, d, 'by_operator', lv)):>9}" for lv in levels)
+        verdict = "yes" if fit[d] else f"NO ({FIT_LEVEL} < {FIT_BAR})"
+        print(f"  {d:<10} {cells}  {verdict}", flush=True)
+    return {**result, "fit": fit}
+
+
+def curve(sets: dict[int, list[Path]], folder: Path, quick: bool) -> list[dict]:
+    """The learning curve's points: ``{"videos", "strength", "seed", "report", "minutes"}``."""
+    points = []
+    sizes = [max(sets)] if quick else sorted(sets)
+    runs = [(n, label, flags, 0) for n in sizes for label, flags in STRENGTHS]
+    runs += [(max(sets), STRENGTHS[0][0], STRENGTHS[0][1], s) for s in SEEDS[1:]]
+    for n, label, flags, seed in runs:
+        sub = folder / f"{n}-{len(points)}"
+        sub.mkdir()
+        result = measure(sets[n], flags, seed, sub)
+        points.append({"videos": n, "strength": label, "seed": seed, **result})
+        report = result["report"]
+        cells = "  ".join(
+            f"{d} "
+            + "/".join(_fmt(_cell(report, d, "by_family", f)) for f in sorted(report["detectors"][d]["by_family"]))
+            for d in DETECTORS
+        )
+        families = "/".join(sorted(report["detectors"][DETECTORS[0]]["by_family"]))
+        print(f"  {n:>3} videos  {label:<24} seed {seed}  {families}: {cells}  ({result['minutes']} min)", flush=True)
+    return points
+
+
+def plot(points: list[dict], path: Path) -> None:
+    """AUROC against source videos, per detector and family, seed 0 of each strength."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(DETECTORS), figsize=(5 * len(DETECTORS), 3.6), sharey=True)
+    for ax, d in zip(np.atleast_1d(axes), DETECTORS, strict=True):
+        for label, _ in STRENGTHS:
+            rows = [p for p in points if p["strength"] == label and p["seed"] == 0]
+            families = sorted({f for p in rows for f in p["report"]["detectors"][d]["by_family"]})
+            for f in families:
+                xs = [p["videos"] for p in rows]
+                ys = [_cell(p["report"], d, "by_family", f) for p in rows]
+                ax.plot(xs, ys, "o-" if label == "default" else "s--", label=f"{f}, {label}")
+        ax.axhline(0.5, color="grey", lw=0.5)
+        ax.set(title=f"{d} detector", xlabel="source videos", xscale="log")
+        ax.set_xticks(list(SIZES), [str(s) for s in SIZES])
+        ax.legend(fontsize=6)
+    np.atleast_1d(axes)[0].set_ylabel("by-video AUROC (5 folds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def run(clips: list[Path], extra: list[Path] = (), quick: bool = False) -> None:
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
     _all_cores()
-    print(f"\nlearnability: by-video AUROC, 5 folds, {FAKES_PER_CLIP} fakes per clip, detectors {', '.join(DETECTORS)}")
-    operators: dict[str, dict[str, float | None]] = {}
-    for label, flags in SETTINGS:
-        with tempfile.TemporaryDirectory() as folder:
-            listing = Path(folder) / "videos.csv"
-            listing.write_text("uri\n" + "".join(f"{p.resolve()}\n" for p in clips))
-            corpus, out = Path(folder) / "corpus", Path(folder) / "eval"
-            start = time.perf_counter()
-            fakes = ["--fakes-per-clip", str(FAKES_PER_CLIP)]
-            generate(["--input", str(listing), "--output", str(corpus), *fakes, *flags])
-            report = evaluate(["--train", str(corpus), "--out", str(out), "--detectors", ",".join(DETECTORS)])
-        minutes = (time.perf_counter() - start) / 60
-        cells = "  ".join(f"{d} {report['detectors'][d]['overall']['auroc']:.3f}" for d in DETECTORS)
-        counts = f"{report['reals']:>4} real {report['fakes']:>4} fake"
-        print(f"  {label:<48} {counts}  {cells}  ({minutes:.0f} min)", flush=True)
-        for d in DETECTORS:
-            for op, row in report["detectors"][d]["by_operator"].items():
-                operators.setdefault(f"{d:<10} {label}", {})[op] = row["auroc"]
-    print("\n  per operator (same runs)")
-    names = sorted({op for row in operators.values() for op in row})
-    print(f"  {'detector, setting':<59} " + " ".join(f"{n:>10}" for n in names))
-    for key, row in operators.items():
-        values = " ".join(f"{row[n]:>10.3f}" if row.get(n) is not None else f"{'-':>10}" for n in names)
-        print(f"  {key:<59} {values}")
+    started = time.perf_counter()
+    sets = video_sets(clips, list(extra))
+    everything = sets[max(sets)]
+    print(f"\nlearnability: by-video AUROC, {FOLDS} folds, {CLIPS_PER_VIDEO} clips per video, {FAKES_PER_CLIP} fakes "
+          f"per clip, detectors {', '.join(DETECTORS)}; {len(clips)} shared + {len(extra)} extra videos")  # fmt: skip
+    OUT.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "calibration").mkdir()
+        calibrated = calibration(everything, Path(folder) / "calibration")
+        print("\n  learning curve (AUROC per family)")
+        points = curve(sets, Path(folder), quick)
+    hours = (time.perf_counter() - started) / 3600
+    results = {"calibration": calibrated, "points": points, "hours": round(hours, 2), "quick": quick}
+    (OUT / "learnability.json").write_text(json.dumps(results, indent=1, sort_keys=True))
+    plot(points, OUT / "learnability.png")
+    print(f"\n  wrote {OUT / 'learnability.json'} and {OUT / 'learnability.png'} ({hours:.1f} h)")
