@@ -9,7 +9,9 @@ same clip; the fakes are visited in a seeded random order, epoch after epoch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 
 import numpy as np
 import torch
@@ -64,6 +66,16 @@ class PairedBatches:
             yield [self.pairs[i] for i in batch]
 
 
+def warmup_cosine(step: int, steps: int) -> float:
+    """The learning-rate factor at ``step`` of ``steps``: a linear warm-up over the first tenth
+    (at least one step), then a cosine down to 0. Any ``steps >= 1`` works (torch's
+    ``OneCycleLR`` divides by zero at 10 steps)."""
+    warm = max(1, steps // 10)
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
+
+
 def train_paired(
     net: torch.nn.Module,
     batches: PairedBatches,
@@ -79,7 +91,7 @@ def train_paired(
         batches: the stream of ``(real, fake)`` index pairs.
         cut: a batch of pairs -> the input tensor, real then fake for each pair (``(2B, ...)``),
             both members under the same window and flip.
-        steps: optimiser steps (AdamW, one-cycle learning rate peaking at ``lr``).
+        steps: optimiser steps (AdamW, learning rate :func:`warmup_cosine` x ``lr``).
 
     Returns:
         The loss of every step; ``net`` is left on the CPU in eval mode.
@@ -89,7 +101,7 @@ def train_paired(
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net.to(dev).train()
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, partial(warmup_cosine, steps=steps))
     loss_fn = torch.nn.BCEWithLogitsLoss()
     losses = []
     for _, pairs in zip(range(steps), batches, strict=False):

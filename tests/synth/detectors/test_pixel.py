@@ -107,3 +107,17 @@ def test_a_two_pixel_edit_is_learned_from_pairs():
     twelve = np.array([0] * 12 + [1] * 12)
     assert auroc(twelve, pixel_scores(net, reals[:12] + fakes(reals[:12], 3), config)) >= 0.95
     assert auroc(twelve, pixel_scores(net, held_out + fakes(held_out, 4), config)) >= 0.65
+
+
+def test_one_seed_trains_one_model():
+    clips = _clips(8, 7)
+    fakes = [np.clip(c.astype(np.int16) + 5, 0, 255).astype(np.uint8) for c in clips]
+    config = PixelConfig(window=32, snippet=4, steps=10, pairs=4, backbone="small")
+    ids, labels = [f"c_{i:04d}" for i in range(8)] * 2, np.array([0] * 8 + [1] * 8)
+    focus = [None] * 8 + [np.ones((8, 14, 14), np.float32)] * 8
+    (a, losses_a), (b, losses_b) = (
+        train_pixel_net(clips + fakes, labels, ids, focus, config, seed=3) for _ in range(2)
+    )
+    assert losses_a == losses_b
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    np.testing.assert_array_equal(pixel_scores(a, clips, config), pixel_scores(b, clips, config))
