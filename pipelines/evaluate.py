@@ -46,6 +46,7 @@ from synth.detectors.models import (
     make_detector,
     save_detectors,
 )
+from synth.detectors.pairs import clip_pairs
 from synth.detectors.pixel import BACKBONE_CHOICES, PixelConfig, config_dict
 from synth.errors import Rejected
 from synth.io import decode_mp4, decode_npz
@@ -277,7 +278,8 @@ def cross_validate(name: str, views, samples: list[SampleInfo], folds: np.ndarra
     curves = []
     for k in range(folds.max() + 1):
         test, train = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
-        if len(set(labels[train])) < 2:
+        if not clip_pairs([samples[i].clip_key for i in train], labels[train]):
+            print(f"  {name} fold {k + 1}/{folds.max() + 1}: no fake with its real to train on, not scored")
             continue
         started = time.perf_counter()
         detector = _fit(name, [views[i] for i in train], [samples[i] for i in train], args)
@@ -458,6 +460,8 @@ def run(argv: list[str]) -> dict:
         raise UsageError(
             f"--train: expected real and fake samples, got {len(samples)} samples with labels {set(labels.tolist())}"
         )
+    if not clip_pairs([s.clip_key for s in samples], labels):
+        raise UsageError("--train: expected fakes whose real sample could be described too, got none")
     try:
         folds = video_folds([s.video_id for s in samples], args.folds, args.seed)
     except ValueError as exc:  # fewer videos left than folds, after --max-samples and unusable samples
