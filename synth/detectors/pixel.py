@@ -8,8 +8,8 @@ sub-pixel blur is therefore on the input grid; the first convolution sees every 
 The net (``backbone``):
 
 - ``small`` (the CPU default): four (2+1)D blocks, each a 3x3 spatial convolution with
-  stride 2 and a 3-tap temporal one, then a global **max** over space and time, so one
-  local artifact can decide, and one linear unit;
+  stride 2 and a 3-tap temporal one, then a global **soft max** over space and time
+  (:func:`soft_max_pool`), so one local artifact can decide, and one linear unit;
 - ``r2plus1d_18`` / ``r3d_18`` (:mod:`synth.detectors.backbones`): the standard video
   ResNets, chosen by ``auto`` when a GPU is present, optionally started from weights a
   user already has (``init_weights``).
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from synth.detectors.backbones import BACKBONES, VideoResNet18
+from synth.detectors.backbones import BACKBONES, VideoResNet18, soft_max_pool
 from synth.detectors.pairs import PairedBatches, clip_pairs, train_paired
 
 #: Backbone choices: ``auto`` is ``r2plus1d_18`` on a GPU and ``small`` on the CPU.
@@ -101,7 +101,7 @@ def _tensor(windows: Sequence[np.ndarray]) -> torch.Tensor:
 
 
 class SmallNet(nn.Module):
-    """(2+1)D conv net, global max pooling: ``(B, 4, t, w, w)`` -> ``(B,)`` logits (fake > 0)."""
+    """(2+1)D conv net, global soft-max pooling: ``(B, 4, t, w, w)`` -> ``(B,)`` logits (fake > 0)."""
 
     def __init__(self, channels: tuple[int, ...] = PixelConfig.channels) -> None:
         super().__init__()
@@ -120,7 +120,7 @@ class SmallNet(nn.Module):
         self.head = nn.Linear(c_in, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).amax((2, 3, 4)))[:, 0]
+        return self.head(soft_max_pool(self.features(x)))[:, 0]
 
 
 def make_net(config: PixelConfig) -> nn.Module:

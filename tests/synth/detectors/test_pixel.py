@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from synth.detectors.backbones import VideoResNet18
+from synth.detectors.backbones import VideoResNet18, soft_max_pool
 from synth.detectors.metrics import auroc
 from synth.detectors.pairs import PairedBatches, clip_pairs
 from synth.detectors.pixel import PixelConfig, draw_window, pixel_scores, train_pixel_net
@@ -83,30 +85,42 @@ def _clips(n: int, seed: int) -> list[np.ndarray]:
     return clips
 
 
-def test_a_two_pixel_edit_is_learned_from_pairs():
-    # Fakes: one 2x2 pixel square brightened by 30 grey levels somewhere on a smooth texture; the
-    # net sees it at the input's own resolution and learns it from the pairs (a 64^2 -> 16^2
-    # downscale would leave a quarter-pixel). Measured: training clips 0.99, new textures 0.76
-    # (96 textures; with 24 it memorised them: 0.67), so the held-out bar is modest.
-    def fakes(clips, seed):
-        rng = np.random.default_rng(seed)
-        out = []
-        for c in clips:
-            f = c.astype(np.int16)
-            y, x = rng.integers(8, 56, 2)
-            f[:, y : y + 2, x : x + 2] += 30
-            out.append(np.clip(f, 0, 255).astype(np.uint8))
-        return out
+def _square_fakes(clips: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """Each clip with one 2x2 pixel square brightened by 30 grey levels somewhere."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in clips:
+        f = c.astype(np.int16)
+        y, x = rng.integers(8, 56, 2)
+        f[:, y : y + 2, x : x + 2] += 30
+        out.append(np.clip(f, 0, 255).astype(np.uint8))
+    return out
 
+
+def test_a_two_pixel_edit_is_learned_from_pairs():
+    # The harness's known small artifact: the net sees the 2x2 square at the input's own
+    # resolution (a 64^2 -> 16^2 downscale would leave a quarter-pixel) and learns it from the
+    # pairs. Measured 2026-12-05 with soft-max pooling: loss 0.70 -> 0.001, training and new
+    # textures 1.000 (a hard max: 0.78 -> 0.57 at 300 steps, new textures 0.49).
     reals, held_out = _clips(96, 5), _clips(12, 2)
     labels = np.array([0] * 96 + [1] * 96)
     config = PixelConfig(window=64, snippet=4, steps=300, pairs=8, backbone="small", focus=0.0, lr=3e-3)
-    net, losses = train_pixel_net(reals + fakes(reals, 3), labels, [f"c_{i:04d}" for i in range(96)] * 2,
+    net, losses = train_pixel_net(reals + _square_fakes(reals, 3), labels, [f"c_{i:04d}" for i in range(96)] * 2,
                                   [None] * 192, config, seed=0)  # fmt: skip
-    assert np.mean(losses[-20:]) < 0.6 * np.mean(losses[:20])
+    assert np.mean(losses[-20:]) < 0.1 * np.mean(losses[:20])
     twelve = np.array([0] * 12 + [1] * 12)
-    assert auroc(twelve, pixel_scores(net, reals[:12] + fakes(reals[:12], 3), config)) >= 0.95
-    assert auroc(twelve, pixel_scores(net, held_out + fakes(held_out, 4), config)) >= 0.65
+    assert auroc(twelve, pixel_scores(net, reals[:12] + _square_fakes(reals[:12], 3), config)) >= 0.95
+    assert auroc(twelve, pixel_scores(net, held_out + _square_fakes(held_out, 4), config)) >= 0.95
+
+
+def test_soft_max_pooling_lies_between_the_max_and_the_max_less_log_n():
+    features = torch.randn(3, 5, 2, 4, 4)
+    pooled, hard = soft_max_pool(features), features.amax((2, 3, 4))
+    assert pooled.shape == (3, 5)
+    assert torch.all(pooled <= hard + 1e-6) and torch.all(pooled >= hard - math.log(32) - 1e-6)
+    # One location far above the rest decides, as a max would.
+    features[:, :, 1, 2, 3] = 100.0
+    torch.testing.assert_close(soft_max_pool(features), torch.full((3, 5), 100.0 - math.log(32)), atol=1e-3, rtol=0)
 
 
 def test_one_seed_trains_one_model():
