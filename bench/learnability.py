@@ -7,7 +7,9 @@ corpus teaches"):
    sigma 0.5 / 0.7 / 1.0 px, a flicker of +-1 / +-2 grey levels on alternate frames) on
    every video; ``kinefake evaluate`` trains the pixel and kinematic detectors, 5 folds by
    source video, and reports the AUROC of each level. A detector that does not reach 0.95
-   at blur 0.7 px is not fit to judge a corpus, and the table says so.
+   at blur 0.7 px is not fit to judge a corpus, and the table says so. Beside it, what a
+   statistic with no training reaches (:func:`sharpness_reference`), over all crops and
+   split by whether the crop is an upscale of its source: the attainable, not the bar.
 2. **Learning curve.** Corpora of the default operator mix on nested sets of source
    videos (10, 20, 40, 60: the shared clips, then ``faces-extra``), at the default strength
    and one stronger setting; by-video AUROC of both detectors per family and per operator.
@@ -86,6 +88,47 @@ def _fmt(value: float | None) -> str:
     return f"{value:.3f}" if value is not None else "  -  "
 
 
+def face_sharpness(frames: np.ndarray, stride: int = 4) -> float:
+    """Mean |Laplacian| of the grey ``(T, S, S, 3)`` uint8 crop inside a central ellipse (the
+    face: half the crop wide, 0.7 of it high), every ``stride``-th frame."""
+    import cv2
+
+    size = frames.shape[1]
+    yy, xx = np.mgrid[:size, :size] / size
+    face = ((xx - 0.5) / 0.27) ** 2 + ((yy - 0.53) / 0.35) ** 2 < 1
+    grey = frames[::stride].astype(np.float32).mean(-1)
+    return float(np.mean([np.abs(cv2.Laplacian(g, cv2.CV_32F))[face].mean() for g in grey]))
+
+
+def sharpness_reference(corpus: Path) -> dict[str, dict[str, float | None]]:
+    """What a statistic with no training reaches on a control corpus: the AUROC of minus
+    :func:`face_sharpness` per control level, over every clip (``all``), and over the clips
+    whose crop is an upscale of its source (``upscaled``: the face box is smaller than the
+    crop, so the crop holds no detail at the scale of a sub-pixel blur) and the others."""
+    from pipelines.corpus import iter_samples
+    from schemas.sample import LABEL, MP4
+    from synth.detectors.metrics import auroc
+    from synth.io import decode_mp4
+    from synth.perturb.policy import report_name
+
+    rows = []
+    for sample in iter_samples(str(corpus)):
+        label = json.loads(sample[LABEL])
+        p, crop = label["perturbation"], label["crop"]
+        upscaled = float(np.median([b["side"] for b in crop["boxes"]])) < crop["size"]
+        frames, _ = decode_mp4(sample[MP4])
+        rows.append((None if p is None else report_name(p), upscaled, -face_sharpness(frames)))
+    levels = sorted({r[0] for r in rows if r[0] is not None})
+    out: dict[str, dict[str, float | None]] = {}
+    for part, keep in (("all", lambda u: True), ("upscaled", lambda u: u), ("downscaled", lambda u: not u)):
+        out[part] = {}
+        for level in levels:
+            chosen = [(int(op is not None), score) for op, up, score in rows if op in (None, level) and keep(up)]
+            value = auroc(np.array([c[0] for c in chosen]), np.array([c[1] for c in chosen]))
+            out[part][level] = None if value is None else round(value, 3)
+    return out
+
+
 def calibration(videos: list[Path], folder: Path) -> dict:
     """The controls' AUROC per level and detector, and whether each detector is fit to judge."""
     result = measure(videos, CONTROLS, 0, folder)
@@ -93,14 +136,18 @@ def calibration(videos: list[Path], folder: Path) -> dict:
     levels = sorted(report["detectors"][DETECTORS[0]]["by_operator"])
     print(f"\n  calibration: {report['reals']} real, {report['fakes']} control fakes of {report['videos']} videos, "
           f"{result['minutes']} min")  # fmt: skip
-    print(f"  {'detector':<10} " + " ".join(f"{lv:>9}" for lv in levels) + "  fit to judge")
+    print(f"  {'detector':<26} " + " ".join(f"{lv:>9}" for lv in levels) + "  fit to judge")
     fit = {}
     for d in DETECTORS:
         fit[d] = (_cell(report, d, "by_operator", FIT_LEVEL) or 0) >= FIT_BAR
         cells = " ".join(f"{_fmt(_cell(report, d, 'by_operator', lv)):>9}" for lv in levels)
         verdict = "yes" if fit[d] else f"NO ({FIT_LEVEL} < {FIT_BAR})"
-        print(f"  {d:<10} {cells}  {verdict}", flush=True)
-    return {**result, "fit": fit}
+        print(f"  {d:<26} {cells}  {verdict}", flush=True)
+    reference = sharpness_reference(folder / "corpus")
+    for part, row in reference.items():
+        cells = " ".join(f"{_fmt(row.get(lv)):>9}" for lv in levels)
+        print(f"  {'no training, ' + part + ' crops':<26} {cells}")
+    return {**result, "fit": fit, "no_training": reference}
 
 
 def curve(sets: dict[int, list[Path]], folder: Path, quick: bool) -> list[dict]:
