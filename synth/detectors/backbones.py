@@ -7,7 +7,8 @@ are written here because torchvision's wheels on PyPI are built against CUDA tor
 not import beside the pinned CPU build (``operator torchvision::nms does not exist``).
 
 Changes from torchvision's: the stem takes 4 channels (RGB and the frame difference), the
-spatio-temporal pooling is the pixel net's soft max (a local artifact can decide), and the head has one logit.
+spatio-temporal pooling is a soft max (:func:`soft_max_pool`: a local artifact can decide),
+and the head has one logit.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ def soft_max_pool(features: torch.Tensor) -> torch.Tensor:
     """``(B, C, t, h, w)`` -> ``(B, C)``: the log of the mean of ``exp`` over space and time.
 
     Between a max (one location decides) and a mean: it lies between the max and the max
-    minus ``log(t h w)``, but its gradient reaches every location in proportion to ``exp``, not the argmax
-    alone. Measured on a 2x2 pixel +30 grey square (tests/synth/detectors/test_pixel.py), 150
-    steps: training loss 0.70 -> 0.29 and held-out AUROC 0.85 with it, 0.80 -> 0.65 and 0.47
-    with a hard max, which needed ~250 steps on a plateau at 0.69 before it found the square.
+    minus ``log(t h w)``, but its gradient reaches every location in proportion to ``exp``,
+    not the argmax alone. Measured on a 2x2 pixel +30 grey square (the pixel tests), 150
+    steps: training loss 0.70 -> 0.29 and held-out AUROC 0.85 with it, 0.80 -> 0.65 and
+    0.47 with a hard max, which sat ~250 steps on a plateau at 0.69 before it found the square.
     """
     flat = features.flatten(2)
     return torch.logsumexp(flat, 2) - math.log(flat.shape[2])
