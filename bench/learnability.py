@@ -13,16 +13,21 @@ corpus teaches"):
 2. **Learning curve.** Corpora of the default operator mix on nested sets of source
    videos (10, 20, 40, 60: the shared clips, then ``faces-extra``), at the default strength
    and one stronger setting; by-video AUROC of both detectors per family and per operator.
-   One seed per point, and the spread of three seeds at the largest set.
+   One seed per point, and the spread of three seeds at the largest set. The corpora hold
+every family the curve reports: the five kinematic operators, ``blend`` and ``hybrid``.
 
 Opt-in (``--stages learnability``): it takes hours on two cores and uses every core
 (evaluate's workers, torch's threads). ``--quick`` runs the calibration and the largest
-point only. Results are printed and written to ``bench_out/learnability.json``; the plot
-is ``bench_out/learnability.png``.
+point only. Each measurement is saved under ``bench_out/learnability/`` as soon as it
+ends, keyed by what it measured (videos, flags, seed, detectors, and a digest of the
+``synth``/``pipelines``/``schemas`` sources), so a killed or interrupted study resumes where
+it stopped and a changed pipeline is measured again. Results are printed and written to
+``bench_out/learnability.json``; the plot is ``bench_out/learnability.png``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -40,6 +45,8 @@ FOLDS = 5
 #: Clips per source video and fakes per clip of every corpus here.
 CLIPS_PER_VIDEO, FAKES_PER_CLIP = 4, 2
 CONTROLS = ["--operators", "blur,flicker", "--blur-sigmas", "0.5,0.7,1", "--flicker-greys", "1,2"]
+#: The curve's operator mix: every kinematic operator, the appearance family and the hybrid.
+FAMILIES = ["--operators", "decouple,desync,amplitude,freeze,transplant,blend,hybrid"]
 #: The calibration bar: AUROC at blur 0.7 px.
 FIT_LEVEL, FIT_BAR = "blur0.7", 0.95
 #: Numbers of source videos on the curve.
@@ -51,6 +58,11 @@ STRENGTHS = (
 )
 SEEDS = (0, 1, 2)
 OUT = Path("bench_out")
+#: Where each finished measurement is kept, so an interrupted study resumes.
+SAVED = OUT / "learnability"
+#: The packages whose code makes a corpus and scores it: a change there invalidates saved points.
+SOURCES = ("synth", "pipelines", "schemas")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _all_cores() -> None:
@@ -67,6 +79,29 @@ def video_sets(shared: list[Path], extra: list[Path], sizes=SIZES, seed: int = 0
     return {n: sorted(order[:n]) for n in sizes if n <= len(order)}
 
 
+def source_digest(root: Path = ROOT) -> str:
+    """SHA-256 of every file of :data:`SOURCES` under ``root`` (paths and bytes, sorted)."""
+    digest = hashlib.sha256()
+    for package in SOURCES:
+        for path in sorted((root / package).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def measurement_key(videos: list[Path], flags: list[str], seed: int, code: str) -> str:
+    """What a measurement depends on, hashed: the video files' names and sizes, the generate
+    flags, the seed, the detectors and protocol, and the code (:func:`source_digest`)."""
+    what = {
+        "videos": [(p.name, p.stat().st_size) for p in videos],
+        "flags": flags,
+        "seed": seed,
+        "protocol": [DETECTORS, FOLDS, CLIPS_PER_VIDEO, FAKES_PER_CLIP],
+        "code": code,
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def measure(videos: list[Path], flags: list[str], seed: int, folder: Path) -> dict:
     """Generate a corpus of ``videos`` with ``flags`` and evaluate it; the report and minutes."""
     listing = folder / "videos.csv"
@@ -78,6 +113,27 @@ def measure(videos: list[Path], flags: list[str], seed: int, folder: Path) -> di
     report = evaluate(["--train", str(corpus), "--out", str(out), "--detectors", ",".join(DETECTORS),
                        "--folds", str(FOLDS), "--seed", str(seed), "--no-models"])  # fmt: skip
     return {"report": report, "minutes": round((time.perf_counter() - start) / 60, 1)}
+
+
+def saved_measure(videos: list[Path], flags: list[str], seed: int, folder: Path, code: str, extra=None) -> dict:
+    """:func:`measure`, or its saved result when the same measurement finished before.
+
+    ``extra(result, folder)`` adds to a fresh result while its corpus exists (and is saved
+    with it). The result is written to :data:`SAVED` through a temporary file and a rename,
+    so a killed run leaves no half-written point."""
+    path = SAVED / f"{measurement_key(videos, flags, seed, code)}.json"
+    if path.exists():
+        result = json.loads(path.read_text())
+        print(f"  (reused {path})", flush=True)
+        return result
+    result = measure(videos, flags, seed, folder)
+    if extra is not None:
+        result.update(extra(result, folder))
+    SAVED.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(result, sort_keys=True))
+    partial.replace(path)
+    return result
 
 
 def _cell(report: dict, detector: str, table: str, name: str) -> float | None:
@@ -129,9 +185,13 @@ def sharpness_reference(corpus: Path) -> dict[str, dict[str, float | None]]:
     return out
 
 
-def calibration(videos: list[Path], folder: Path) -> dict:
+def calibration(videos: list[Path], folder: Path, code: str) -> dict:
     """The controls' AUROC per level and detector, and whether each detector is fit to judge."""
-    result = measure(videos, CONTROLS, 0, folder)
+
+    def no_training(_result: dict, made: Path) -> dict:
+        return {"no_training": sharpness_reference(made / "corpus")}
+
+    result = saved_measure(videos, CONTROLS, 0, folder, code, extra=no_training)
     report = result["report"]
     levels = sorted(report["detectors"][DETECTORS[0]]["by_operator"])
     print(f"\n  calibration: {report['reals']} real, {report['fakes']} control fakes of {report['videos']} videos, "
@@ -143,23 +203,22 @@ def calibration(videos: list[Path], folder: Path) -> dict:
         cells = " ".join(f"{_fmt(_cell(report, d, 'by_operator', lv)):>9}" for lv in levels)
         verdict = "yes" if fit[d] else f"NO ({FIT_LEVEL} < {FIT_BAR})"
         print(f"  {d:<26} {cells}  {verdict}", flush=True)
-    reference = sharpness_reference(folder / "corpus")
-    for part, row in reference.items():
+    for part, row in result["no_training"].items():
         cells = " ".join(f"{_fmt(row.get(lv)):>9}" for lv in levels)
         print(f"  {'no training, ' + part + ' crops':<26} {cells}")
-    return {**result, "fit": fit, "no_training": reference}
+    return {**result, "fit": fit}
 
 
-def curve(sets: dict[int, list[Path]], folder: Path, quick: bool) -> list[dict]:
+def curve(sets: dict[int, list[Path]], folder: Path, quick: bool, code: str) -> list[dict]:
     """The learning curve's points: ``{"videos", "strength", "seed", "report", "minutes"}``."""
     points = []
     sizes = [max(sets)] if quick else sorted(sets)
-    runs = [(n, label, flags, 0) for n in sizes for label, flags in STRENGTHS]
+    runs = [(n, label, flags, 0) for label, flags in STRENGTHS for n in sizes]  # the default curve first
     runs += [(max(sets), STRENGTHS[0][0], STRENGTHS[0][1], s) for s in SEEDS[1:]]
     for n, label, flags, seed in runs:
         sub = folder / f"{n}-{len(points)}"
         sub.mkdir()
-        result = measure(sets[n], flags, seed, sub)
+        result = saved_measure(sets[n], [*FAMILIES, *flags], seed, sub, code)
         points.append({"videos": n, "strength": label, "seed": seed, **result})
         report = result["report"]
         cells = "  ".join(
@@ -206,13 +265,17 @@ def run(clips: list[Path], extra: list[Path] = (), quick: bool = False) -> None:
     print(f"\nlearnability: by-video AUROC, {FOLDS} folds, {CLIPS_PER_VIDEO} clips per video, {FAKES_PER_CLIP} fakes "
           f"per clip, detectors {', '.join(DETECTORS)}; {len(clips)} shared + {len(extra)} extra videos")  # fmt: skip
     OUT.mkdir(exist_ok=True)
+    code = source_digest()
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "calibration").mkdir()
-        calibrated = calibration(everything, Path(folder) / "calibration")
+        calibrated = calibration(everything, Path(folder) / "calibration", code)
         print("\n  learning curve (AUROC per family)")
-        points = curve(sets, Path(folder), quick)
+        points = curve(sets, Path(folder), quick, code)
     hours = (time.perf_counter() - started) / 3600
-    results = {"calibration": calibrated, "points": points, "hours": round(hours, 2), "quick": quick}
+    measured = (calibrated["minutes"] + sum(p["minutes"] for p in points)) / 60  # over every resumed run
+    results = {"calibration": calibrated, "points": points, "hours": round(hours, 2), "quick": quick,
+               "measured_hours": round(measured, 2)}  # fmt: skip
     (OUT / "learnability.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     plot(points, OUT / "learnability.png")
-    print(f"\n  wrote {OUT / 'learnability.json'} and {OUT / 'learnability.png'} ({hours:.1f} h)")
+    print(f"\n  wrote {OUT / 'learnability.json'} and {OUT / 'learnability.png'} "
+          f"({hours:.1f} h this run, {measured:.1f} h of measurements)")  # fmt: skip

@@ -7,7 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.learnability import face_sharpness, video_sets
+from bench import learnability
+from bench.learnability import SOURCES, face_sharpness, measurement_key, saved_measure, source_digest, video_sets
 
 
 def test_video_sets_are_nested_shared_clips_first():
@@ -30,3 +31,53 @@ def test_face_sharpness_falls_with_a_blur_inside_the_face_and_ignores_the_corner
     corners[:, :6, :6] = blurred[:, :6, :6]
     assert face_sharpness(blurred) < 0.5 * face_sharpness(frames)
     assert face_sharpness(corners) == face_sharpness(frames)
+
+
+def _videos(folder: Path, sizes=(10, 20)) -> list[Path]:
+    paths = []
+    for i, size in enumerate(sizes):
+        paths.append(folder / f"v{i}.mp4")
+        paths[-1].write_bytes(b"x" * size)
+    return paths
+
+
+def test_measurement_key_changes_with_each_thing_a_measurement_depends_on(tmp_path):
+    videos = _videos(tmp_path)
+    key = measurement_key(videos, ["--operators", "blend"], 0, "code")
+    assert measurement_key(videos, ["--operators", "blend"], 0, "code") == key
+    assert measurement_key(videos[:1], ["--operators", "blend"], 0, "code") != key
+    assert measurement_key(videos, ["--operators", "hybrid"], 0, "code") != key
+    assert measurement_key(videos, ["--operators", "blend"], 1, "code") != key
+    assert measurement_key(videos, ["--operators", "blend"], 0, "changed") != key
+    videos[1].write_bytes(b"y" * 21)  # the same name, another file
+    assert measurement_key(videos, ["--operators", "blend"], 0, "code") != key
+
+
+def test_source_digest_follows_the_sources_and_ignores_bytecode(tmp_path):
+    for package in SOURCES:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "a.py").write_text("x = 1\n")
+    digest = source_digest(tmp_path)
+    (tmp_path / SOURCES[0] / "__pycache__").mkdir()
+    (tmp_path / SOURCES[0] / "__pycache__" / "a.pyc").write_bytes(b"\0")
+    assert source_digest(tmp_path) == digest
+    (tmp_path / SOURCES[-1] / "a.py").write_text("x = 2\n")
+    assert source_digest(tmp_path) != digest
+
+
+def test_a_finished_measurement_is_saved_whole_and_reused(tmp_path, monkeypatch):
+    monkeypatch.setattr(learnability, "SAVED", tmp_path / "saved")
+    calls = []
+
+    def fake_measure(videos, flags, seed, folder):
+        calls.append(seed)
+        return {"report": {"seed": seed}, "minutes": 1.0}
+
+    monkeypatch.setattr(learnability, "measure", fake_measure)
+    videos = _videos(tmp_path)
+    first = saved_measure(videos, [], 3, tmp_path, "code", extra=lambda result, folder: {"more": 1})
+    assert first == {"report": {"seed": 3}, "minutes": 1.0, "more": 1} and calls == [3]
+    assert [p.suffix for p in (tmp_path / "saved").iterdir()] == [".json"]  # no partial file left
+    assert saved_measure(videos, [], 3, tmp_path, "code") == first and calls == [3]  # reused, not measured
+    saved_measure(videos, [], 3, tmp_path, "new code")
+    assert calls == [3, 3]  # a changed pipeline is measured again
