@@ -256,6 +256,58 @@ def plot(points: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def _table(title: str, header: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table under ``title``, as lines."""
+    return [
+        title,
+        "",
+        *("| " + " | ".join(str(c) for c in row) + " |" for row in [header, ["---"] * len(header), *rows]),
+        "",
+    ]
+
+
+def markdown(results: dict) -> str:
+    """The study as Markdown tables: the calibration, the curve per family, the spread over
+    seeds at the largest set, and the operators at the largest set (seed 0)."""
+    cal = results["calibration"]
+    levels = sorted(cal["report"]["detectors"][DETECTORS[0]]["by_operator"])
+    rows = [
+        [d, *(_fmt(_cell(cal["report"], d, "by_operator", lv)) for lv in levels), "yes" if cal["fit"][d] else "no"]
+        for d in DETECTORS
+    ]
+    rows += [
+        [f"no training, {part} crops", *(_fmt(r.get(lv)) for lv in levels), ""]
+        for part, r in cal["no_training"].items()
+    ]
+    title = f"Calibration (control fakes; fit to judge: >= {FIT_BAR} at {FIT_LEVEL}):"
+    lines = _table(title, ["detector", *levels, "fit to judge"], rows)
+    points = results["points"]
+    families = sorted({f for p in points for f in p["report"]["detectors"][DETECTORS[0]]["by_family"]})
+    rows = [
+        [p["videos"], p["strength"], p["seed"], f"{p['report']['reals']} / {p['report']['fakes']}"]
+        + [" / ".join(_fmt(_cell(p["report"], d, "by_family", f)) for f in families) for d in DETECTORS]
+        + [p["minutes"]]
+        for p in points
+    ]
+    header = ["videos", "strength", "seed", "reals / fakes", *(f"{d}: {'/'.join(families)}" for d in DETECTORS)]
+    lines += _table("Learning curve (by-video AUROC per family):", [*header, "minutes"], rows)
+    largest = max(p["videos"] for p in points)
+    seeds = [p for p in points if p["videos"] == largest and p["strength"] == STRENGTHS[0][0]]
+    if len(seeds) > 1:
+        rows = []
+        for d in DETECTORS:
+            values = [[_cell(p["report"], d, "by_family", f) for p in seeds] for f in families]
+            rows.append([d, *(f"{np.mean(v):.3f} +- {np.std(v, ddof=1):.3f}" for v in values)])
+        title = f"Spread over {len(seeds)} seeds at {largest} videos, default strength (mean +- sd):"
+        lines += _table(title, ["detector", *families], rows)
+    top = [p for p in points if p["videos"] == largest and p["seed"] == 0]
+    operators = sorted({o for p in top for o in p["report"]["detectors"][DETECTORS[0]]["by_operator"]})
+    rows = [[o, *(_fmt(_cell(p["report"], d, "by_operator", o)) for p in top for d in DETECTORS)] for o in operators]
+    header = ["operator", *(f"{d}, {p['strength']}" for p in top for d in DETECTORS)]
+    lines += _table(f"Per operator at {largest} videos, seed 0:", header, rows)
+    return "\n".join(lines)
+
+
 def run(clips: list[Path], extra: list[Path] = (), quick: bool = False) -> None:
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
     _all_cores()
@@ -277,5 +329,6 @@ def run(clips: list[Path], extra: list[Path] = (), quick: bool = False) -> None:
                "measured_hours": round(measured, 2)}  # fmt: skip
     (OUT / "learnability.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     plot(points, OUT / "learnability.png")
-    print(f"\n  wrote {OUT / 'learnability.json'} and {OUT / 'learnability.png'} "
+    (OUT / "learnability.md").write_text(markdown(results))
+    print(f"\n  wrote {OUT / 'learnability.json'}, .png and .md "
           f"({hours:.1f} h this run, {measured:.1f} h of measurements)")  # fmt: skip

@@ -81,3 +81,30 @@ def test_a_finished_measurement_is_saved_whole_and_reused(tmp_path, monkeypatch)
     assert saved_measure(videos, [], 3, tmp_path, "code") == first and calls == [3]  # reused, not measured
     saved_measure(videos, [], 3, tmp_path, "new code")
     assert calls == [3, 3]  # a changed pipeline is measured again
+
+
+def _report(value: float) -> dict:
+    cell = {"auroc": value}
+    table = {
+        "by_family": {"appearance": cell, "kinematic": {"auroc": value - 0.1}},
+        "by_operator": {"blend": cell, "decouple": {"auroc": value - 0.1}},
+    }
+    return {"reals": 10, "fakes": 20, "detectors": {d: table for d in learnability.DETECTORS}}
+
+
+def test_markdown_tables_hold_every_point_and_the_spread_over_seeds():
+    calibration = {
+        "report": {"detectors": {d: {"by_operator": {"blur0.7": {"auroc": 0.6}}} for d in learnability.DETECTORS}},
+        "fit": dict.fromkeys(learnability.DETECTORS, False),
+        "no_training": {"all": {"blur0.7": 0.7}},
+    }
+    points = [{"videos": 60, "strength": "default", "seed": s, "minutes": 1.0, "report": _report(v)}
+              for s, v in ((0, 0.7), (1, 0.8), (2, 0.9))]  # fmt: skip
+    points.insert(0, {"videos": 10, "strength": "default", "seed": 0, "minutes": 1.0, "report": _report(0.55)})
+    text = learnability.markdown({"calibration": calibration, "points": points})
+    lines = text.splitlines()
+    assert "| pixel | 0.600 | no |" in lines and "| no training, all crops | 0.700 |  |" in lines
+    assert sum(line.startswith("| 10 | default | 0 | 10 / 20 | 0.550 / 0.450") for line in lines) == 1
+    assert sum(line.startswith("| 60 | default |") for line in lines) == 3
+    assert "| pixel | 0.800 +- 0.100 | 0.700 +- 0.100 |" in lines  # appearance, kinematic over seeds 0.7/0.8/0.9
+    assert "| blend | 0.700 | 0.700 | 0.700 |" in lines  # seed 0 at 60 videos only
