@@ -10,11 +10,12 @@ corpus teaches"):
    at blur 0.7 px is not fit to judge a corpus, and the table says so. Beside it, what a
    statistic with no training reaches (:func:`sharpness_reference`), over all crops and
    split by whether the crop is an upscale of its source: the attainable, not the bar.
-2. **Learning curve.** Corpora of the default operator mix on nested sets of source
-   videos (10, 20, 40, 60: the shared clips, then ``faces-extra``), at the default strength
-   and one stronger setting; by-video AUROC of both detectors per family and per operator.
-   One seed per point, and the spread of three seeds at the largest set. The corpora hold
-every family the curve reports: the five kinematic operators, ``blend`` and ``hybrid``.
+2. **Learning curve.** Corpora of every family the curve reports (:data:`FAMILIES`: the
+   five kinematic operators, ``blend`` and ``hybrid``; the default mix is kinematic only) on
+   nested sets of source videos (10, 20, 40, 60: the shared clips, then ``faces-extra``), at
+   the default strength and one stronger setting; by-video AUROC of every detector per
+   family and per operator. One seed per point, and the spread of three seeds at the
+   largest set.
 
 Opt-in (``--stages learnability``): it takes hours on two cores and uses every core
 (evaluate's workers, torch's threads). ``--quick`` runs the calibration and the largest
@@ -118,9 +119,9 @@ def measure(videos: list[Path], flags: list[str], seed: int, folder: Path) -> di
 def saved_measure(videos: list[Path], flags: list[str], seed: int, folder: Path, code: str, extra=None) -> dict:
     """:func:`measure`, or its saved result when the same measurement finished before.
 
-    ``extra(result, folder)`` adds to a fresh result while its corpus exists (and is saved
-    with it). The result is written to :data:`SAVED` through a temporary file and a rename,
-    so a killed run leaves no half-written point."""
+    ``extra(folder)`` adds to a fresh result while its corpus exists (and is saved with it).
+    The result is written to :data:`SAVED` through a temporary file and a rename, so a
+    killed run leaves no half-written point."""
     path = SAVED / f"{measurement_key(videos, flags, seed, code)}.json"
     if path.exists():
         result = json.loads(path.read_text())
@@ -128,7 +129,7 @@ def saved_measure(videos: list[Path], flags: list[str], seed: int, folder: Path,
         return result
     result = measure(videos, flags, seed, folder)
     if extra is not None:
-        result.update(extra(result, folder))
+        result.update(extra(folder))
     SAVED.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(result, sort_keys=True))
@@ -188,7 +189,7 @@ def sharpness_reference(corpus: Path) -> dict[str, dict[str, float | None]]:
 def calibration(videos: list[Path], folder: Path, code: str) -> dict:
     """The controls' AUROC per level and detector, and whether each detector is fit to judge."""
 
-    def no_training(_result: dict, made: Path) -> dict:
+    def no_training(made: Path) -> dict:
         return {"no_training": sharpness_reference(made / "corpus")}
 
     result = saved_measure(videos, CONTROLS, 0, folder, code, extra=no_training)
@@ -296,8 +297,10 @@ def markdown(results: dict) -> str:
     if len(seeds) > 1:
         rows = []
         for d in DETECTORS:
-            values = [[_cell(p["report"], d, "by_family", f) for p in seeds] for f in families]
-            rows.append([d, *(f"{np.mean(v):.3f} +- {np.std(v, ddof=1):.3f}" for v in values)])
+            values = [[v for p in seeds if (v := _cell(p["report"], d, "by_family", f)) is not None] for f in families]
+            rows.append(
+                [d, *(f"{np.mean(v):.3f} +- {np.std(v, ddof=1):.3f}" if len(v) > 1 else "  -  " for v in values)]
+            )
         title = f"Spread over {len(seeds)} seeds at {largest} videos, default strength (mean +- sd):"
         lines += _table(title, ["detector", *families], rows)
     top = [p for p in points if p["videos"] == largest and p["seed"] == 0]

@@ -75,7 +75,7 @@ def test_a_finished_measurement_is_saved_whole_and_reused(tmp_path, monkeypatch)
 
     monkeypatch.setattr(learnability, "measure", fake_measure)
     videos = _videos(tmp_path)
-    first = saved_measure(videos, [], 3, tmp_path, "code", extra=lambda result, folder: {"more": 1})
+    first = saved_measure(videos, [], 3, tmp_path, "code", extra=lambda folder: {"more": 1})
     assert first == {"report": {"seed": 3}, "minutes": 1.0, "more": 1} and calls == [3]
     assert [p.suffix for p in (tmp_path / "saved").iterdir()] == [".json"]  # no partial file left
     assert saved_measure(videos, [], 3, tmp_path, "code") == first and calls == [3]  # reused, not measured
