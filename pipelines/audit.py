@@ -31,15 +31,36 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.audit_page import render_page
-from pipelines.corpus import read_manifest, read_table
+from pipelines.corpus import (
+    inspect_corpus,
+    is_sample_key,
+    leaves,
+    listed_files,
+    read_manifest,
+    read_table,
+    shown,
+)
 from pipelines.fs import is_remote, read_bytes
 from pipelines.options import UsageError
+from pipelines.output import OutputError, describe_os_error
 from pipelines.regenerate import clip_of, stored_members
-from schemas.layout import AUDIT, AUDIT_ASSETS, AUDIT_PAGE, VALIDATE
+from schemas import REJECT_SCHEMA, SAMPLE_SCHEMA
+from schemas.layout import (
+    AUDIT,
+    AUDIT_ASSETS,
+    AUDIT_PAGE,
+    VALIDATE,
+    VALIDATE_PLOT_FILES,
+    VALIDATE_PLOTS,
+    corpus_file_kind,
+)
 from schemas.sample import LABEL, MASKS, MP4, REAL
+from schemas.validate_report import misfit
+from synth.errors import Rejected
 from synth.io import decode_mp4, decode_npz
 from synth.render.panels import comparison_panels
 from synth.video import encode_mp4
@@ -184,53 +205,123 @@ def displacement_plot(region: np.ndarray, regions: list[str], perturbation: dict
     return _png(fig)
 
 
-def card(out_arg: str, row: int, samples: dict, members: dict[str, dict[str, bytes]], assets: Path) -> dict:
-    """Write one card's assets (panels mp4, displacement png, label json); its page fields."""
+def card(out_arg: str, index: int, row: int, samples: dict, members: dict[str, dict[str, bytes]], assets: Path) -> dict:
+    """Write one card's assets (panels mp4, displacement png, label json), named by the card's
+    ``index`` (never by a key read from the corpus); return its page fields."""
     key = samples["key"][row]
-    fake, real = members[key], members.get(f"{clip_of(key)}_{REAL}")
-    label = json.loads(fake[LABEL])
-    perturbation = label["perturbation"]
-    masks = decode_npz(fake[MASKS])
-    fake_frames, fps = decode_mp4(fake[MP4])
+    fake, real = members.get(key), members.get(f"{clip_of(key)}_{REAL}")
     fields = {"key": key, "operator": samples["operator"][row], "region": samples["region"][row],
-            "strength": samples["strength_iod"][row], "label": label, "video": None,
-            "command": f"kinefake regenerate {out_arg} {key} --out regenerated"}  # fmt: skip
-    if real is None:
+              "strength": samples["strength_iod"][row], "label": None, "video": None, "curves": None,
+              "command": f"kinefake regenerate {out_arg} {key} --out regenerated"}  # fmt: skip
+    if fake is None or not {LABEL, MASKS, MP4} <= set(fake):
+        fields["problem"] = f"the sample's members are missing from {samples['shard'][row]}"
+        return fields
+    try:
+        label = json.loads(fake[LABEL])
+        perturbation = label["perturbation"]
+        masks = decode_npz(fake[MASKS])
+        curves = displacement_plot(masks["region"].astype(np.float32), perturbation["regions"], perturbation)
+        fake_frames, fps = decode_mp4(fake[MP4])
+        real_frames = None if real is None or MP4 not in real else decode_mp4(real[MP4])[0]
+        panels = None if real_frames is None else comparison_panels(real_frames, fake_frames, masks["pixel"])
+    except (ValueError, KeyError, TypeError, IndexError, OSError, Rejected) as exc:
+        fields["problem"] = f"the sample's members cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
+        return fields
+    name = f"card-{index:04d}"
+    fields["label"] = label
+    if panels is None:
         fields["problem"] = f"the real sample {clip_of(key)}_{REAL} is missing from {samples['shard'][row]}"
     else:
-        real_frames, _ = decode_mp4(real[MP4])
-        panels = comparison_panels(real_frames, fake_frames, masks["pixel"])
-        (assets / f"{key}.mp4").write_bytes(encode_mp4(panels, fps))
-        fields["video"] = f"{AUDIT_ASSETS}/{key}.mp4"
+        (assets / f"{name}.mp4").write_bytes(encode_mp4(panels, fps))
+        fields["video"] = f"{AUDIT_ASSETS}/{name}.mp4"
         fields["frames"] = len(panels)
-    curves = displacement_plot(masks["region"].astype(np.float32), perturbation["regions"], perturbation)
-    (assets / f"{key}.png").write_bytes(curves)
-    (assets / f"{key}.json").write_text(json.dumps(label, indent=2) + "\n")
-    fields["curves"], fields["label_file"] = f"{AUDIT_ASSETS}/{key}.png", f"{AUDIT_ASSETS}/{key}.json"
+    (assets / f"{name}.png").write_bytes(curves)
+    (assets / f"{name}.json").write_text(json.dumps(label, indent=2) + "\n")
+    fields["curves"], fields["label_file"] = f"{AUDIT_ASSETS}/{name}.png", f"{AUDIT_ASSETS}/{name}.json"
     return fields
 
 
+def read_validated(out: str) -> tuple[dict | None, str | None]:
+    """The corpus's ``validate.json`` when it fits :data:`schemas.validate_report.VALIDATE_REPORT`,
+    and what is wrong with it otherwise: ``(report, None)``, ``(None, problem)`` or ``(None, None)``
+    when the corpus has not been validated."""
+    path = posixpath.join(out, VALIDATE)
+    if not FileSystems.exists(path):
+        return None, None
+    try:
+        validated = json.loads(read_bytes(path))
+    except (OSError, ValueError) as exc:
+        return None, f"{VALIDATE} cannot be read as JSON: {exc}"
+    problem = misfit(validated)
+    return (None, f"{problem}: not shown") if problem else (validated, None)
+
+
+def usable_rows(samples: dict, listed: set[str], unreadable: set[str]) -> tuple[list[int], list[str]]:
+    """Rows of the samples table whose key is a sample key and whose shard is a listed tar
+    that reads; and a finding for each kind of row left out."""
+    rows, bad_key, bad_shard, damaged = [], [], [], []
+    for row, (key, shard) in enumerate(zip(samples["key"], samples["shard"], strict=True)):
+        if not is_sample_key(key):
+            bad_key.append(key)
+        elif shard not in listed:
+            bad_shard.append(shard)
+        elif shard in unreadable:
+            damaged.append(key)
+        else:
+            rows.append(row)
+    findings = []
+    if bad_key:
+        findings.append(f"samples table: {len(bad_key)} rows whose key is not a sample key, "
+                        f"left out (first {shown(bad_key[0])})")  # fmt: skip
+    if bad_shard:
+        findings.append(f"samples table: {len(bad_shard)} rows naming a shard the manifest does not list, "
+                        f"left out (first {shown(bad_shard[0])})")  # fmt: skip
+    if damaged:
+        findings.append(f"{len(damaged)} samples in a missing or damaged tar get no card")
+    return rows, findings
+
+
+def read_columns_as(out: str, name: str, schema: pa.Schema, columns: list[str], problems: list[str]) -> dict:
+    """``columns`` of table ``name`` cast to their types in ``schema``; empty, with a problem
+    noted, when the table cannot be read or holds other types."""
+    try:
+        return read_table(out, name, columns).cast(pa.schema([schema.field(c) for c in columns])).to_pydict()
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        problems.append(f"the {name} table cannot be read ({type(exc).__name__}: {str(exc)[:120]}): its part is empty")
+        return {c: [] for c in columns}
+
+
 def run(argv: list[str]) -> dict:
-    """Write the report; return its summary (what it counted and what it sampled).
+    """Write the report; return its summary (what it counted and what it sampled, and the
+    corpus's problems: damage found, rows left out).
 
     Raises:
         UsageError: bad flags.
         CorpusError: ``OUT`` is not a finished corpus.
+        OutputError: the report cannot be written (nothing of it is left).
     """
     started = time.monotonic()
     args = parse(argv)
     out = args.output.rstrip("/")
     manifest = read_manifest(out)
-    samples = read_table(out, "samples", SUMMARY_COLUMNS).to_pydict()
-    rejects = read_table(out, "rejects", REJECT_COLUMNS).to_pydict()
-    validate_path = posixpath.join(out, VALIDATE)
-    validated = json.loads(read_bytes(validate_path)) if FileSystems.exists(validate_path) else None
-    chosen = choose_cards(samples, args.per_operator, args.seed)
+    inspection = inspect_corpus(out, manifest, deep=False)
+    problems = inspection.problems()
+    samples = read_columns_as(out, "samples", SAMPLE_SCHEMA, SUMMARY_COLUMNS, problems)
+    rejects = read_columns_as(out, "rejects", REJECT_SCHEMA, REJECT_COLUMNS, problems)
+    tars = {p for p in listed_files(manifest) if corpus_file_kind(p) == "shards"}
+    rows, findings = usable_rows(samples, tars, set(inspection.unusable))
+    problems += findings
+    validated, validate_problem = read_validated(out)
+    usable = {c: [values[r] for r in rows] for c, values in samples.items()}
+    chosen = [rows[i] for i in choose_cards(usable, args.per_operator, args.seed)]
 
     target = Path(args.out)
     _check_replaceable(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write the report to {target}: {describe_os_error(exc)}") from None
     building.chmod(0o755)  # mkdtemp makes it private; the report is a plain folder
     try:
         assets = building / AUDIT_ASSETS
@@ -243,17 +334,16 @@ def run(argv: list[str]) -> dict:
         for shard, keys in sorted(wanted.items()):
             members.update(stored_members(out, shard, keys))
         out_arg = out if is_remote(out) else os.path.abspath(out)
-        cards = [card(out_arg, row, samples, members, assets) for row in chosen]
+        cards = [card(out_arg, i, row, samples, members, assets) for i, row in enumerate(chosen)]
         plots = histograms(samples)
         for name, data in plots.items():
             (assets / name).write_bytes(data)
         validate_plots = []
-        for plot in (validated or {}).get("plots", []):
-            source = posixpath.join(out, plot)
-            if FileSystems.exists(source):
-                name = "validate_" + posixpath.basename(plot)
-                (assets / name).write_bytes(read_bytes(source))
-                validate_plots.append(f"{AUDIT_ASSETS}/{name}")
+        for name in VALIDATE_PLOT_FILES if validated else ():
+            source = posixpath.join(out, VALIDATE_PLOTS, name)
+            if FileSystems.exists(source) and not leaves(out, source):
+                (assets / f"validate_{name}").write_bytes(read_bytes(source))
+                validate_plots.append(f"{AUDIT_ASSETS}/validate_{name}")
         fakes = sum(1 for label in samples["label"] if label == 1)
         summary = {
             "corpus": out,
@@ -267,10 +357,15 @@ def run(argv: list[str]) -> dict:
             "per_operator": args.per_operator,
             "seed": args.seed,
             "operators": dict(sorted(Counter(s for s in samples["operator"] if s).items())),
+            "problems": problems,
         }
-        page = render_page(manifest, summary, reject_groups(rejects), sorted(plots), validated, validate_plots, cards)
+        validation = (validated, validate_problem)
+        page = render_page(manifest, summary, reject_groups(rejects), sorted(plots), validation, validate_plots, cards)
         (building / AUDIT_PAGE).write_text(page, encoding="utf-8")
         _replace(building, target)
+    except OSError as exc:
+        shutil.rmtree(building, ignore_errors=True)
+        raise OutputError(f"cannot write the report to {target}: {describe_os_error(exc)}; nothing was left") from None
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise

@@ -1,7 +1,14 @@
-"""The audit report's HTML: one self-contained page, plain CSS and JS, relative links only."""
+"""The audit report's HTML: one self-contained page, plain CSS and JS, relative links only.
+
+The corpus may come from anyone, so every value read from it is escaped (text) or formatted
+as a number; pre-built fragments travel as :class:`Html`. A Content-Security-Policy allows
+the page's own style and script (by their SHA-256) and files beside it, nothing else.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from html import escape
 
@@ -59,31 +66,52 @@ openFromHash();
 """
 
 
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+#: Only this page's own style and script run; images and videos come from beside it.
+CSP = (
+    f"default-src 'none'; style-src {_csp_hash(STYLE)}; script-src {_csp_hash(SCRIPT)}; "
+    "img-src 'self'; media-src 'self'; base-uri 'none'; form-action 'none'"
+)
+
+
+class Html(str):
+    """A fragment built here from escaped parts: put into a table cell as it is."""
+
+
 def _num(value, digits: int = 3) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return escape(str(value))  # never reached with a checked report, escaped all the same
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _cell(cell) -> str:
+    """A number (formatted), an :class:`Html` fragment, or text (escaped)."""
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
         return f'<td class="n">{escape(_num(cell))}</td>'
-    return f"<td>{cell}</td>"  # callers escape text cells
+    if isinstance(cell, Html):
+        return f"<td>{cell}</td>"
+    return f"<td>{escape(str(cell))}</td>"
 
 
 def _summary(manifest: dict, summary: dict) -> str:
-    counts = [[escape(k.replace("_", " ")), v] for k, v in manifest.get("counts", {}).items() if isinstance(v, int)]
+    counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
+    counts = [[k.replace("_", " "), v] for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)]
     counts += [["source videos with samples", summary["videos"]], ["shards", summary["shards"]]]
-    operators = [[escape(k), v] for k, v in summary["operators"].items()]
-    config = manifest.get("config", {})
+    operators = [[str(k), v] for k, v in summary["operators"].items()]
+    config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
     versions = escape(f"written by kinefake {manifest.get('version', '?')}, seed {config.get('seed')}")
     return (
         f"<p class='muted'>{versions}</p>"
@@ -107,30 +135,43 @@ def _rejects(groups: list[dict]) -> str:
             )
             for e in group["examples"]
         )
-        rows.append([escape(group["stage"]), escape(group["reason"]), group["count"], examples])
+        rows.append([group["stage"], group["reason"], group["count"], Html(examples)])
     return _table(["stage", "reason", "rows", f"examples (first {len(groups[0]['examples'])})"], rows)
 
 
-def _validate(validated: dict | None, plots: list[str], corpus: str) -> str:
+def _problems(problems: list[str]) -> str:
+    if not problems:
+        return (
+            "<p class='pass'>No damage found: every listed file is there with its size, "
+            "the tables read and the counts agree.</p>"
+        )
+    items = "".join(f"<li>{escape(p)}</li>" for p in problems)
+    return f"<p class='fail'>DAMAGED: {len(problems)} problems.</p><ul>{items}</ul>"
+
+
+def _validate(validated: dict | None, problem: str | None, plots: list[str], corpus: str) -> str:
+    if problem is not None:
+        return f"<p class='fail'>validate.json does not fit its schema ({escape(problem)}).</p>"
     if validated is None:
         return f"<p>Not validated yet: <code>kinefake validate {escape(corpus)}</code> adds its figures here.</p>"
-    verdict = "<span class='pass'>PASSED</span>" if validated.get("passed") else "<span class='fail'>FAILED</span>"
-    outside = validated.get("outside_mask", {})
-    regen = validated.get("regenerated", {})
-    regenerated = sum(1 for r in regen.get("samples", []) if r.get("regenerated"))
+    verdict = "<span class='pass'>PASSED</span>" if validated["passed"] else "<span class='fail'>FAILED</span>"
+    outside = validated["outside_mask"]
+    regen = validated["regenerated"]
+    regenerated = sum(1 for r in regen["samples"] if r["regenerated"])
     rows = [
-        ["fakes checked", validated.get("fakes_checked")],
-        ["judge backend", escape(str(validated.get("judge")))],
-        ["outside-mask median, grey levels", outside.get("median_grey")],
-        ["outside-mask failures", escape(", ".join(outside.get("failed", [])) or "none")],
+        ["fakes checked", validated["fakes_checked"]],
+        ["judge backend", str(validated["judge"])],
+        ["outside-mask median, grey levels", outside["median_grey"]],
+        ["outside-mask failures", ", ".join(outside["failed"]) or "none"],
         ["fakes regenerated from source", regenerated],
-        ["regenerated that differ", escape(", ".join(regen.get("failed", [])) or "none")],
+        ["regenerated that differ", ", ".join(regen["failed"]) or "none"],
+        ["problems", "; ".join(validated["problems"]) or "none"],
     ]
-    for name, figures in validated.get("headpose", {}).items():
-        rows.append([escape(f"head pose {name}: AUROC real vs fake"), figures.get("auroc")])
-    by_op = validated.get("by_operator", {})
+    for name, figures in validated["headpose"].items():
+        rows.append([f"head pose {name}: AUROC real vs fake", figures["auroc"]])
+    by_op = validated["by_operator"]
     columns = sorted({c for figures in by_op.values() for c in figures})
-    op_rows = [[escape(op)] + [figures.get(c) for c in columns] for op, figures in by_op.items()]
+    op_rows = [[op] + [figures.get(c) for c in columns] for op, figures in by_op.items()]
     images = "".join(f'<img src="{escape(p)}" alt="{escape(p)}" height="260">' for p in plots)
     return (
         f"<p>validate.json: {verdict}</p>"
@@ -156,7 +197,17 @@ def _card(card: dict, checked: dict | None) -> str:
     figures = ""
     if checked:
         keep = ("recovered", "flow_recovered", "outside_grey", "outside_worst_block", "coupling_drop")
-        figures = _table(["validate", "value"], [[escape(k), checked.get(k)] for k in keep if k in checked])
+        figures = _table(["validate", "value"], [[k, checked.get(k)] for k in keep if k in checked])
+    command = (
+        "<p>Rebuild this sample from its source (exit 0 when identical to the stored one):</p>\n"
+        f'<pre class="cmd">{escape(card["command"])}</pre>'
+    )
+    operator, region = escape(str(card["operator"])), escape(str(card["region"]))
+    head = f"""
+<details class="card" id="{key}" data-operator="{operator}" data-region="{region}" open>
+<summary>{title} <a href="#{key}" title="link to this card">#</a></summary>"""
+    if card["label"] is None:
+        return f"{head}\n{video}\n{command}\n</details>"
     perturbation = card["label"]["perturbation"]
     window = f"window {perturbation.get('window')}, active frames {perturbation.get('active_frames')}"
     params = {k: v for k, v in (perturbation.get("params") or {}).items() if v is not None}
@@ -167,24 +218,22 @@ def _card(card: dict, checked: dict | None) -> str:
         + f"{_num(perturbation.get('max_displacement_iod'))} IOD; params {json.dumps(params)}"
     )
     label = escape(json.dumps(card["label"], indent=2))
-    operator, region = escape(str(card["operator"])), escape(str(card["region"]))
-    return f"""
-<details class="card" id="{key}" data-operator="{operator}" data-region="{region}" open>
-<summary>{title} <a href="#{key}" title="link to this card">#</a></summary>
+    return f"""{head}
 <p class="changed">What changed: {escape(changed)}</p>
 {video}
 <p class="muted">real | fake | mask over the fake (red) | |fake - real| x{DIFF_GAIN}. {escape(window)}.</p>
 <img src="{escape(card["curves"])}" alt="per-region displacement of {key}">
 {figures}
-<p>Rebuild this sample from its source (exit 0 when identical to the stored one):</p>
-<pre class="cmd">{escape(card["command"])}</pre>
+{command}
 <details><summary>label (<a href="{escape(card["label_file"])}">json</a>)</summary><pre>{label}</pre></details>
 </details>"""
 
 
 def render_page(manifest, summary, rejects, plots, validated, validate_plots, cards) -> str:
     """The whole report. ``plots`` are file names under ``assets/``; ``cards`` from
-    :func:`pipelines.audit.card`; ``validated`` the corpus's ``validate.json`` or None."""
+    :func:`pipelines.audit.card`; ``validated`` ``(the corpus's validate.json, checked against
+    its schema, or None; what is wrong with it, or None)``."""
+    validated, validate_problem = validated
     checked = {row["key"]: row for row in (validated or {}).get("fakes", [])}
     operators = sorted({str(c["operator"]) for c in cards})
     regions = sorted({str(c["region"]) for c in cards})
@@ -201,18 +250,20 @@ def render_page(manifest, summary, rejects, plots, validated, validate_plots, ca
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
 <title>kinefake audit: {corpus}</title>
 <style>{STYLE}</style></head>
 <body>
 <h1>kinefake audit: {corpus}</h1>
 <p id="sampled">{escape(sampled)}</p>
 <h2>Summary</h2>
+{_problems(summary["problems"])}
 {_summary(manifest, summary)}
 <div class="plots">{images}</div>
 <h2>Rejects</h2>
 {_rejects(rejects)}
 <h2>Validation</h2>
-{_validate(validated, validate_plots, summary["corpus"])}
+{_validate(validated, validate_problem, validate_plots, summary["corpus"])}
 <h2>Sample cards</h2>
 <div class="bar">
 <label>operator <select id="filter-operator"><option value="">all</option>{op_options}</select></label>

@@ -251,11 +251,18 @@ def _corpus_job(command: str, run, argv: list[str], refused: tuple[type[Exceptio
     """``run(argv)``, or None after one line on stderr when the flags or the corpus are refused
     (exit 2 for the caller)."""
     from pipelines.corpus import CorpusError
+    from pipelines.output import describe_os_error, storage_failure
 
     try:
         return run(argv)
-    except (UsageError, CorpusError, *refused) as exc:
+    except (UsageError, CorpusError, OutputError, *refused) as exc:
         print(f"kinefake {command}: {exc}", file=sys.stderr)
+        return None
+    except OSError as exc:  # Beam's BeamIOError too
+        failure = storage_failure(exc)
+        if failure is None:
+            raise
+        print(f"kinefake {command}: cannot write its output: {describe_os_error(failure)}", file=sys.stderr)
         return None
 
 
@@ -285,6 +292,11 @@ def audit(argv: list[str]) -> int:
         f"audit of {report['corpus']}: {report['samples']} samples, {report['rejects']} rejects, "
         f"{report['cards']} sample cards in {report['seconds']} s\n  open {report['report']}"
     )
+    problems = report["problems"]
+    if problems:
+        more = f" (and {len(problems) - 1} more on the page)" if len(problems) > 1 else ""
+        print(f"kinefake audit: DAMAGED corpus: {problems[0]}{more}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -8,15 +8,21 @@ user's ``webdataset.WebDataset`` loader groups it. :mod:`synth.io` decodes the m
 from __future__ import annotations
 
 import json
+import os
 import posixpath
+import re
+import tarfile
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.fs import list_files, read_bytes, read_columns
-from schemas.layout import MANIFEST, table_glob
+from pipelines.fs import is_remote, list_files, parquet_rows, read_bytes, read_columns, sha256_of
+from schemas.layout import MANIFEST, SHARDS, TABLE_FOLDERS, corpus_file_kind, table_glob
+from schemas.sample import SAMPLE_KEY_PATTERN
 
 
 class CorpusError(ValueError):
@@ -51,8 +57,184 @@ def read_table(out: str, name: str, columns: list[str]) -> pa.Table:
 
 
 def shard_paths(out: str, manifest: dict) -> list[str]:
-    """The corpus's WebDataset tars, as listed in its manifest, sorted."""
-    return sorted(posixpath.join(out.rstrip("/"), s["path"]) for s in manifest["shards"] if s["path"].endswith(".tar"))
+    """The corpus's WebDataset tars, as listed in its manifest, sorted (only names a run
+    writes: :func:`inspect_corpus` reports any other)."""
+    return sorted(
+        posixpath.join(out.rstrip("/"), path) for path in listed_files(manifest) if corpus_file_kind(path) == "shards"
+    )
+
+
+def listed_files(manifest: dict) -> dict[str, dict]:
+    """The manifest's file entries by path, only those whose path is a name a run writes
+    (never absolute, never ``..``): what a reader may open."""
+    shards = manifest.get("shards")
+    entries = shards if isinstance(shards, list) else []
+    return {
+        e["path"]: e
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("path"), str) and corpus_file_kind(e["path"])
+    }
+
+
+def leaves(out: str, uri: str) -> bool:
+    """Whether local ``uri`` inside ``out`` resolves (through links) to a place outside ``out``."""
+    if is_remote(out):
+        return False
+    root = os.path.realpath(out)
+    return os.path.commonpath([root, os.path.realpath(uri)]) != root
+
+
+def is_sample_key(key) -> bool:
+    """Whether ``key`` (read from a table or a tar) is a sample key, safe to show or look up."""
+    return isinstance(key, str) and SAMPLE_KEY_PATTERN.fullmatch(key) is not None
+
+
+def shown(value, limit: int = 80) -> str:
+    """A value read from a corpus, for a one-line message: quoted and cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: Counts a manifest must carry, as non-negative integers.
+COUNTED = ("samples", "real_samples", "fake_samples", "clips", "rejects")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass
+class Inspection:
+    """What :func:`inspect_corpus` found. Paths are relative to ``OUT``.
+
+    Attributes:
+        checked: files the manifest lists.
+        missing: listed files that are not there.
+        mismatched: listed files whose size or SHA-256 is not the manifest's (altered, truncated).
+        damaged: ``"path: problem"``: a manifest entry that is not a name a run writes, a
+            file that cannot be read as what it is, a file the manifest does not list.
+        counts: ``"counts.samples: ..."``: the manifest's counts against its files.
+    """
+
+    checked: int = 0
+    missing: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
+    counts: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+    @property
+    def unusable(self) -> list[str]:
+        """Listed files not to read samples from: missing, altered, unreadable."""
+        return self.missing + self.mismatched + self.unreadable
+
+    @property
+    def readable(self) -> bool:
+        """Every listed file is there and reads as what it is: the samples can be read."""
+        return not (self.missing or self.unreadable)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems()
+
+    def problems(self) -> list[str]:
+        """One line per problem, the file first."""
+        return (
+            [f"{p}: missing" for p in self.missing]
+            + [f"{p}: size or SHA-256 differs from the manifest's (altered or truncated)" for p in self.mismatched]
+            + self.damaged
+            + self.counts
+        )
+
+    def as_dict(self) -> dict:
+        return {"checked": self.checked, "missing": self.missing, "mismatched": self.mismatched,
+                "damaged": self.damaged, "counts": self.counts}  # fmt: skip
+
+
+def inspect_corpus(out: str, manifest: dict, deep: bool) -> Inspection:
+    """Check a corpus's files against its manifest, never opening a path the manifest names
+    unless it is a name a run writes (inside ``OUT``).
+
+    Always: the manifest's shape; every listed file there with the listed size; every
+    Parquet file's footer and row count; no table file or tar the manifest does not list;
+    the counts against the tables' rows and the tars' samples. ``deep`` also hashes every
+    file and reads every tar's headers (``validate``); without it the cost does not grow
+    with the corpus's bytes (``audit``).
+    """
+    out = out.rstrip("/")
+    found = Inspection()
+    shards = manifest.get("shards")
+    if not isinstance(shards, list):
+        found.damaged.append(f"{MANIFEST}: no 'shards' list of files")
+        shards = []
+    listed = listed_files(manifest)
+    for i, entry in enumerate(shards):
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if path not in listed:
+            found.damaged.append(f"{MANIFEST}: shards[{i}] path {shown(path)} is not a file name kinefake writes")
+    found.checked = len(listed)
+    rows: Counter = Counter()
+    unknown = set()  # kinds with a file that could not be counted
+    for path, entry in sorted(listed.items()):
+        kind = corpus_file_kind(path)
+        size, sha = entry.get("bytes"), entry.get("sha256")
+        expected = entry.get("samples" if kind == "shards" else "rows")
+        if not (isinstance(size, int) and isinstance(expected, int) and _SHA256.fullmatch(str(sha))):
+            found.damaged.append(f"{MANIFEST}: the entry of {path} lacks its bytes, sha256 or row count")
+            unknown.add(kind)
+            continue
+        uri = posixpath.join(out, path)
+        matched = FileSystems.match([uri])[0].metadata_list
+        if matched and leaves(out, uri):
+            found.damaged.append(f"{path}: a link to outside the corpus, not read")
+            found.unreadable.append(path)
+            unknown.add(kind)
+            continue
+        if not matched:
+            found.missing.append(path)
+            unknown.add(kind)
+            continue
+        if matched[0].size_in_bytes != size or (deep and sha256_of(uri) != sha):
+            found.mismatched.append(path)
+        try:
+            # A tar's size is checked always, its headers only when deep.
+            counted = parquet_rows(uri) if kind != "shards" else tar_samples(uri) if deep else expected
+        except (OSError, tarfile.TarError, pa.ArrowException) as exc:
+            what = "a WebDataset tar" if kind == "shards" else "a Parquet file"
+            found.damaged.append(f"{path}: cannot be read as {what} ({type(exc).__name__}: {str(exc)[:120]})")
+            found.unreadable.append(path)
+            unknown.add(kind)
+            continue
+        if counted != expected:
+            found.counts.append(f"{path}: the manifest says {expected} rows, the file holds {counted}")
+        rows[kind] += counted
+    for kind, folder in (("shards", SHARDS), *TABLE_FOLDERS.items()):
+        pattern = f"{folder}/*.tar" if kind == "shards" else table_glob(kind)
+        for uri in list_files(posixpath.join(out, pattern)):
+            path = posixpath.relpath(uri, out)
+            if path not in listed:
+                found.damaged.append(f"{path}: not listed in {MANIFEST}")
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict) or not all(isinstance(counts.get(c), int) and counts[c] >= 0 for c in COUNTED):
+        found.damaged.append(f"{MANIFEST}: 'counts' lacks one of {', '.join(COUNTED)} as a count")
+        return found
+    for name, table in (("samples", "samples"), ("samples", "shards"), ("clips", "clips"), ("rejects", "rejects")):
+        if table not in unknown and rows[table] != counts[name]:
+            what = "the tars hold" if table == "shards" else f"the {table} table holds"
+            found.counts.append(f"{MANIFEST}: counts.{name} is {counts[name]}, {what} {rows[table]}")
+    if counts["real_samples"] + counts["fake_samples"] != counts["samples"]:
+        found.counts.append(f"{MANIFEST}: counts.real_samples + counts.fake_samples is not counts.samples")
+    return found
+
+
+def tar_samples(uri: str) -> int:
+    """The samples (distinct keys) of a WebDataset tar, read through its headers.
+
+    Raises:
+        tarfile.TarError: not a tar, or truncated.
+    """
+    keys = set()
+    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f, tarfile.open(fileobj=f) as tar:
+        for info in tar:
+            keys.add(info.name.partition(".")[0])
+    return len(keys)
 
 
 def iter_samples(out: str, manifest: dict | None = None) -> Iterator[dict]:

@@ -9,6 +9,7 @@ ones. The audit report prints this command on every sample card.
 from __future__ import annotations
 
 import argparse
+import os
 import posixpath
 import tarfile
 from collections import defaultdict
@@ -19,13 +20,15 @@ from pathlib import Path
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.corpus import read_manifest, read_table
-from pipelines.fs import open_source
+from pipelines.corpus import CorpusError, read_manifest, read_table, shown
+from pipelines.fs import is_remote, open_source, write_atomic
 from pipelines.options import UsageError
+from pipelines.output import OutputError, describe_os_error
 from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, ClipRecord, read_clip_landmarks
+from schemas.layout import corpus_file_kind
 from schemas.sample import SAMPLE_KEY_PATTERN
 from synth import __version__
-from synth.bases.io import load_bases
+from synth.bases.io import ModelFileError, load_bases
 from synth.errors import Rejected
 from synth.perturb.motion import ClipMotion
 from synth.perturb.policy import PerturbPolicy
@@ -37,6 +40,32 @@ from synth.video import read_frames
 
 class RecordError(ValueError):
     """A corpus whose recorded config, clips or landmarks cannot rebuild a clip."""
+
+
+def recorded_bases(config: dict):
+    """The motion-bases model a corpus's ``config`` names, and its info: the shipped one, or a
+    local model file whose data hash is the one the corpus recorded (a path in a corpus file
+    is opened only when it is a regular file).
+
+    Raises:
+        RecordError: the config names no model, or a file that is not there, not a regular
+            file, not a bases model, or another model than the run's.
+    """
+    recorded = config.get("bases") if isinstance(config, dict) else None
+    path = recorded.get("path") if isinstance(recorded, dict) else None
+    if not isinstance(path, str):
+        raise RecordError("the manifest's config names no motion-bases model")
+    if path == "default":
+        return load_bases(None)
+    if is_remote(path) or not os.path.isfile(path):
+        raise RecordError(f"the run's motion-bases model {path!r} is not a file here")
+    try:
+        bases, info = load_bases(path)
+    except ModelFileError as exc:
+        raise RecordError(f"the run's motion-bases model: {exc}") from None
+    if info.get("data_sha256") != recorded.get("data_sha256"):
+        raise RecordError(f"{path} is another motion-bases model than the one the run used (its data hash differs)")
+    return bases, info
 
 
 def clip_of(key: str) -> str:
@@ -79,7 +108,7 @@ class RecordedRun:
         for key, group in assign_groups(list(clips.values()), config["clips_per_shard"], DONOR_GROUP).items():
             members[group].append(key)
         groups = {key: keys for keys in members.values() for key in keys}
-        bases, info = load_bases(None if config["bases"]["path"] == "default" else config["bases"]["path"])
+        bases, info = recorded_bases(config)
         try:
             policy, sample_config = PerturbPolicy.from_dict(config["policy"]), SampleConfig(**config["samples"])
         except (TypeError, ValueError) as exc:
@@ -130,6 +159,8 @@ def stored_members(out: str, shard: str, keys: set[str]) -> dict[str, dict[str, 
     """The members of the samples ``keys`` in tar ``shard`` (relative to ``out``):
     ``{key: {member name: bytes}}``. The tar is read through its headers (a seek over
     each payload it does not need), not whole."""
+    if corpus_file_kind(shard) != "shards":
+        raise CorpusError(f"the samples table names shard {shown(shard)}, not a tar name kinefake writes")
     found = defaultdict(dict)
     path = posixpath.join(out.rstrip("/"), shard)
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f, tarfile.open(fileobj=f) as tar:
@@ -148,6 +179,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not SAMPLE_KEY_PATTERN.fullmatch(args.key):
         raise UsageError(f"{args.key!r} is not a sample key ({{video_id}}_{{clip:04d}}_{{variant}})")
+    if is_remote(args.out):
+        raise UsageError(f"--out: the members are written to a local folder, got {args.out}")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out} is a file, not a folder")
+    if not is_remote(args.output):
+        corpus, folder = os.path.realpath(args.output), os.path.realpath(args.out)
+        if os.path.commonpath([corpus, folder]) == corpus:
+            raise UsageError(f"--out {args.out} lies inside the corpus {args.output}: choose a folder outside it")
     return args
 
 
@@ -171,14 +210,19 @@ def run(argv: list[str]) -> dict:
         raise RecordError(f"{args.key} was not made again: its clip's draws no longer give it")
     stored = stored_members(out, shard, {args.key}).get(args.key, {})
     folder = Path(args.out)
-    folder.mkdir(parents=True, exist_ok=True)
     written, differ = [], []
-    for member, data in sorted(made[args.key].members.items()):
-        path = folder / f"{args.key}.{member}"
-        path.write_bytes(data)
-        written.append(str(path))
-        if stored.get(member) != data:
-            differ.append(member)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for member, data in sorted(made[args.key].members.items()):
+            path = folder / f"{args.key}.{member}"
+            write_atomic(str(path), data)  # never a partial member, also on a full disk
+            written.append(str(path))
+            if stored.get(member) != data:
+                differ.append(member)
+    except OSError as exc:
+        for path in written:
+            Path(path).unlink(missing_ok=True)
+        raise OutputError(f"cannot write to {args.out}: {describe_os_error(exc)}; nothing was left there") from None
     return {"key": args.key, "shard": shard, "written": written, "differ": differ, "identical": not differ}
 
 

@@ -32,12 +32,13 @@ import posixpath
 from collections import defaultdict
 
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 
-from pipelines.corpus import iter_samples, read_manifest, read_table
+from pipelines.corpus import inspect_corpus, is_sample_key, iter_samples, read_manifest, read_table, shown
 from pipelines.fs import write_atomic
 from pipelines.options import UsageError
-from pipelines.regenerate import RecordedRun, RecordError, clip_of
-from schemas.layout import VALIDATE, VALIDATE_PLOTS
+from pipelines.regenerate import RecordedRun, RecordError, clip_of, recorded_bases
+from schemas.layout import MANIFEST, VALIDATE, VALIDATE_PLOT_FILES, VALIDATE_PLOTS
 from schemas.sample import LABEL, LANDMARKS, MASKS, MP4, REAL
 from synth.detectors.metrics import auroc, strength_bin
 from synth.errors import Rejected
@@ -61,6 +62,8 @@ MOTION_COLUMNS = (
     "coupling_drop",
     "ks_region",
 )
+#: Problems printed (all are in ``validate.json``).
+SHOWN_PROBLEMS = 10
 #: The other backend judges a corpus's edits.
 JUDGE = {"mediapipe": "dlib", "dlib": "mediapipe"}
 
@@ -75,22 +78,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if args.max_fakes < 1 or args.regenerate < 0:
         raise UsageError(f"expected --max-fakes >= 1 and --regenerate >= 0, got {args.max_fakes}, {args.regenerate}")
     return args
-
-
-def check_files(out: str, manifest: dict) -> dict:
-    """Every file the manifest lists, hashed again: ``{"checked", "missing", "mismatched"}``."""
-    from apache_beam.io.filesystems import FileSystems
-
-    from pipelines.fs import sha256_of
-
-    missing, mismatched = [], []
-    for entry in manifest["shards"]:
-        path = posixpath.join(out, entry["path"])
-        if not FileSystems.exists(path):
-            missing.append(entry["path"])
-        elif sha256_of(path) != entry["sha256"]:
-            mismatched.append(entry["path"])
-    return {"checked": len(manifest["shards"]), "missing": missing, "mismatched": mismatched}
 
 
 def choose_fakes(keys: list[tuple[str, str]], limit: int, seed: int) -> set[str]:
@@ -108,9 +95,13 @@ def choose_fakes(keys: list[tuple[str, str]], limit: int, seed: int) -> set[str]
     return set(chosen)
 
 
-def _fake_keys(out: str) -> list[tuple[str, str]]:
+def _fake_keys(out: str, problems: list[str]) -> list[tuple[str, str]]:
+    """``(key, operator)`` of the samples table's fakes; a key that is not a sample key is a problem."""
     rows = read_table(out, "samples", ["key", "label", "operator"]).to_pylist()
-    return [(r["key"], r["operator"]) for r in rows if r["label"] == 1]
+    bad = [r["key"] for r in rows if not is_sample_key(r["key"])]
+    if bad:
+        problems.append(f"samples table: {len(bad)} keys that are not sample keys (first {shown(bad[0])})")
+    return [(r["key"], str(r["operator"])) for r in rows if r["label"] == 1 and is_sample_key(r["key"])]
 
 
 def _mean_headpose(features: np.ndarray) -> dict:
@@ -125,7 +116,6 @@ class Checker:
     """Per-fake checks, with the judge and the corpus's own backend loaded once."""
 
     def __init__(self, manifest: dict) -> None:
-        from synth.bases.io import load_bases
         from synth.landmarks import make_backend
 
         config = manifest["config"]
@@ -133,7 +123,7 @@ class Checker:
         self.own = make_backend(config["landmark_backend"])
         self.judge_name = JUDGE[config["landmark_backend"]]
         self.judge = make_backend(self.judge_name)
-        self.bases, _ = load_bases(None if config["bases"]["path"] == "default" else config["bases"]["path"])
+        self.bases, _ = recorded_bases(config)
 
     def close(self) -> None:
         self.own.close()
@@ -357,16 +347,11 @@ def plot(rows: list[dict], real_pose: list[dict], out: str) -> list[str]:
     return written
 
 
-def run(argv: list[str]) -> dict:
-    """Run ``kinefake validate`` and return its report (also written to ``OUT/validate.json``)."""
-    args = parse(argv)
-    out = args.output.rstrip("/")
-    manifest = read_manifest(out)
-    files = check_files(out, manifest)
-    chosen = choose_fakes(_fake_keys(out), args.max_fakes, args.seed)
+def check_samples(out: str, manifest: dict, checker: Checker, args, problems: list[str]) -> dict:
+    """The per-fake checks, head pose and regeneration: the report's figures."""
+    chosen = choose_fakes(_fake_keys(out, problems), args.max_fakes, args.seed)
     clips_needed = {clip_of(k) for k in chosen}
     regen_clips = sorted(clips_needed)[:: max(1, len(clips_needed) // max(args.regenerate, 1))][: args.regenerate]
-    checker = Checker(manifest)
     rows, real_pose, stored = [], [], {}
     clip, members = None, {}
 
@@ -382,8 +367,12 @@ def run(argv: list[str]) -> dict:
         for fake in fakes:
             rows.append(checker.fake(real, fake, real_frames, fps))
 
+    bad_keys = []
     for sample in iter_samples(out, manifest):
         key = sample["__key__"]
+        if not is_sample_key(key):
+            bad_keys.append(key)
+            continue
         if clip_of(key) != clip:
             flush(members)
             clip, members = clip_of(key), {}
@@ -392,16 +381,11 @@ def run(argv: list[str]) -> dict:
             if clip_of(key) in regen_clips:
                 stored[key] = sample
     flush(members)
-    checker.close()
+    if bad_keys:
+        problems.append(f"tars: {len(bad_keys)} samples whose key is not a sample key (first {shown(bad_keys[0])})")
     regenerated = regenerate(out, manifest, regen_clips, stored) if regen_clips else []
-    outside_failed = [r["key"] for r in rows if not r["outside_ok"]]
-    regen_failed = [r["key"] for r in regenerated if r["regenerated"] and not _reproduced(r)]
     fake_pose = [r["headpose"] for r in rows if r["headpose"]]
-    report = {
-        "corpus": out,
-        "files": files,
-        "manifest_sha256": hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest(),
-        "judge": checker.judge_name,
+    return {
         "fakes_checked": len(rows),
         "by_operator": _summary(rows, "operator"),
         "by_strength": _summary(rows, "strength_bin"),
@@ -409,16 +393,75 @@ def run(argv: list[str]) -> dict:
             "max_worst_frame_grey": MAX_OUTSIDE_GREY,
             "max_worst_block_grey": MAX_OUTSIDE_BLOCK_GREY,
             "median_grey": float(np.median([r["outside_grey"] for r in rows])) if rows else None,
-            "failed": outside_failed,
+            "failed": [r["key"] for r in rows if not r["outside_ok"]],
         },
-        "regenerated": {"clips": regen_clips, "samples": regenerated, "failed": regen_failed},
+        "regenerated": {
+            "clips": regen_clips,
+            "samples": regenerated,
+            "failed": [r["key"] for r in regenerated if r["regenerated"] and not _reproduced(r)],
+        },
         "headpose": headpose_summary(real_pose, fake_pose),
         "fakes": rows,
-        "passed": not (outside_failed or regen_failed or files["missing"] or files["mismatched"]),
+        "plots": plot(rows, real_pose, out) if rows else [],
     }
-    report["plots"] = plot(rows, real_pose, out) if rows else []
+
+
+def run(argv: list[str]) -> dict:
+    """Run ``kinefake validate`` and return its report (also written to ``OUT/validate.json``).
+
+    A damaged corpus (a file missing, truncated or altered, a manifest whose entries or
+    counts do not fit its files) fails with each problem named; its samples are checked
+    only when every file reads.
+    """
+    args = parse(argv)
+    out = args.output.rstrip("/")
+    manifest = read_manifest(out)
+    inspection = inspect_corpus(out, manifest, deep=True)
+    problems = inspection.problems()
+    report = {
+        "corpus": out,
+        "files": inspection.as_dict(),
+        "manifest_sha256": hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest(),
+        "judge": None,
+        **check_samples_skipped(),
+    }
+    if inspection.readable:
+        try:
+            checker = Checker(manifest)
+        except (KeyError, TypeError, ValueError) as exc:  # RecordError, an unknown backend, a config of another shape
+            problems.append(f"{MANIFEST}: its config cannot set up the checks ({type(exc).__name__}: {exc})")
+        else:
+            try:
+                report["judge"] = checker.judge_name
+                report.update(check_samples(out, manifest, checker, args, problems))
+            finally:
+                checker.close()
+    if not report["plots"]:  # an earlier run's plots would be shown beside this run's figures
+        stale = [posixpath.join(out, VALIDATE_PLOTS, name) for name in VALIDATE_PLOT_FILES]
+        FileSystems.delete([p for p in stale if FileSystems.exists(p)])
+    report["problems"] = problems
+    report["passed"] = not (problems or report["outside_mask"]["failed"] or report["regenerated"]["failed"])
     write_atomic(posixpath.join(out, VALIDATE), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
     return report
+
+
+def check_samples_skipped() -> dict:
+    """The figures of :func:`check_samples` when no sample could be checked."""
+    return {
+        "fakes_checked": 0,
+        "by_operator": {},
+        "by_strength": {},
+        "outside_mask": {
+            "max_worst_frame_grey": MAX_OUTSIDE_GREY,
+            "max_worst_block_grey": MAX_OUTSIDE_BLOCK_GREY,
+            "median_grey": None,
+            "failed": [],
+        },
+        "regenerated": {"clips": [], "samples": [], "failed": []},
+        "headpose": headpose_summary([], []),
+        "fakes": [],
+        "plots": [],
+    }
 
 
 def print_report(report: dict) -> None:
@@ -426,14 +469,12 @@ def print_report(report: dict) -> None:
     print(f"kinefake validate {report['corpus']}: {report['fakes_checked']} fakes checked, judge {report['judge']}")
     print(
         f"  files: {files['checked']} checked against the manifest, {len(files['missing'])} missing, "
-        f"{len(files['mismatched'])} altered"
-        + (
-            f": {(files['missing'] + files['mismatched'])[:5]}"
-            if not report["passed"] and (files["missing"] or files["mismatched"])
-            else ""
-        )
+        f"{len(files['mismatched'])} altered, {len(files['damaged'])} unreadable or not listed, "
+        f"{len(files['counts'])} counts that disagree"
     )
-    print(f"  {'operator':<12}{'fakes':>6}{'recovered':>11}{'bar met':>9}{'flow':>7}{'outside':>9}{'drop':>7}{'KS':>6}")
+    if report["by_operator"]:
+        header = f"{'fakes':>6}{'recovered':>11}{'bar met':>9}{'flow':>7}{'outside':>9}{'drop':>7}{'KS':>6}"
+        print(f"  {'operator':<12}{header}")
 
     def cell(value, width):
         return f"{'-' if value is None else f'{value:.2f}':>{width}}"
@@ -446,17 +487,23 @@ def print_report(report: dict) -> None:
             f"{cell(s['coupling_drop_mean'], 7)}{cell(s['ks_region_mean'], 6)}"
         )
     hp = report["headpose"]["cosine_distance"]
-    auc = "-" if hp["auroc"] is None else f"{hp['auroc']:.3f}"
-    print(
-        f"  head pose (whole vs central face): cosine distance real {hp['real_mean']:.4f}, "
-        f"fake {hp['fake_mean']:.4f}, AUROC {auc}"
-    )
+    if hp["real_mean"] is not None and hp["fake_mean"] is not None:
+        auc = "-" if hp["auroc"] is None else f"{hp['auroc']:.3f}"
+        print(
+            f"  head pose (whole vs central face): cosine distance real {hp['real_mean']:.4f}, "
+            f"fake {hp['fake_mean']:.4f}, AUROC {auc}"
+        )
     regen = report["regenerated"]
     done = sum(r["regenerated"] for r in regen["samples"])
     print(f"  regenerated from source: {done} fakes of {len(regen['clips'])} clips, {len(regen['failed'])} differ")
     fails = report["outside_mask"]["failed"]
     print(f"  outside the mask: {len(fails)} fakes changed where their mask is 0" + (f": {fails[:5]}" if fails else ""))
+    for problem in report["problems"][:SHOWN_PROBLEMS]:
+        print(f"  problem: {problem}")
+    if len(report["problems"]) > SHOWN_PROBLEMS:
+        print(f"  ... and {len(report['problems']) - SHOWN_PROBLEMS} more problems in {VALIDATE}")
     print(
         ("PASSED" if report["passed"] else "FAILED")
-        + f"; wrote {report['corpus']}/{VALIDATE} and {VALIDATE_PLOTS}/*.png"
+        + f"; wrote {report['corpus']}/{VALIDATE}"
+        + (f" and {VALIDATE_PLOTS}/*.png" if report["plots"] else "")
     )

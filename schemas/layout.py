@@ -62,6 +62,30 @@ OWNED = re.compile(
 )
 
 
+#: The files a finished corpus's manifest may list, by the names a run gives them: a listed
+#: path that is anything else (absolute, ``..``, another folder) is refused, never opened.
+CORPUS_FILE = re.compile(
+    "|".join(
+        [
+            rf"(?P<shards>{SHARDS})/shard-\d{{5}}-of-\d{{5}}\.tar",
+            *(
+                rf"(?P<{name}>{re.escape(folder)})/{name}-\d{{5}}-of-\d{{5}}\.parquet"
+                for name, folder in TABLE_FOLDERS.items()
+            ),
+        ]
+    )
+)
+#: ``kinefake validate``'s plots, by their fixed names under ``OUT/validate/``.
+VALIDATE_PLOT_FILES = ("fidelity.png", "outside_mask.png", "motion.png", "headpose.png")
+
+
+def corpus_file_kind(path: str) -> str | None:
+    """``shards`` or the table name (``samples``, ...) of a path a manifest lists (relative
+    to ``OUT``), or None when it is not a name a run writes."""
+    match = CORPUS_FILE.fullmatch(path)
+    return None if match is None else match.lastgroup
+
+
 def table_prefix(name: str) -> str:
     """``parquet/clips/clips``: the shard-name prefix of table ``name``."""
     return f"{TABLE_FOLDERS[name]}/{name}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import io
 import json
 import os
 import re
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from pyarrow import array as pa_array
 
 from pipelines.audit import run as audit
 from pipelines.cli import main
@@ -99,13 +102,14 @@ def test_each_card_shows_its_own_sample(report, corpus):
     parsed.feed(page.read_text())
     with tarfile.open(next((corpus / "webdataset").glob("*.tar"))) as tar:
         labels = {m.name[: -len(".json")]: json.load(tar.extractfile(m)) for m in tar if m.name.endswith(".json")}
-    for card in parsed.cards:
-        key = card["id"]
-        assert json.loads((page.parent / "assets" / f"{key}.json").read_text()) == labels[key]
+    assert parsed.cards
+    for index, card in enumerate(parsed.cards):
+        key, assets = card["id"], page.parent / "assets" / f"card-{index:04d}"  # named by index, never by key
+        assert json.loads(assets.with_suffix(".json").read_text()) == labels[key]
         assert card["data-region"] == labels[key]["perturbation"]["region"]
-        info = probe(page.parent / "assets" / f"{key}.mp4")
+        info = probe(assets.with_suffix(".mp4"))
         assert (info.width, info.height) == (4 * 256, 256) and info.frame_count == 32
-        assert (page.parent / "assets" / f"{key}.png").read_bytes()[:4] == b"\x89PNG"
+        assert assets.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
         assert f"kinefake regenerate {corpus} {key} --out regenerated" in page.read_text()
 
 
@@ -206,3 +210,191 @@ def test_the_report_works_in_chromium(report, corpus):
             assert not errors, errors
         finally:
             browser.close()
+
+
+# --- a corpus from someone else -----------------------------------------------------------------
+
+#: Strings that run script or add attributes if a page puts them into HTML unescaped.
+PAYLOADS = ["<script>window.pwned = 1</script>", '"><img src=x onerror="window.pwned = 2">',
+            "<svg onload='window.pwned = 3'>", "</pre><iframe srcdoc='<script>parent.pwned = 4</script>'>"]  # fmt: skip
+
+
+def reseal(corpus: Path) -> None:
+    """Make the manifest vouch for the files as they are now (sizes, hashes, rows), as the
+    maker of a hostile corpus would."""
+    import hashlib
+
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    for entry in manifest["shards"]:
+        path = corpus / entry["path"]
+        if path.is_file() and path.resolve().is_relative_to(corpus.resolve()):
+            entry["bytes"] = path.stat().st_size
+            entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (corpus / "manifest.json").write_text(json.dumps(manifest))
+
+
+def hostile_corpus(corpus: Path, folder: Path) -> tuple[Path, Path]:
+    """A copy of ``corpus`` whose fake key (table and tar) is a path into ``folder/escape``,
+    whose manifest lists a tar outside it, and whose validate.json fits its schema but carries
+    script in every string and names local files as plots. Returns the copy and the target."""
+    hostile = folder / "hostile"
+    shutil.copytree(corpus, hostile, ignore=shutil.ignore_patterns("audit"))
+    (folder / "secret").write_text("not for the report")
+    target = folder / "escape" / "pwned_0000_fake0"
+    table_path = next((hostile / "parquet" / "samples").glob("*.parquet"))
+    table = pq.read_table(table_path)
+    keys = table.column("key").to_pylist()
+    victim = next(k for k, label in zip(keys, table.column("label").to_pylist(), strict=True) if label == 1)
+    keys[keys.index(victim)] = str(target)
+    pq.write_table(table.set_column(table.schema.get_field_index("key"), "key", pa_array(keys)), table_path)
+    tar_path = next(p for p in (hostile / "webdataset").glob("*.tar") if f"{victim}.mp4" in tar_names(p))
+    with tarfile.open(tar_path) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+    with tarfile.open(tar_path, "w") as tar:
+        for member, payload in members:
+            if member.name.startswith(f"{victim}."):
+                member.name = str(target) + member.name[len(victim) :]
+            tar.addfile(member, io.BytesIO(payload))
+    validated = json.loads((hostile / "validate.json").read_text())
+    validated.update(judge=PAYLOADS[0], problems=PAYLOADS, plots=["/etc/hostname", "../../secret", "../secret"])
+    validated["outside_mask"]["failed"] = PAYLOADS
+    validated["regenerated"]["failed"] = PAYLOADS
+    validated["by_operator"][PAYLOADS[1]] = {PAYLOADS[2]: 1.0}
+    validated["headpose"][PAYLOADS[3]] = {"auroc": 0.5}
+    validated["fakes"][0]["key"] = PAYLOADS[1]
+    (hostile / "validate.json").write_text(json.dumps(validated))
+    manifest = json.loads((hostile / "manifest.json").read_text())
+    manifest["shards"].append({"path": "../../../etc/passwd.tar", "bytes": 1, "sha256": "0" * 64, "samples": 1})
+    manifest["config"]["seed"] = PAYLOADS[2]
+    (hostile / "manifest.json").write_text(json.dumps(manifest))
+    reseal(hostile)
+    return hostile, target
+
+
+def tar_names(path: Path) -> list[str]:
+    with tarfile.open(path) as tar:
+        return tar.getnames()
+
+
+def tree(folder: Path) -> dict[str, tuple[int, int] | None]:
+    """Every path under ``folder``: a file's size and modification time, None for a folder."""
+    return {
+        str(p.relative_to(folder)): None if p.is_dir() else (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_a_hostile_corpus_reaches_nothing_outside_its_report_and_runs_no_script(corpus, tmp_path, capsys):
+    hostile, target = hostile_corpus(corpus, tmp_path)
+    before = tree(tmp_path)
+    assert main(["audit", str(hostile)]) == 1
+    err = capsys.readouterr().err
+    assert "DAMAGED corpus" in err and "is not a file name kinefake writes" in err and len(err.splitlines()) == 1
+    after = tree(tmp_path)
+    changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
+    assert changed and all(p == "hostile/audit" or p.startswith("hostile/audit/") for p in changed), changed
+    assert not target.parent.exists()
+    page = hostile / "audit" / "index.html"
+    text = page.read_text()
+    assert "samples table: 1 rows whose key is not a sample key" in text
+    assert str(target) not in [c["id"] for c in _cards(text)]
+    assets = sorted(p.name for p in (page.parent / "assets").iterdir())
+    assert all(re.fullmatch(r"card-\d{4}\.(mp4|png|json)|[a-z_]+\.png", n) for n in assets), assets
+    assert "validate_hostname" not in assets and "validate_secret" not in assets
+    assert "validate_fidelity.png" in assets  # plots come from their fixed names under OUT/validate/
+
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            browser_page = browser.new_page()
+            browser_page.goto(page.resolve().as_uri())
+            browser_page.wait_for_load_state("load")
+            assert browser_page.evaluate("typeof window.pwned") == "undefined"
+            assert browser_page.locator("script").count() == 1  # the report's own
+            injected = "[onerror], [onload], iframe, svg, img[src='x']"
+            assert browser_page.locator(injected).count() == 0
+            assert browser_page.locator(".card").count() >= 1  # the page's own script still runs
+            assert browser_page.locator("#shown").inner_text() == str(browser_page.locator(".card").count())
+            assert PAYLOADS[1] in browser_page.locator("body").inner_text()  # shown as text
+        finally:
+            browser.close()
+
+    # validate never opens the listed tar outside the corpus, and fails naming both problems.
+    assert main(["validate", str(hostile), "--max-fakes", "2", "--regenerate", "0"]) == 1
+    printed = capsys.readouterr().out
+    assert "'../../../etc/passwd.tar' is not a file name kinefake writes" in printed
+    assert "tars: 1 samples whose key is not a sample key" in printed and "FAILED" in printed
+    assert not target.parent.exists()
+
+
+def _cards(text: str) -> list[dict]:
+    parsed = Links()
+    parsed.feed(text)
+    return parsed.cards
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _edit_manifest(corpus: Path, edit) -> None:
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    edit(manifest)
+    (corpus / "manifest.json").write_text(json.dumps(manifest))
+
+
+DAMAGE = {
+    "truncated tar": (
+        lambda c: _truncate(next((c / "webdataset").glob("*.tar"))),
+        "cannot be read as a WebDataset tar",
+    ),
+    "deleted tar": (lambda c: next((c / "webdataset").glob("*.tar")).unlink(), ".tar: missing"),
+    "deleted samples table": (lambda c: next((c / "parquet/samples").glob("*")).unlink(), ".parquet: missing"),
+    "truncated samples table": (
+        lambda c: _truncate(next((c / "parquet/samples").glob("*"))),
+        "cannot be read as a Parquet file",
+    ),
+    "manifest without shards": (lambda c: _edit_manifest(c, lambda m: m.pop("shards")), "no 'shards' list"),
+    "counts that lie": (
+        lambda c: _edit_manifest(c, lambda m: m["counts"].update(samples=999)),
+        "counts.samples is 999, the samples table holds",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_corpus_fails_validate_and_audit_in_one_line_naming_the_file(corpus, tmp_path, capsys, damage):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(corpus, damaged, ignore=shutil.ignore_patterns("audit"))
+    harm, expected = DAMAGE[damage]
+    harm(damaged)
+    assert main(["validate", str(damaged), "--max-fakes", "1", "--regenerate", "0"]) == 1
+    captured = capsys.readouterr()
+    assert not captured.err and "Traceback" not in captured.out
+    assert (
+        "problem: " in captured.out
+        and expected in captured.out
+        and captured.out.rstrip().split("\n")[-1].startswith("FAILED")
+    )
+    assert not json.loads((damaged / "validate.json").read_text())["passed"]
+    assert main(["audit", str(damaged), "--out", str(tmp_path / "report")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("kinefake audit: DAMAGED corpus: ")
+    assert html.escape(expected) in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_a_validate_json_of_another_shape_is_refused_not_shown(corpus, tmp_path):
+    copied = tmp_path / "copied"
+    shutil.copytree(corpus, copied, ignore=shutil.ignore_patterns("audit"))
+    validated = json.loads((copied / "validate.json").read_text())
+    validated["fakes_checked"] = PAYLOADS[0]
+    (copied / "validate.json").write_text(json.dumps(validated))
+    summary = audit([str(copied), "--per-operator", "1"])
+    text = (copied / "audit" / "index.html").read_text()
+    assert "validate.json does not fit its schema" in text and "fakes_checked: expected int, got str" in text
+    assert "<script>window" not in text and text.count("<script>") == 1
+    assert not any(n.startswith("validate_") for n in os.listdir(copied / "audit" / "assets"))
+    assert summary["problems"] == []

@@ -10,6 +10,7 @@ import numpy as np
 
 from pipelines.cli import main
 from pipelines.validate import run as validate
+from schemas.layout import VALIDATE_PLOT_FILES
 from synth.io import decode_mp4, decode_npz
 from synth.video import encode_mp4
 from tests.corpora import make_corpus
@@ -40,6 +41,7 @@ def test_validate_passes_a_corpus_and_fails_a_corrupted_sample(faces, tmp_path, 
     regenerated = [r for r in report["regenerated"]["samples"] if r["regenerated"]]
     assert regenerated and all(r["unmoved_changed_before_encoding"] == 0 for r in regenerated)
     assert all(r["fake_mp4_identical"] and r["mask_identical"] for r in regenerated)
+    assert report["plots"] == [f"validate/{name}" for name in VALIDATE_PLOT_FILES]  # audit finds them by name
     for plot in report["plots"]:
         assert (corpus / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((corpus / "validate.json").read_text())["passed"]
