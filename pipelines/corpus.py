@@ -224,6 +224,19 @@ def inspect_corpus(out: str, manifest: dict, deep: bool) -> Inspection:
     return found
 
 
+def require_intact(out: str, manifest: dict) -> None:
+    """Refuse a corpus whose files do not fit its manifest (the shallow checks of
+    :func:`inspect_corpus`), before a command spends time on it.
+
+    Raises:
+        CorpusError: the first problem, and how many there are.
+    """
+    problems = inspect_corpus(out, manifest, deep=False).problems()
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CorpusError(f"{out} is damaged: {problems[0]}{more}; kinefake validate {out} lists every problem")
+
+
 def tar_samples(uri: str) -> int:
     """The samples (distinct keys) of a WebDataset tar, read through its headers.
 

@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import multiprocessing
 import os
+import shutil
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.corpus import iter_samples, read_manifest
-from pipelines.fs import open_source, read_bytes
+from pipelines.corpus import iter_samples, read_manifest, require_intact
+from pipelines.fs import open_source, read_bytes, write_atomic
 from pipelines.options import UsageError
 from schemas import InputRecord
 from schemas.sample import LABEL, MASKS, MP4
@@ -47,7 +49,7 @@ from synth.detectors.models import (
     save_detectors,
 )
 from synth.detectors.pairs import clip_pairs
-from synth.detectors.pixel import BACKBONE_CHOICES, PixelConfig, config_dict
+from synth.detectors.pixel import BACKBONE_CHOICES, MAX_SNIPPET, MAX_WINDOW, MIN_WINDOW, PixelConfig, config_dict
 from synth.errors import Rejected
 from synth.io import decode_mp4, decode_npz
 from synth.perturb.policy import MOVING, report_name
@@ -133,17 +135,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
         raise UsageError("--no-models: the test videos are scored by the final models; drop one of --no-models, --test")
     if args.init_weights and args.backbone not in ("r3d_18", "r2plus1d_18"):
         raise UsageError(f"--init-weights: expected --backbone r3d_18 or r2plus1d_18, got {args.backbone}")
-    for flag, low in (
-        ("folds", 2),
-        ("steps", 1),
-        ("window", 16),
-        ("snippet", 2),
-        ("max_samples", 2),
-        ("test_clips", 1),
-        ("workers", 1),
+    for flag, low, high in (
+        ("folds", 2, None),
+        ("seed", 0, None),
+        ("steps", 1, None),
+        ("window", MIN_WINDOW, MAX_WINDOW),
+        ("snippet", 2, MAX_SNIPPET),
+        ("max_samples", 2, None),
+        ("test_clips", 1, None),
+        ("workers", 1, None),
     ):
-        if getattr(args, flag) < low:
-            raise UsageError(f"--{flag.replace('_', '-')}: expected >= {low}, got {getattr(args, flag)}")
+        value = getattr(args, flag)
+        if value < low or (high is not None and value > high):
+            expected = f">= {low}" if high is None else f"{low} to {high}"
+            raise UsageError(f"--{flag.replace('_', '-')}: expected {expected}, got {value}")
     return args
 
 
@@ -293,10 +298,26 @@ def cross_validate(name: str, views, samples: list[SampleInfo], folds: np.ndarra
 
 
 def _write_csv(path: str, rows: list[dict], fields: list[str]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    """Write a CSV atomically: a full disk leaves no partial file."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, text.getvalue().encode())
+
+
+def save_models(folder: str, detectors: list, meta: dict) -> None:
+    """Save the models into a temporary sibling, then put it in place of ``folder``: a full
+    disk leaves no half-saved models (and an earlier run's models stay whole until then)."""
+    building = f"{folder}.tmp-{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    try:
+        save_detectors(building, detectors, meta)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(building, folder)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
 
 
 def _fmt(value: float | None) -> str:
@@ -322,7 +343,8 @@ def print_table(results: dict) -> None:
 
 
 def read_test_rows(uri: str) -> tuple[list[tuple[int, str, int]], list[dict]]:
-    """``(row number, uri, label)`` of a ``uri,label`` CSV, and reject rows for the bad ones.
+    """``(row number, uri, label)`` of a ``uri,label`` CSV, and reject rows for the bad ones
+    (a row with more or fewer fields than the header, an empty uri, a label not 0 or 1).
 
     Raises:
         UsageError: the CSV cannot be read or has no ``uri``/``label`` column.
@@ -333,32 +355,84 @@ def read_test_rows(uri: str) -> tuple[list[tuple[int, str, int]], list[dict]]:
         text = read_bytes(uri).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--test: cannot read {uri}: {exc}") from None
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or not {"uri", "label"} <= {f.strip() for f in reader.fieldnames}:
-        raise UsageError(f"--test: expected a CSV with columns uri,label, got columns {reader.fieldnames}")
+    try:
+        reader = csv.DictReader(text.splitlines())
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise UsageError(f"--test: {uri} is not a CSV: {exc}") from None
+    if not fieldnames or not {"uri", "label"} <= {f.strip() for f in fieldnames}:
+        raise UsageError(f"--test: expected a CSV with columns uri,label, got columns {fieldnames}")
     rows, rejects = [], []
-    for number, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-        if not row["uri"]:
-            rejects.append({"row": number, "uri": "", "label": row["label"], "reason": "empty uri", "detail": ""})
-        elif row["label"] not in ("0", "1"):
-            rejects.append(
-                {
-                    "row": number,
-                    "uri": row["uri"],
-                    "label": row["label"],
-                    "reason": "bad label",
-                    "detail": f"expected 0 (real) or 1 (fake), got {row['label']!r}",
-                }
-            )
-        else:
-            rows.append((number, resolve_uri(row["uri"], uri), int(row["label"])))
+
+    def reject(number, row, reason, detail=""):
+        rejects.append({"row": number, "uri": row.get("uri") or "", "label": row.get("label") or "",
+                        "reason": reason, "detail": detail})  # fmt: skip
+
+    try:
+        for number, raw in enumerate(reader, start=2):
+            if None in raw or None in raw.values():
+                fields = len(fieldnames) + len(raw.get(None) or []) - sum(v is None for v in raw.values())
+                row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
+                reject(number, row, "ragged row", f"expected {len(fieldnames)} fields, got {fields}")
+                continue
+            row = {k.strip(): v.strip() for k, v in raw.items()}
+            if not row["uri"]:
+                reject(number, row, "empty uri")
+            elif row["label"] not in ("0", "1"):
+                reject(number, row, "bad label", f"expected 0 (real) or 1 (fake), got {row['label']!r}")
+            else:
+                rows.append((number, resolve_uri(row["uri"], uri), int(row["label"])))
+    except csv.Error as exc:
+        raise UsageError(f"--test: {uri} is not a CSV: {exc}") from None
     return rows, rejects
 
 
-def score_test_videos(test_csv: str, detectors: list, manifest: dict, args, out_dir: str) -> dict:
-    """Score every usable row of ``test_csv``; write the per-clip, per-video and reject CSVs."""
+def check_test_videos(test_csv: str, train: str) -> tuple[list[tuple[int, InputRecord, int]], list[dict]]:
+    """The test CSV's rows, read and checked before any training: each usable row's video
+    identified by content; a video listed twice (under any spelling) or one the training
+    corpus holds (its content id among the corpus's video ids, or its path among its clips'
+    sources) becomes a reject row, never a score.
+
+    Raises:
+        UsageError: the CSV cannot be read or lacks its columns.
+    """
+    from pipelines.corpus import read_table
     from pipelines.shard import identify_input
+    from schemas.inputs import CONTENT_ID_HEX
+
+    rows, rejects = read_test_rows(test_csv)
+    clips = read_table(train, "clips", ["video_id", "uri"]).to_pydict()
+    trained_ids = set(clips["video_id"])
+    trained_paths = {_same_file(u) for u in clips["uri"]}
+    checked, first = [], {}
+    for number, uri, label in rows:
+        try:
+            ref = identify_input(InputRecord(uri))
+        except Rejected as exc:
+            rejects.append({"row": number, "uri": uri, "label": label, "reason": exc.reason, "detail": exc.detail})
+            continue
+        if ref.digest in first:
+            detail = f"the same content as row {first[ref.digest]}: scored once, there"
+            rejects.append(
+                {"row": number, "uri": uri, "label": label, "reason": "duplicate test video", "detail": detail}
+            )
+        elif ref.digest[:CONTENT_ID_HEX] in trained_ids or _same_file(uri) in trained_paths:
+            detail = f"video {ref.digest[:CONTENT_ID_HEX]} is a source of {train}: a score on it would not be held out"
+            rejects.append({"row": number, "uri": uri, "label": label, "reason": "in the training corpus",
+                            "detail": detail})  # fmt: skip
+        else:
+            first[ref.digest] = number
+            checked.append((number, ref, label))
+    return checked, rejects
+
+
+def _same_file(uri: str) -> str:
+    """A comparable form of a path: resolved through links when local."""
+    return uri if "://" in uri else os.path.realpath(uri)
+
+
+def score_test_videos(test: tuple[list, list[dict]], detectors: list, manifest: dict, args, out_dir: str) -> dict:
+    """Score the rows :func:`check_test_videos` kept; write the per-clip, per-video and reject CSVs."""
     from synth.detectors.videos import ClipSettings, video_clip_views
     from synth.landmarks import GateConfig, TrackConfig, make_backend
     from synth.samples import SampleConfig
@@ -374,12 +448,13 @@ def score_test_videos(test_csv: str, detectors: list, manifest: dict, args, out_
         timeout_s=config["decode_timeout"],
     )
     backend = make_backend(config["landmark_backend"])
-    rows, rejects = read_test_rows(test_csv)
+    rows, rejects = test
+    rejects = list(rejects)
     clip_rows, video_rows = [], []
     try:
-        for number, uri, label in rows:
+        for number, ref, label in rows:
+            uri = ref.uri
             try:
-                ref = identify_input(InputRecord(uri))
                 with open_source(uri) as src:
                     views, failed = video_clip_views(src, ref, settings, backend)
             except Rejected as exc:
@@ -418,7 +493,11 @@ def score_test_videos(test_csv: str, detectors: list, manifest: dict, args, out_
     _write_csv(
         os.path.join(out_dir, "test_videos.csv"), video_rows, ["uri", "label", "clips", "clips_rejected", *names]
     )
-    _write_csv(os.path.join(out_dir, "test_rejects.csv"), rejects, ["row", "uri", "label", "reason", "detail"])
+    _write_csv(
+        os.path.join(out_dir, "test_rejects.csv"),
+        sorted(rejects, key=lambda r: r["row"]),
+        ["row", "uri", "label", "reason", "detail"],
+    )
     result = {
         "videos": len(video_rows),
         "clips": len(clip_rows),
@@ -452,6 +531,8 @@ def run(argv: list[str]) -> dict:
         except ModelFileError as exc:
             raise UsageError(f"--init-weights: {exc}") from None
     manifest = read_manifest(args.train)
+    require_intact(args.train, manifest)
+    test = check_test_videos(args.test, args.train) if args.test else None
     os.makedirs(args.out, exist_ok=True)
     samples, views, rejects = describe_corpus(args.train, manifest, args)
     described = time.perf_counter()
@@ -489,7 +570,7 @@ def run(argv: list[str]) -> dict:
         "samples": len(samples),
     }
     if trained:
-        save_detectors(os.path.join(args.out, "models"), trained, meta)
+        save_models(os.path.join(args.out, "models"), trained, meta)
     _write_csv(
         os.path.join(args.out, "scores.csv"),
         [
@@ -528,10 +609,9 @@ def run(argv: list[str]) -> dict:
     )
     print_table(results)
     if args.test:
-        report["test"] = score_test_videos(args.test, trained, manifest, args, args.out)
+        report["test"] = score_test_videos(test, trained, manifest, args, args.out)
     report["seconds"]["total"] = round(time.perf_counter() - started, 1)
-    with open(os.path.join(args.out, "report.json"), "w") as f:
-        json.dump(report, f, indent=2, sort_keys=True)
+    write_atomic(os.path.join(args.out, "report.json"), json.dumps(report, indent=2, sort_keys=True).encode())
     models = "" if args.no_models else ", models/"
     print(f"\nwrote {args.out}/report.json, scores.csv{models} ({report['seconds']['total']:.0f} s)")
     return report

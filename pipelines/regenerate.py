@@ -20,7 +20,7 @@ from pathlib import Path
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.corpus import CorpusError, read_manifest, read_table, shown
+from pipelines.corpus import CorpusError, read_manifest, read_table, require_intact, shown
 from pipelines.fs import is_remote, open_source, write_atomic
 from pipelines.options import UsageError
 from pipelines.output import OutputError, describe_os_error
@@ -200,6 +200,7 @@ def run(argv: list[str]) -> dict:
     args = parse(argv)
     out = args.output.rstrip("/")
     manifest = read_manifest(out)
+    require_intact(out, manifest)
     shard = _shard_of(out, args.key)
     recorded = RecordedRun.load(out, manifest)
     try:

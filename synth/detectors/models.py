@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
@@ -99,8 +100,10 @@ def _file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _check(path: str, sha256: str) -> None:
-    if not os.path.exists(path):
+def _check(path: str, sha256) -> None:
+    if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ModelFileError(f"the index lists no SHA-256 for {path}")
+    if not os.path.isfile(path):
         raise ModelFileError(f"missing model file {path}")
     if _file_sha256(path) != sha256:
         raise ModelFileError(f"{path} does not match the checksum in its index (altered or truncated)")
@@ -125,6 +128,7 @@ class KinematicDetector:
     """(a) coupling-residual features of re-detected landmarks + gradient boosting."""
 
     name = "kinematic"
+    files = ("coupling.safetensors", "classifier.skops")
 
     def __init__(self, seed: int = 0, alpha: float = 1.0) -> None:
         self.seed, self.alpha = seed, alpha
@@ -199,6 +203,7 @@ class PairedKinematicDetector:
     on paired batches (each fake beside its own clip's real, same frames and flip)."""
 
     name = "kinematic_paired"
+    files = ("coupling.safetensors", "net.safetensors")
 
     def __init__(self, seed: int = 0, config: KinematicConfig | None = None) -> None:
         self.seed, self.config = seed, config or KinematicConfig()
@@ -297,6 +302,7 @@ class PixelDetector:
     """(b) the video conv net on native-resolution windows and frame differences, paired training."""
 
     name = "pixel"
+    files = ("net.safetensors",)
 
     def __init__(self, seed: int = 0, config: PixelConfig | None = None, init_weights: str | None = None) -> None:
         self.seed = seed
@@ -338,6 +344,7 @@ class HeadPoseDetector:
     """(c) Yang et al.'s head-pose SVM: RBF kernel, grid-searched ``C`` and ``gamma``."""
 
     name = "headpose"
+    files = ("svm.skops",)
     grid: ClassVar[dict] = {"svc__C": [0.1, 1.0, 10.0], "svc__gamma": ["scale", 0.01, 0.1]}
 
     def __init__(self, seed: int = 0) -> None:
@@ -420,18 +427,41 @@ def save_detectors(folder: str, detectors: list, meta: dict) -> str:
 def load_detectors(folder: str) -> tuple[list, dict]:
     """The detectors saved by :func:`save_detectors` and the index's ``meta``.
 
+    Every file a detector opens is listed in the index with its SHA-256 and checked before it
+    is opened (an index that leaves one out is refused), and the index's settings are checked
+    for shape and bounds before any model is built. The hash detects corruption (a truncated
+    or altered file), not tampering: the index lies beside the models and can be rewritten
+    with them.
+
     Raises:
-        ModelFileError: no index, a file missing or altered, or a file holding unexpected types.
+        ModelFileError: no index, an index of another shape, a file missing or altered, or a
+            file holding unexpected types.
     """
     path = os.path.join(folder, INDEX)
     try:
         with open(path) as f:
             index = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         raise ModelFileError(f"cannot read {path}: {exc}") from None
+    entries = index.get("detectors") if isinstance(index, dict) else None
+    if not isinstance(entries, dict) or not entries or not isinstance(index.get("meta"), dict):
+        raise ModelFileError(f"{path}: expected an object with 'meta' and a non-empty 'detectors', got another shape")
     detectors = []
-    for name, info in sorted(index["detectors"].items(), key=lambda kv: DETECTORS.index(kv[0])):
-        for rel, sha in info["files"].items():
+    for name in sorted(entries, key=lambda n: DETECTORS.index(n) if n in DETECTORS else -1):
+        info, cls = entries[name], CLASSES.get(name)
+        if cls is None:
+            raise ModelFileError(f"{path}: unknown detector {name!r}, expected names from {list(DETECTORS)}")
+        files = info.get("files") if isinstance(info, dict) else None
+        wanted = {f"{name}/{file}" for file in cls.files}
+        if not isinstance(files, dict) or set(files) != wanted:
+            listed = sorted(files) if isinstance(files, dict) else files
+            raise ModelFileError(f"{path}: {name} must list the SHA-256 of exactly {sorted(wanted)}, got {listed}")
+        for rel, sha in sorted(files.items()):
             _check(os.path.join(folder, rel), sha)
-        detectors.append(CLASSES[name].load(os.path.join(folder, name), info))
+        try:
+            if not isinstance(info.get("seed"), int) or isinstance(info.get("seed"), bool):
+                raise TypeError(f"seed: expected an integer, got {info.get('seed')!r}")
+            detectors.append(cls.load(os.path.join(folder, name), info))
+        except (KeyError, TypeError, ValueError, OverflowError, RuntimeError) as exc:  # torch: shape mismatch
+            raise ModelFileError(f"{path}: the settings of {name} do not fit ({type(exc).__name__}: {exc})") from None
     return detectors, index["meta"]

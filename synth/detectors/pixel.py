@@ -41,6 +41,12 @@ from synth.detectors.pairs import PairedBatches, clip_pairs, train_paired
 BACKBONE_CHOICES = ("auto", "small", *BACKBONES)
 
 
+#: Bounds of :class:`PixelConfig`: a window and snippet as large as a crop clip can be, and a
+#: batch that fits in memory (a saved model's settings are checked against them before a net is built).
+MIN_WINDOW, MAX_WINDOW = 16, 1024
+MAX_SNIPPET, MAX_PAIRS, MAX_GRID = 256, 256, 16
+
+
 @dataclass(frozen=True)
 class PixelConfig:
     """The pixel detector's input, network and training.
@@ -70,10 +76,16 @@ class PixelConfig:
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONE_CHOICES:
             raise ValueError(f"expected a backbone in {BACKBONE_CHOICES}, got {self.backbone!r}")
-        if self.window < 16 or self.snippet < 2 or self.steps < 1 or self.pairs < 1 or self.grid < 1:
+        if not (
+            MIN_WINDOW <= self.window <= MAX_WINDOW
+            and 2 <= self.snippet <= MAX_SNIPPET
+            and self.steps >= 1
+            and 1 <= self.pairs <= MAX_PAIRS
+            and 1 <= self.grid <= MAX_GRID
+        ):
             raise ValueError(
-                "expected window >= 16, snippet >= 2, steps >= 1, pairs >= 1, grid >= 1, got "
-                f"{self.window}, {self.snippet}, {self.steps}, {self.pairs}, {self.grid}"
+                f"expected window {MIN_WINDOW}-{MAX_WINDOW}, snippet 2-{MAX_SNIPPET}, steps >= 1, pairs 1-{MAX_PAIRS}, "
+                f"grid 1-{MAX_GRID}, got {self.window}, {self.snippet}, {self.steps}, {self.pairs}, {self.grid}"
             )
         if not 0 <= self.focus <= 1:
             raise ValueError(f"expected 0 <= focus <= 1, got {self.focus}")

@@ -129,6 +129,42 @@ def test_evaluate_refuses_bad_flags_and_folders(easy, tmp_path, capsys):
     assert "--init-weights: cannot load initial weights" in capsys.readouterr().err
     assert main(["evaluate", "--train", str(easy), "--out", str(tmp_path / "x"), "--no-models", "--test", "t.csv"]) == 2
     assert "--no-models" in capsys.readouterr().err
+    assert main(["evaluate", "--train", str(easy), "--out", str(tmp_path / "x"), "--seed", "-1"]) == 2
+    assert "--seed: expected >= 0, got -1" in capsys.readouterr().err
+    assert main(["evaluate", "--train", str(easy), "--out", str(tmp_path / "x"), "--window", "100000"]) == 2
+    assert "--window: expected 16 to 1024, got 100000" in capsys.readouterr().err
+    # A test CSV without its columns is refused before any work: nothing was written.
+    (tmp_path / "bad.csv").write_text("path,is_fake\na.mp4,1\n")
+    assert (
+        main(["evaluate", "--train", str(easy), "--out", str(tmp_path / "y"), "--test", str(tmp_path / "bad.csv")]) == 2
+    )
+    assert "--test: expected a CSV with columns uri,label" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
+
+
+def test_test_videos_are_checked_before_training_and_never_scored_twice(easy, faces, tmp_path):
+    from pipelines.evaluate import check_test_videos
+
+    held_out = face(faces, "LipNet")  # not a source of the corpus
+    (tmp_path / "copy.mp4").write_bytes(held_out.read_bytes())
+    (tmp_path / "link.mp4").symlink_to(held_out)
+    source = face(faces, VIDEOS[0])  # a source of the training corpus
+    (tmp_path / "test.csv").write_text(
+        "uri,label\n"
+        f"{held_out},1\n"
+        "copy.mp4,0\n"  # the same content, another name and label
+        f"{tmp_path}/./link.mp4,1\n"
+        f"{source},0\n"
+        f"{held_out},1,extra\n"  # ragged: a field more than the header
+        "short.mp4\n"  # ragged: a field fewer
+    )
+    kept, rejects = check_test_videos(str(tmp_path / "test.csv"), str(easy))
+    assert [(number, ref.uri, label) for number, ref, label in kept] == [(2, str(held_out), 1)]
+    reasons = {r["row"]: r["reason"] for r in rejects}
+    assert reasons == {3: "duplicate test video", 4: "duplicate test video", 5: "in the training corpus",
+                       6: "ragged row", 7: "ragged row"}  # fmt: skip
+    details = {r["row"]: r["detail"] for r in rejects}
+    assert details[3].startswith("the same content as row 2") and details[6] == "expected 2 fields, got 3"
 
 
 @pytest.mark.parametrize(
