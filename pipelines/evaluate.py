@@ -36,6 +36,7 @@ import numpy as np
 from pipelines.corpus import iter_samples, read_manifest, require_intact
 from pipelines.fs import open_source, read_bytes, write_atomic
 from pipelines.options import UsageError
+from pipelines.output import storage_failure
 from schemas import InputRecord
 from schemas.sample import LABEL, MASKS, MP4
 from synth.detectors.metrics import auroc, auroc_table, video_folds
@@ -315,8 +316,11 @@ def save_models(folder: str, detectors: list, meta: dict) -> None:
         save_detectors(building, detectors, meta)
         shutil.rmtree(folder, ignore_errors=True)
         os.rename(building, folder)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(building, ignore_errors=True)
+        failure = storage_failure(exc) if isinstance(exc, Exception) else None
+        if failure is not None:  # safetensors and skops raise their own types for a full disk
+            raise failure from None
         raise
 
 

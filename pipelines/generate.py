@@ -9,13 +9,14 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.runner import PipelineRunner
 
-from pipelines.fs import local_copy
+from pipelines.fs import is_remote, local_copy
 from pipelines.options import (
     KinefakeOptions,
     UsageError,
@@ -170,6 +171,9 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
     """
     options, opts = parse_options(argv)
     require(opts, "input", "output")
+    # Local inputs are recorded as absolute paths, so the corpus's clips table finds its sources
+    # (``kinefake regenerate``, ``validate --regenerate``) from whatever folder those run in.
+    opts.input = [spec if is_remote(spec) else os.path.abspath(spec) for spec in opts.input]
     if opts.clips_per_shard < 1:
         raise UsageError(f"--clips-per-shard: expected >= 1, got {opts.clips_per_shard}")
     synth = synth_config(opts)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import json
 import os
 import re
+import resource
 import shutil
 import tarfile
 from collections import Counter
@@ -398,3 +400,68 @@ def test_a_validate_json_of_another_shape_is_refused_not_shown(corpus, tmp_path)
     assert "<script>window" not in text and text.count("<script>") == 1
     assert not any(n.startswith("validate_") for n in os.listdir(copied / "audit" / "assets"))
     assert summary["problems"] == []
+
+
+# --- regenerate's folder, and every command on a full disk ---------------------------------------
+
+
+def a_fake_key(corpus: Path) -> str:
+    rows = pq.read_table(corpus / "parquet" / "samples", columns=["key", "label"]).to_pylist()
+    return min(r["key"] for r in rows if r["label"] == 1)
+
+
+def test_regenerate_refuses_an_out_that_is_a_file_or_inside_the_corpus(corpus, tmp_path, capsys):
+    key = a_fake_key(corpus)
+    (tmp_path / "a-file").write_text("mine")
+    assert main(["regenerate", str(corpus), key, "--out", str(tmp_path / "a-file")]) == 2
+    assert f"--out {tmp_path / 'a-file'} is a file" in capsys.readouterr().err
+    assert main(["regenerate", str(corpus), key, "--out", str(corpus / "webdataset")]) == 2
+    assert "lies inside the corpus" in capsys.readouterr().err
+    assert (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_regenerate_finds_relative_sources_from_another_folder(faces, tmp_path, monkeypatch, capsys):
+    made = tmp_path / "made"
+    (made / "in").mkdir(parents=True)
+    shutil.copyfile(face(faces, "first-order"), made / "in" / "video.mp4")
+    monkeypatch.chdir(made)
+    generate(["--input", "in", "--output", "corpus", "--max-clips-per-video", "1", "--fakes-per-clip", "1"])
+    key = next(k for k in pq.read_table(made / "corpus" / "parquet" / "samples").column("key").to_pylist())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["regenerate", str(made / "corpus"), key, "--out", "rebuilt"]) == 0
+    assert "identical to the stored members" in capsys.readouterr().out
+
+
+@contextlib.contextmanager
+def file_size_limit(size: int):
+    """Writes beyond ``size`` bytes fail with EFBIG, as on a full disk (``ulimit -f``)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_audit_validate_and_regenerate_on_a_full_disk_fail_in_one_line_and_leave_no_partial_file(
+    corpus, tmp_path, capsys
+):
+    copied = tmp_path / "copied"
+    shutil.copytree(corpus, copied, ignore=shutil.ignore_patterns("audit", "validate*"))
+    key = a_fake_key(corpus)
+    runs = {
+        "audit": ["audit", str(copied), "--out", str(tmp_path / "report")],
+        "validate": ["validate", str(copied), "--max-fakes", "1", "--regenerate", "0"],
+        "regenerate": ["regenerate", str(copied), key, "--out", str(tmp_path / "rebuilt")],
+    }
+    before = tree(tmp_path)
+    for command, argv in runs.items():
+        with file_size_limit(3000):
+            assert main(argv) == 2, command
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "File too large" in err and err.startswith(f"kinefake {command}: "), err
+    after = tree(tmp_path)
+    added = sorted(p for p in after if p not in before and after[p] is not None)
+    assert added == [], added  # no partial file anywhere: no report, no validate.json, no 0-byte member

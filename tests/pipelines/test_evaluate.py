@@ -198,3 +198,22 @@ def test_pixel_detector_separates_held_out_videos_of_easy_corpora(faces, tmp_pat
     assert not (tmp_path / "eval" / "models").exists()
     curves = report["loss_curves"]["pixel"]
     assert len(curves) == 2 and all(c[-1] < c[0] for c in curves)
+
+
+def test_evaluate_on_a_full_disk_fails_in_one_line_and_leaves_no_partial_file(easy, tmp_path, capsys):
+    import resource
+
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--train", str(easy), "--out", str(out), "--detectors", "kinematic", "--folds", "2",
+            "--max-samples", "24", "--workers", "1"]  # fmt: skip
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, hard))  # as a full disk: writes beyond 1000 bytes fail
+    try:
+        code = main(argv)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    err = capsys.readouterr().err
+    assert (
+        code == 2 and len(err.splitlines()) == 1 and err.startswith("kinefake evaluate: ") and "File too large" in err
+    )
+    assert [p for p in out.rglob("*") if p.is_file()] == []
