@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import signal
 import sys
 
-from pipelines.console import silence_libraries
+from pipelines.console import PROGRESS_PREFIX, remove_stale_progress, silence_libraries
 from pipelines.fs import local_copy, write_atomic
+from pipelines.interrupt import Interrupted, handle_signals, received
+from pipelines.lock import Locked
 from pipelines.options import UsageError
 from pipelines.output import OutputConflict, OutputError
 from pipelines.shutdown import skip_final_collections
@@ -229,11 +233,12 @@ def generate(argv: list[str]) -> int:
     quiet = "-q" in argv or "--quiet" in argv
     argv = [a for a in argv if a not in ("-q", "--quiet")]
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="kinefake-progress-") as folder:
+    remove_stale_progress()
+    with tempfile.TemporaryDirectory(prefix=f"{PROGRESS_PREFIX}{os.getpid()}-") as folder:
         try:
             with contextlib.nullcontext() if quiet else Progress(folder):
                 manifest = job.run(argv, progress=folder)
-        except (OutputConflict, OutputError, UsageError, ValueError, FileNotFoundError) as exc:
+        except (OutputConflict, OutputError, Locked, UsageError, ValueError, FileNotFoundError) as exc:
             print(f"kinefake generate: {exc}", file=sys.stderr)
             return 2
     counts = manifest["counts"]
@@ -321,6 +326,16 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    try:
+        with handle_signals():
+            return dispatch(command, rest)
+    except (KeyboardInterrupt, Interrupted):
+        print(f"kinefake {command}: interrupted; rerun the same command to start over", file=sys.stderr)
+        return 128 + (received() or signal.SIGINT)  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
+
+
+def dispatch(command: str, rest: list[str]) -> int:
+    """Run one subcommand; its exit code."""
     if command == "generate":
         return generate(rest)
     if command == "landmarks-preview":

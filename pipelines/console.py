@@ -36,6 +36,29 @@ def silence_libraries() -> None:
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
 
 
+#: Progress folders are ``{tempdir}/kinefake-progress-{pid}-{random}``.
+PROGRESS_PREFIX = "kinefake-progress-"
+
+
+def remove_stale_progress() -> None:
+    """Delete the progress folders of runs that died without cleaning up (killed outright):
+    those whose pid no longer runs."""
+    import re
+    import shutil
+    import tempfile
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{PROGRESS_PREFIX}*"):
+        match = re.fullmatch(rf"{PROGRESS_PREFIX}(\d+)-.*", folder.name)
+        if match is None or not folder.is_dir():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError):
+            continue
+
+
 def write_record(folder: str, name: str, record: dict) -> None:
     """One group's figures, written whole (rename) so a reader never sees half of it."""
     path = Path(folder) / f"{name}.json"

@@ -17,6 +17,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.runner import PipelineRunner
 
 from pipelines.fs import is_remote, local_copy
+from pipelines.interrupt import Interrupted, received
+from pipelines.lock import output_lock
 from pipelines.options import (
     KinefakeOptions,
     UsageError,
@@ -27,6 +29,7 @@ from pipelines.options import (
 from pipelines.output import (
     OutputError,
     QuietStorageFailures,
+    check_writable,
     describe_os_error,
     prepare_output,
     remove_partial_run,
@@ -179,12 +182,27 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
     synth = synth_config(opts)
     config = job_config(opts, synth)
     pipeline = beam.Pipeline(runner=pipeline_runner(options), options=options)  # an unknown --runner fails here
-    prepare_output(opts.output, config, opts.overwrite)
+    check_writable(opts.output)
+    with output_lock(opts.output):
+        try:
+            prepare_output(opts.output, config, opts.overwrite)
+            run_pipeline(pipeline, opts, synth, progress if runs_locally(options) else None)
+            return write_manifest(opts.output, config)
+        except BaseException:
+            if received() is None:
+                raise
+            remove_partial_run(opts.output)  # "rerun the same command to start over"
+            raise Interrupted(received()) from None
+
+
+def run_pipeline(pipeline: beam.Pipeline, opts: KinefakeOptions, synth: SynthConfig, progress: str | None) -> None:
+    """Run the job; a full disk or a size limit becomes one :class:`OutputError`, with what the
+    run had written removed."""
     quiet = QuietStorageFailures()
     logging.getLogger("apache_beam.runners.common").addFilter(quiet)
     try:
         with pipeline:
-            build(pipeline, opts, synth, progress if runs_locally(options) else None)
+            build(pipeline, opts, synth, progress)
     except Exception as exc:
         failure = storage_failure(exc)
         if failure is None:
@@ -194,7 +212,6 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
         raise OutputError(message) from None
     finally:
         logging.getLogger("apache_beam.runners.common").removeFilter(quiet)
-    return write_manifest(opts.output, config)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 ::
 
     OUT/manifest.json                          written last: its presence marks a finished run
+    OUT/.kinefake-lock                         while a run writes: its pid and host
     OUT/README.md                              the dataset card (HF ``configs``)
     OUT/webdataset/shard-00000-of-00004.tar    the samples
     OUT/webdataset/shard-00000-of-00004.tar.part00001   a donor group's part, while a run writes
@@ -20,6 +21,8 @@ from __future__ import annotations
 import re
 
 MANIFEST = "manifest.json"
+#: Held by a running ``generate`` (:mod:`pipelines.lock`); never in a finished corpus.
+LOCK = ".kinefake-lock"
 CARD = "README.md"
 SHARDS = "webdataset"
 VALIDATE = "validate.json"
