@@ -25,6 +25,7 @@ CLIP_SCHEMA = with_version(
             pa.field("rotation", pa.int16(), nullable=False),
             pa.field("codec", pa.string(), nullable=False),
             pa.field("video_frames", pa.int64(), nullable=False),
+            pa.field("stream", pa.int16(), nullable=False),
         ]
     ),
     "clips",
@@ -38,7 +39,8 @@ class ClipRecord:
     ``start_pts`` is the first frame's presentation timestamp (stream time base), which
     lets a worker seek instead of decoding from the start; None when the stream has none.
     ``width``/``height`` are the displayed size after ``rotation``; ``video_frames`` is
-    the whole video's frame count.
+    the whole video's frame count; ``stream`` the index of the video stream read (the
+    default one, else the largest: :func:`synth.video.video_stream`).
     """
 
     video_id: str
@@ -55,6 +57,7 @@ class ClipRecord:
     rotation: int
     codec: str
     video_frames: int
+    stream: int = 0
 
     @property
     def key(self) -> str:

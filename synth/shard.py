@@ -196,6 +196,7 @@ def clip_record(info: VideoInfo, ref: InputRecord, index: int, start: int, frame
         rotation=info.rotation,
         codec=info.codec,
         video_frames=info.frame_count,
+        stream=info.stream,
     )
 
 

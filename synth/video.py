@@ -46,7 +46,8 @@ class VideoInfo:
     frames :func:`iter_frames` yields from the start. ``width``/``height`` are the
     displayed size, after ``rotation`` (degrees, one of 0/90/180/270) is applied.
     ``frame_pts`` holds each frame's presentation timestamp in stream time base, in
-    presentation order, or is empty when the stream carries no timestamps.
+    presentation order, or is empty when the stream carries no timestamps. ``stream`` is the
+    index of the video stream read (:func:`video_stream`).
     """
 
     frame_count: int
@@ -59,6 +60,7 @@ class VideoInfo:
     codec: str
     size_bytes: int
     frame_pts: tuple[int, ...]
+    stream: int = 0
 
     @property
     def fps(self) -> Fraction:
@@ -103,11 +105,25 @@ def _open(src: Source) -> av.container.InputContainer:
                 f"short or is still being written ({exc})",
             ) from None
         raise Rejected("not a video", f"FFmpeg cannot read the container: {exc}") from None
-    if not container.streams.video:
+    if not _pictures(container):
         kinds = sorted({s.type for s in container.streams}) or ["none"]
         container.close()
-        raise Rejected("no video stream", f"streams present: {', '.join(kinds)}")
+        raise Rejected("no video stream", f"streams present: {', '.join(kinds)} (cover art is not a video)")
     return container
+
+
+def _pictures(container: av.container.InputContainer) -> list:
+    """The container's video streams that are moving pictures (not cover art)."""
+    return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+
+
+def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The video stream kinefake reads: the one marked default (the one players show), else
+    the largest; the lowest index among equals. Every decode picks it the same way, and
+    :attr:`VideoInfo.stream` records its index."""
+    streams = _pictures(container)
+    pool = [s for s in streams if s.disposition & av.stream.Disposition.default] or streams
+    return max(pool, key=lambda s: (s.codec_context.width * s.codec_context.height, -s.index))
 
 
 def _stream_fps(stream: av.video.stream.VideoStream) -> Fraction:
@@ -141,7 +157,7 @@ def probe(src: Source, timeout_s: float = DEFAULT_TIMEOUT_S) -> VideoInfo:
     size = _size_of(src)
     container = _open(src)
     try:
-        stream = container.streams.video[0]
+        stream = video_stream(container)
         declared = int(stream.frames or 0)
         pts: list[int] = []
         count = 0
@@ -160,6 +176,8 @@ def probe(src: Source, timeout_s: float = DEFAULT_TIMEOUT_S) -> VideoInfo:
             raise Rejected("truncated", f"the header declares {declared} frames but the file holds {count}")
         first = _first_frame(container, stream, deadline, timeout_s)
         fps = _stream_fps(stream)
+        if len(pts) == count:
+            _check_constant_rate(sorted(pts), fps, stream.time_base)
         rotation = int(first.rotation) % 360
         width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
         return VideoInfo(
@@ -173,9 +191,36 @@ def probe(src: Source, timeout_s: float = DEFAULT_TIMEOUT_S) -> VideoInfo:
             codec=stream.codec_context.name,
             size_bytes=size,
             frame_pts=tuple(sorted(pts)) if len(pts) == count else (),
+            stream=stream.index,
         )
     finally:
         container.close()
+
+
+#: A frame interval beyond this factor of the declared rate's (longer, or shorter by it) makes
+#: a video variable-frame-rate: its frames, written at the declared constant rate, would move
+#: at the wrong speed. One dropped frame (2x) passes; the shared clips' intervals lie within
+#: 0.74-1.48x of their rates (video-retalking__1 is the widest; the rest exactly 1x).
+MAX_INTERVAL_FACTOR = 2.0
+
+
+def _check_constant_rate(pts: list[int], fps: Fraction, time_base) -> None:
+    """Raises Rejected("variable frame rate") when an interval between consecutive frames
+    (presentation order) departs from ``1 / fps`` by more than :data:`MAX_INTERVAL_FACTOR`."""
+    if len(pts) < 2 or time_base is None:
+        return
+    nominal = float(1 / (fps * time_base))  # stream time-base units per frame
+    intervals = np.diff(np.asarray(pts, np.float64)) / nominal
+    worst = float(max(intervals.max(), 1 / max(intervals.min(), 1e-9)))
+    if worst > MAX_INTERVAL_FACTOR * 1.01:  # 1 % for timestamps rounded to the time base
+        shortest, longest = intervals.min() / float(fps), intervals.max() / float(fps)
+        raise Rejected(
+            "variable frame rate",
+            f"frames {1000 * shortest:.0f}-{1000 * longest:.0f} ms apart against {float(fps):.3f} fps declared "
+            f"({1000 / float(fps):.0f} ms): written at a constant rate, its motion would be distorted",
+            measured=worst,
+            threshold=MAX_INTERVAL_FACTOR,
+        )
 
 
 def _first_frame(container, stream, deadline: float, timeout_s: float) -> av.VideoFrame:
@@ -289,7 +334,7 @@ def _decoded_from(src, start, start_pts, threads, deadline, timeout_s) -> Iterat
     if start > 0 and start_pts is not None:
         container = _open_decoder(src, threads)
         try:
-            stream = container.streams.video[0]
+            stream = video_stream(container)
             if _first_packet_matters(container, stream):
                 container.close()
                 yield from _decoded_from(src, start, None, threads, deadline, timeout_s)
@@ -310,7 +355,7 @@ def _decoded_from(src, start, start_pts, threads, deadline, timeout_s) -> Iterat
             container.close()
     container = _open_decoder(src, threads)
     try:
-        for index, frame in enumerate(container.decode(container.streams.video[0])):
+        for index, frame in enumerate(container.decode(video_stream(container))):
             if index >= start:
                 yield frame
             elif index % 64 == 0:
@@ -348,7 +393,7 @@ def _open_decoder(src: Source, threads: int) -> av.container.InputContainer:
     if not isinstance(src, (str, os.PathLike)):
         src.seek(0)
     container = _open(src)
-    stream = container.streams.video[0]
+    stream = video_stream(container)
     if threads != 1:
         stream.thread_type = "AUTO"
     stream.codec_context.thread_count = threads

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -122,4 +123,49 @@ def write_x264_444(dst: Path, frames: np.ndarray, core: int | None = None, gop: 
         found = re.search(rb"x264 - core (\d+)", data)
         data = data.replace(found.group(0), b"x264 - core %d" % core, 1)
     dst.write_bytes(data)
+    return dst
+
+
+def write_variable_rate(dst: Path, gaps_ms: list[int], size: tuple[int, int] = (64, 48)) -> Path:
+    """An MP4 whose frames are ``gaps_ms`` apart (a millisecond time base), as a phone records
+    when it drops frames under load: its declared rate is the average."""
+    width, height = size
+    with av.open(str(dst), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        t = 0
+        for i, gap in enumerate([0, *gaps_ms]):
+            t += gap
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 5 * i % 256, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return dst
+
+
+def write_two_streams(dst: Path, source: Path, frames: int = 40) -> Path:
+    """An MP4 with a small grey video as stream 0 and ``source``'s first ``frames`` frames as
+    stream 1, marked default (the one players show)."""
+    from synth.video import probe, read_frames
+
+    info = probe(source)
+    pictures = read_frames(source, 0, frames)
+    with av.open(str(dst), "w") as out:
+        small = out.add_stream("libx264", rate=info.fps)
+        small.width, small.height, small.pix_fmt = 64, 48, "yuv420p"
+        small.disposition = 0
+        main = out.add_stream("libx264", rate=info.fps)
+        main.width, main.height, main.pix_fmt = info.width, info.height, "yuv420p"
+        main.disposition = av.stream.Disposition.default
+        for picture in pictures:
+            grey = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24")
+            for stream, frame in ((small, grey), (main, av.VideoFrame.from_ndarray(picture, format="rgb24"))):
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+        for stream in (small, main):
+            for packet in stream.encode(None):
+                out.mux(packet)
     return dst

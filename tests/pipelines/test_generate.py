@@ -27,8 +27,9 @@ from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
 from schemas.layout import shard_name
 from synth.bases.io import load_bases, save_bases
 from synth.bases.model import LinearBases
+from synth.video import probe
 from tests.conftest import face
-from tests.media import write_noise_video
+from tests.media import write_noise_video, write_two_streams, write_variable_rate
 
 
 @pytest.fixture
@@ -196,11 +197,20 @@ def test_a_run_whose_inputs_all_fail_writes_its_rejects_and_exits_non_zero(tmp_p
     folder.mkdir()
     write_noise_video(folder / "short.mp4", 5)
     (folder / "empty.mp4").write_bytes(b"")
+    write_variable_rate(folder / "vfr.mp4", [30, 60] * 30 + [1030] + [45] * 20)
     out = tmp_path / "out"
     assert main(["generate", "--input", str(folder), "--output", str(out)]) == 1
-    assert "no samples: every input was rejected (2 rejects)" in capsys.readouterr().err
+    assert "no samples: every input was rejected (3 rejects)" in capsys.readouterr().err
     reasons = sorted(read_tables(out, "rejects/*.parquet").column("reason").to_pylist())
-    assert reasons == ["empty file", "too short"]
+    assert reasons == ["empty file", "too short", "variable frame rate"]
+
+
+def test_the_default_video_stream_is_used_and_named_in_the_clips_table(faces, tmp_path):
+    two = write_two_streams(tmp_path / "two.mp4", face(faces, "first-order"))
+    manifest = run(["--input", str(two), "--output", str(tmp_path / "out"), "--max-clips-per-video", "1"])
+    clips = read_tables(tmp_path / "out", "parquet/clips/*.parquet").to_pylist()
+    assert [c["stream"] for c in clips] == [1] and clips[0]["width"] == probe(face(faces, "first-order")).width
+    assert manifest["counts"]["samples"] >= 2  # the face was found: the grey stream 0 has none
 
 
 def test_a_bases_model_with_nan_is_refused_before_any_work(tmp_path, capsys):

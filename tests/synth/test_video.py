@@ -13,9 +13,25 @@ import numpy as np
 import pytest
 
 from synth.errors import Rejected
-from synth.video import MAX_WORK_PIXELS, ClipReader, encode_mp4, iter_frames, probe, read_frames, working_size
+from synth.video import (
+    MAX_INTERVAL_FACTOR,
+    MAX_WORK_PIXELS,
+    ClipReader,
+    encode_mp4,
+    iter_frames,
+    probe,
+    read_frames,
+    working_size,
+)
 from tests.conftest import face
-from tests.media import remux_with_rotation, write_noise_video, write_size_change, write_x264_444
+from tests.media import (
+    remux_with_rotation,
+    write_noise_video,
+    write_size_change,
+    write_two_streams,
+    write_variable_rate,
+    write_x264_444,
+)
 
 ROUND_TRIP_FRAMES = 8
 SEEK_FRAMES = 4
@@ -236,3 +252,27 @@ def test_a_stream_that_changes_size_mid_clip_keeps_the_first_size(tmp_path):
     frames = read_frames(path, 0, 16)
     assert frames.shape == (16, 48, 64, 3)
     assert abs(float(frames[:8].mean()) - 80) < 3 and abs(float(frames[8:].mean()) - 160) < 3
+
+
+def test_a_variable_frame_rate_video_is_rejected_and_one_dropped_frame_is_not(tmp_path):
+    # Frames 30-60 ms apart and one 1.03 s gap (the phone clip): its declared rate is
+    # the average, and written at it every frame would move at the wrong speed.
+    gaps = [30, 60] * 15 + [1030] + [45] * 10
+    with pytest.raises(Rejected) as caught:
+        probe(write_variable_rate(tmp_path / "vfr.mp4", gaps))
+    assert caught.value.reason == "variable frame rate" and "30-1030 ms apart" in caught.value.detail
+    assert caught.value.measured > MAX_INTERVAL_FACTOR == caught.value.threshold
+    # 40 ms frames with one dropped (an 80 ms interval) are a constant rate, within tolerance.
+    info = probe(write_variable_rate(tmp_path / "dropped.mp4", [40] * 20 + [80] + [40] * 20))
+    assert info.frame_count == 42
+
+
+def test_the_default_video_stream_is_read_not_the_first(faces, tmp_path):
+    source = face(faces, "first-order")
+    two = write_two_streams(tmp_path / "two.mp4", source)
+    info = probe(two)
+    assert info.stream == 1 and (info.width, info.height) == (probe(source).width, probe(source).height)
+    frames = read_frames(two, 5, 4, info.frame_pts[5])
+    assert frames.shape[1:3] == (info.height, info.width) and frames.std() > 20  # the face, not the grey stream
+    with ClipReader(two) as reader:
+        assert np.array_equal(reader.read(5, 4, info.frame_pts[5]), frames)
