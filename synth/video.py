@@ -206,11 +206,15 @@ MAX_INTERVAL_FACTOR = 2.0
 
 def _check_constant_rate(pts: list[int], fps: Fraction, time_base) -> None:
     """Raises Rejected("variable frame rate") when an interval between consecutive frames
-    (presentation order) departs from ``1 / fps`` by more than :data:`MAX_INTERVAL_FACTOR`."""
+    (presentation order) departs from ``1 / fps`` by more than :data:`MAX_INTERVAL_FACTOR`.
+    Timestamps that repeat (two streams concatenated, each from 0) say nothing of timing:
+    such a stream is not judged."""
     if len(pts) < 2 or time_base is None:
         return
     nominal = float(1 / (fps * time_base))  # stream time-base units per frame
     intervals = np.diff(np.asarray(pts, np.float64)) / nominal
+    if (intervals <= 0).any():  # repeated timestamps: streams joined end to end, no timing to judge
+        return
     worst = float(max(intervals.max(), 1 / max(intervals.min(), 1e-9)))
     if worst > MAX_INTERVAL_FACTOR * 1.01:  # 1 % for timestamps rounded to the time base
         shortest, longest = intervals.min() / float(fps), intervals.max() / float(fps)
