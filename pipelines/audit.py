@@ -36,10 +36,12 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipelines.audit_page import render_page
 from pipelines.corpus import (
+    MEMBER_ERRORS,
     inspect_corpus,
     is_sample_key,
     leaves,
     listed_files,
+    one_line,
     read_manifest,
     read_table,
     shown,
@@ -60,7 +62,6 @@ from schemas.layout import (
 )
 from schemas.sample import LABEL, MASKS, MP4, REAL
 from schemas.validate_report import misfit
-from synth.errors import Rejected
 from synth.io import decode_mp4, decode_npz
 from synth.render.panels import comparison_panels
 from synth.video import encode_mp4
@@ -224,8 +225,8 @@ def card(out_arg: str, index: int, row: int, samples: dict, members: dict[str, d
         fake_frames, fps = decode_mp4(fake[MP4])
         real_frames = None if real is None or MP4 not in real else decode_mp4(real[MP4])[0]
         panels = None if real_frames is None else comparison_panels(real_frames, fake_frames, masks["pixel"])
-    except (ValueError, KeyError, TypeError, IndexError, OSError, Rejected) as exc:
-        fields["problem"] = f"the sample's members cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
+    except MEMBER_ERRORS as exc:
+        fields["problem"] = f"the sample's members cannot be read ({one_line(exc)})"
         return fields
     name = f"card-{index:04d}"
     fields["label"] = label
@@ -287,7 +288,7 @@ def read_columns_as(out: str, name: str, schema: pa.Schema, columns: list[str], 
     try:
         return read_table(out, name, columns).cast(pa.schema([schema.field(c) for c in columns])).to_pydict()
     except (OSError, pa.ArrowException, ValueError) as exc:
-        problems.append(f"the {name} table cannot be read ({type(exc).__name__}: {str(exc)[:120]}): its part is empty")
+        problems.append(f"the {name} table cannot be read ({one_line(exc)}): its part is empty")
         return {c: [] for c in columns}
 
 
@@ -335,6 +336,7 @@ def run(argv: list[str]) -> dict:
             members.update(stored_members(out, shard, keys))
         out_arg = out if is_remote(out) else os.path.abspath(out)
         cards = [card(out_arg, i, row, samples, members, assets) for i, row in enumerate(chosen)]
+        problems += [f"card {c['key']}: {c['problem']}" for c in cards if c.get("problem")]
         plots = histograms(samples)
         for name, data in plots.items():
             (assets / name).write_bytes(data)

@@ -12,6 +12,7 @@ import os
 import posixpath
 import re
 import tarfile
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,9 +21,15 @@ import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.fs import is_remote, list_files, parquet_rows, read_bytes, read_columns, sha256_of
+from pipelines.fs import is_remote, list_files, read_bytes, read_columns, sha256_of
+from schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, SCHEMA_VERSION
 from schemas.layout import MANIFEST, SHARDS, TABLE_FOLDERS, corpus_file_kind, table_glob
 from schemas.sample import SAMPLE_KEY_PATTERN
+from synth.errors import Rejected
+
+#: Each table's schema, by the name its folder and files carry.
+TABLE_SCHEMAS = {"clips": CLIP_SCHEMA, "samples": SAMPLE_SCHEMA, "landmarks": LANDMARK_SCHEMA, "files": FILE_SCHEMA,
+                 "rejects": REJECT_SCHEMA}  # fmt: skip
 
 
 class CorpusError(ValueError):
@@ -39,9 +46,12 @@ def read_manifest(out: str) -> dict:
     if not FileSystems.exists(path):
         raise CorpusError(f"{out} has no {MANIFEST}: not a kinefake corpus, or its run did not finish")
     try:
-        return json.loads(read_bytes(path))
-    except json.JSONDecodeError as exc:
+        manifest = json.loads(read_bytes(path))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise CorpusError(f"{path} is not a kinefake manifest: a JSON {type(manifest).__name__}, not an object")
+    return manifest
 
 
 def table_files(out: str, name: str) -> list[str]:
@@ -93,6 +103,29 @@ def shown(value, limit: int = 80) -> str:
     """A value read from a corpus, for a one-line message: quoted and cut to ``limit`` characters."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: What reading a member a corpus stores can raise when its bytes are not what the contract
+#: says (bad JSON, a label of another shape, an mp4 FFmpeg cannot read, an npz that is no zip).
+MEMBER_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, EOFError, OSError, zipfile.BadZipFile,
+                 Rejected)  # fmt: skip
+
+
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception as ``Type: message`` on one line, cut to ``limit`` characters."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def schema_misfit(schema: pa.Schema, expected: pa.Schema) -> str | None:
+    """The first column of ``expected`` that ``schema`` (a file's) lacks or holds as another type."""
+    for column in expected:
+        index = schema.get_field_index(column.name)
+        if index < 0:
+            return f"no column {column.name!r}"
+        if not schema.field(index).type.equals(column.type):
+            return f"column {column.name!r} is {schema.field(index).type}, expected {column.type}"
+    return None
 
 
 #: Counts a manifest must carry, as non-negative integers.
@@ -160,6 +193,11 @@ def inspect_corpus(out: str, manifest: dict, deep: bool) -> Inspection:
     """
     out = out.rstrip("/")
     found = Inspection()
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        found.damaged.append(
+            f"{MANIFEST}: schema version {shown(manifest.get('schema_version'))}, this kinefake reads "
+            f"{SCHEMA_VERSION}: its tables may not fit (make the corpus again with this version)"
+        )
     shards = manifest.get("shards")
     if not isinstance(shards, list):
         found.damaged.append(f"{MANIFEST}: no 'shards' list of files")
@@ -195,13 +233,20 @@ def inspect_corpus(out: str, manifest: dict, deep: bool) -> Inspection:
             found.mismatched.append(path)
         try:
             # A tar's size is checked always, its headers only when deep.
-            counted = parquet_rows(uri) if kind != "shards" else tar_samples(uri) if deep else expected
+            if kind == "shards":
+                counted, misfit = tar_samples(uri) if deep else expected, None
+            else:
+                counted, schema = parquet_footer(uri)
+                misfit = schema_misfit(schema, TABLE_SCHEMAS[kind])
         except (OSError, tarfile.TarError, pa.ArrowException) as exc:
             what = "a WebDataset tar" if kind == "shards" else "a Parquet file"
-            found.damaged.append(f"{path}: cannot be read as {what} ({type(exc).__name__}: {str(exc)[:120]})")
+            found.damaged.append(f"{path}: cannot be read as {what} ({one_line(exc)})")
             found.unreadable.append(path)
             unknown.add(kind)
             continue
+        if misfit:
+            found.damaged.append(f"{path}: not a kinefake {kind} table: {misfit}")
+            found.unreadable.append(path)
         if counted != expected:
             found.counts.append(f"{path}: the manifest says {expected} rows, the file holds {counted}")
         rows[kind] += counted
@@ -235,6 +280,15 @@ def require_intact(out: str, manifest: dict) -> None:
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise CorpusError(f"{out} is damaged: {problems[0]}{more}; kinefake validate {out} lists every problem")
+
+
+def parquet_footer(uri: str) -> tuple[int, pa.Schema]:
+    """A Parquet file's row count and Arrow schema, from its footer."""
+    import pyarrow.parquet as pq
+
+    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        footer = pq.ParquetFile(f)
+        return footer.metadata.num_rows, footer.schema_arrow
 
 
 def tar_samples(uri: str) -> int:

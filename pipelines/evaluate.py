@@ -33,11 +33,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.corpus import iter_samples, read_manifest, require_intact
+from pipelines.corpus import (
+    MEMBER_ERRORS,
+    CorpusError,
+    is_sample_key,
+    iter_samples,
+    one_line,
+    read_manifest,
+    require_intact,
+    shown,
+)
 from pipelines.fs import open_source, read_bytes, write_atomic
 from pipelines.options import UsageError
 from pipelines.output import storage_failure
 from schemas import InputRecord
+from schemas.layout import MANIFEST
 from schemas.sample import LABEL, MASKS, MP4
 from synth.detectors.metrics import auroc, auroc_table, video_folds
 from synth.detectors.models import (
@@ -171,6 +181,9 @@ def _describe(item: tuple[str, bytes, bytes | None]) -> tuple[str, ClipView | No
     try:
         frames, fps = decode_mp4(mp4)
         focus = None if masks is None else decode_npz(masks)["patch"]
+    except MEMBER_ERRORS as exc:
+        return key, None, f"unreadable members: {one_line(exc)}"
+    try:
         return key, describe_clip(frames, _WORKER["backend"], _WORKER["margin"], fps, focus), None
     except Rejected as exc:
         return key, None, f"{exc.reason}: {exc.detail}"
@@ -221,7 +234,8 @@ def _sample_keys(out: str) -> tuple[list[str], set[str]]:
 
 
 def describe_corpus(out: str, manifest: dict, args) -> tuple[list[SampleInfo], list[ClipView], list[dict]]:
-    """Every (kept) sample's :class:`SampleInfo` and :class:`ClipView`; rows for those that failed."""
+    """Every (kept) sample's :class:`SampleInfo` and :class:`ClipView`; rows for those that failed
+    (a key that is not a sample key, a label that cannot be read, a clip with no face)."""
     config = manifest["config"]
     keys, videos = _sample_keys(out)
     if args.folds > len(videos):
@@ -229,13 +243,21 @@ def describe_corpus(out: str, manifest: dict, args) -> tuple[list[SampleInfo], l
     keep = _keep_clips(keys, manifest, args.max_samples, args.seed)
     infos: dict[str, SampleInfo] = {}
 
+    unreadable = []
+
     def items():
         for sample in iter_samples(out, manifest):
             key = sample["__key__"]
+            if not is_sample_key(key):
+                unreadable.append({"key": shown(key), "reason": "not a sample key"})
+                continue
             if keep is not None and key.rsplit("_", 1)[0] not in keep:
                 continue
-            infos[key] = info = _label_info(key, json.loads(sample[LABEL]))
-            yield key, sample[MP4], sample[MASKS] if info.label == 1 else None
+            try:
+                infos[key] = info = _label_info(key, json.loads(sample[LABEL]))
+                yield key, sample[MP4], sample[MASKS] if info.label == 1 else None
+            except MEMBER_ERRORS as exc:
+                unreadable.append({"key": key, "reason": f"unreadable label: {one_line(exc)}"})
 
     init = (config["landmark_backend"], config["samples"]["margin"])
     samples, views, rejects = [], [], []
@@ -245,7 +267,7 @@ def describe_corpus(out: str, manifest: dict, args) -> tuple[list[SampleInfo], l
         else:
             samples.append(infos[key])
             views.append(view)
-    return samples, views, rejects
+    return samples, views, rejects + unreadable
 
 
 # --- training and scoring ----------------------------------------------------------------------
@@ -435,23 +457,48 @@ def _same_file(uri: str) -> str:
     return uri if "://" in uri else os.path.realpath(uri)
 
 
-def score_test_videos(test: tuple[list, list[dict]], detectors: list, manifest: dict, args, out_dir: str) -> dict:
-    """Score the rows :func:`check_test_videos` kept; write the per-clip, per-video and reject CSVs."""
-    from synth.detectors.videos import ClipSettings, video_clip_views
-    from synth.landmarks import GateConfig, TrackConfig, make_backend
+def recorded_settings(manifest: dict, args):
+    """What evaluate needs from the corpus's recorded config, checked before any work: the
+    landmark backend and crop margin, and (with ``--test``) the clip settings test videos go through.
+
+    Raises:
+        CorpusError: a config of another shape or with values this kinefake refuses.
+    """
+    from synth.detectors.videos import ClipSettings
+    from synth.landmarks import GateConfig, TrackConfig
+    from synth.landmarks.backends import BACKENDS
     from synth.samples import SampleConfig
 
-    config = manifest["config"]
-    settings = ClipSettings(
-        clip_frames=config["clip_frames"],
-        clip_stride=config["clip_stride"],
-        max_clips=args.test_clips,
-        track=TrackConfig(**config["track"]),
-        gates=GateConfig(**config["gates"]),
-        samples=SampleConfig(**config["samples"]),
-        timeout_s=config["decode_timeout"],
-    )
-    backend = make_backend(config["landmark_backend"])
+    try:
+        config = manifest["config"]
+        backend, margin = config["landmark_backend"], float(config["samples"]["margin"])
+        if backend not in BACKENDS:
+            raise ValueError(f"landmark_backend: expected one of {sorted(BACKENDS)}, got {shown(backend)}")
+        settings = None
+        if args.test:
+            settings = ClipSettings(
+                clip_frames=int(config["clip_frames"]),
+                clip_stride=int(config["clip_stride"]),
+                max_clips=args.test_clips,
+                track=TrackConfig(**config["track"]),
+                gates=GateConfig(**config["gates"]),
+                samples=SampleConfig(**config["samples"]),
+                timeout_s=float(config["decode_timeout"]),
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorpusError(f"{MANIFEST}: its config does not fit this kinefake ({one_line(exc)})") from None
+    return backend, margin, settings
+
+
+def score_test_videos(
+    test: tuple[list, list[dict]], detectors: list, backend_name: str, settings, out_dir: str
+) -> dict:
+    """Score the rows :func:`check_test_videos` kept with the corpus's clip ``settings``; write
+    the per-clip, per-video and reject CSVs."""
+    from synth.detectors.videos import video_clip_views
+    from synth.landmarks import make_backend
+
+    backend = make_backend(backend_name)
     rows, rejects = test
     rejects = list(rejects)
     clip_rows, video_rows = [], []
@@ -536,6 +583,7 @@ def run(argv: list[str]) -> dict:
             raise UsageError(f"--init-weights: {exc}") from None
     manifest = read_manifest(args.train)
     require_intact(args.train, manifest)
+    backend_name, margin, settings = recorded_settings(manifest, args)
     test = check_test_videos(args.test, args.train) if args.test else None
     os.makedirs(args.out, exist_ok=True)
     samples, views, rejects = describe_corpus(args.train, manifest, args)
@@ -567,8 +615,8 @@ def run(argv: list[str]) -> dict:
     trained = [] if args.no_models else [_fit(n, views, samples, args) for n in args.detectors]
     meta = {
         "corpus": args.train,
-        "landmark_backend": manifest["config"]["landmark_backend"],
-        "margin": manifest["config"]["samples"]["margin"],
+        "landmark_backend": backend_name,
+        "margin": margin,
         "pixel": config_dict(pixel_config(args).resolved()),
         "seed": args.seed,
         "samples": len(samples),
@@ -613,7 +661,7 @@ def run(argv: list[str]) -> dict:
     )
     print_table(results)
     if args.test:
-        report["test"] = score_test_videos(test, trained, manifest, args, args.out)
+        report["test"] = score_test_videos(test, trained, backend_name, settings, args.out)
     report["seconds"]["total"] = round(time.perf_counter() - started, 1)
     write_atomic(os.path.join(args.out, "report.json"), json.dumps(report, indent=2, sort_keys=True).encode())
     models = "" if args.no_models else ", models/"

@@ -20,7 +20,7 @@ from pathlib import Path
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.corpus import CorpusError, read_manifest, read_table, require_intact, shown
+from pipelines.corpus import CorpusError, one_line, read_manifest, read_table, require_intact, shown
 from pipelines.fs import is_remote, open_source, write_atomic
 from pipelines.options import UsageError
 from pipelines.output import OutputError, describe_os_error
@@ -97,7 +97,18 @@ class RecordedRun:
         Raises:
             RecordError: the manifest's config does not fit this kinefake.
         """
-        config = manifest["config"]
+        config = manifest.get("config")
+        try:
+            per_shard = int(config["clips_per_shard"])
+            if per_shard < 1 or not isinstance(config["seed"], int):
+                raise ValueError(
+                    f"expected clips_per_shard >= 1 and an integer seed, got {per_shard}, {config['seed']!r}"
+                )
+            policy, sample_config = PerturbPolicy.from_dict(config["policy"]), SampleConfig(**config["samples"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RecordError(
+                f"the manifest's config does not fit this kinefake {__version__}: {one_line(exc)}"
+            ) from None
         clips = {c.key: c for c in (ClipRecord(**r) for r in read_table(out, "clips", CLIP_SCHEMA.names).to_pylist())}
         table = read_table(out, "landmarks", LANDMARK_SCHEMA.names)
         rows_of = defaultdict(list)
@@ -105,14 +116,10 @@ class RecordedRun:
             rows_of[f"{video}_{clip:04d}"].append(row)
         landmarks = {key: read_clip_landmarks(table.take(rows)) for key, rows in rows_of.items()}
         members = defaultdict(list)
-        for key, group in assign_groups(list(clips.values()), config["clips_per_shard"], DONOR_GROUP).items():
+        for key, group in assign_groups(list(clips.values()), per_shard, DONOR_GROUP).items():
             members[group].append(key)
         groups = {key: keys for keys in members.values() for key in keys}
         bases, info = recorded_bases(config)
-        try:
-            policy, sample_config = PerturbPolicy.from_dict(config["policy"]), SampleConfig(**config["samples"])
-        except (TypeError, ValueError) as exc:
-            raise RecordError(f"the manifest's config does not fit this kinefake {__version__}: {exc}") from None
         bases_info = {"kind": bases.kind, "k": bases.k, "data_sha256": info.get("data_sha256")}
         return cls(manifest, clips, landmarks, groups, bases, bases_info, policy, sample_config)
 

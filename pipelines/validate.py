@@ -34,7 +34,16 @@ from collections import defaultdict
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.corpus import inspect_corpus, is_sample_key, iter_samples, read_manifest, read_table, shown
+from pipelines.corpus import (
+    MEMBER_ERRORS,
+    inspect_corpus,
+    is_sample_key,
+    iter_samples,
+    one_line,
+    read_manifest,
+    read_table,
+    shown,
+)
 from pipelines.fs import write_atomic
 from pipelines.options import UsageError
 from pipelines.regenerate import RecordedRun, RecordError, clip_of, recorded_bases
@@ -203,6 +212,9 @@ def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str,
     config = recorded.config
     results = []
     for clip_key in clip_keys:
+        if clip_key not in recorded.clips or clip_key not in recorded.landmarks:
+            results.append({"clip": clip_key, "regenerated": False, "detail": "not in the clips or landmarks table"})
+            continue
         try:
             crops = recorded.crops(clip_key)
         except Rejected as exc:
@@ -210,25 +222,23 @@ def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str,
             continue
         rate = recorded.rate(clip_key)
         real_key = f"{clip_key}_{REAL}"
-        real_ok = encode_mp4(crops.frames, rate, config.crf, config.preset) == stored[real_key][MP4]
+        real_ok = encode_mp4(crops.frames, rate, config.crf, config.preset) == stored.get(real_key, {}).get(MP4)
         motion, donors = recorded.motion(clip_key), recorded.donors(clip_key)
         for key in sorted(k for k in stored if clip_of(k) == clip_key and k != real_key):
             fake = sample_perturbation(key, manifest["config"]["seed"], motion, recorded.policy, donors)
             rendered, _ = render_fake(crops, recorded.landmarks[clip_key].ibug68, fake, config.interpolation)
-            mask = decode_npz(stored[key][MASKS])["pixel"]
             member = encode_mp4(rendered.fake, rate, config.crf, config.preset)
-            results.append(
-                {
-                    "key": key,
-                    "regenerated": True,
-                    "real_mp4_identical": real_ok,
-                    "fake_mp4_identical": member == stored[key][MP4],
-                    "mask_identical": bool(np.array_equal(rendered.pixel, mask)),
-                    "unmoved_changed_before_encoding": check_outside_mask(
-                        crops.frames, rendered.fake, mask
-                    ).unmoved_changed,
-                }
-            )
+            row = {"key": key, "regenerated": True, "real_mp4_identical": real_ok,
+                   "fake_mp4_identical": member == stored[key].get(MP4)}  # fmt: skip
+            try:
+                mask = decode_npz(stored[key][MASKS])["pixel"]
+                unmoved = check_outside_mask(crops.frames, rendered.fake, mask).unmoved_changed
+                row.update(
+                    mask_identical=bool(np.array_equal(rendered.pixel, mask)), unmoved_changed_before_encoding=unmoved
+                )
+            except MEMBER_ERRORS as exc:  # the stored mask does not decode: the sample is not reproduced
+                row.update(mask_identical=False, unmoved_changed_before_encoding=None, detail=one_line(exc))
+            results.append(row)
     return results
 
 
@@ -360,12 +370,19 @@ def check_samples(out: str, manifest: dict, checker: Checker, args, problems: li
         fakes = [m for k, m in sorted(members.items()) if k in chosen]
         if real is None or not fakes:
             return
-        real_frames, fps = decode_mp4(real[MP4])
+        try:
+            real_frames, fps = decode_mp4(real[MP4])
+        except MEMBER_ERRORS as exc:
+            problems.append(f"{real['__key__']}: its members cannot be read ({one_line(exc)})")
+            return
         pose = checker.headpose(real_frames, fps)
         if pose:
             real_pose.append(pose)
         for fake in fakes:
-            rows.append(checker.fake(real, fake, real_frames, fps))
+            try:
+                rows.append(checker.fake(real, fake, real_frames, fps))
+            except MEMBER_ERRORS as exc:  # a label of another shape, an mp4 or npz that does not decode
+                problems.append(f"{fake['__key__']}: its members cannot be read or checked ({one_line(exc)})")
 
     bad_keys = []
     for sample in iter_samples(out, manifest):

@@ -1,6 +1,13 @@
-"""Small real corpora that the evaluate and validate tests generate from the shared clips."""
+"""Small real corpora that the evaluate, validate and audit tests generate from the shared clips, and the
+way a hostile maker alters one (members rewritten, the manifest resealed to vouch for them)."""
 
 from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
 
 from pipelines.generate import run as generate
 from tests.conftest import face
@@ -30,3 +37,28 @@ def make_corpus(faces, folder, flags):
 BLEND_FULL = ["--operators", "blend", "--min-blend-ratio", "1", "--max-blend-ratio", "1"]
 #: The blur control at 2 px, far above the calibration levels.
 BLUR_2PX = ["--operators", "blur", "--blur-sigmas", "2"]
+
+
+def reseal(corpus: Path) -> None:
+    """Make the manifest vouch for the files as they are now (sizes, hashes, rows), as the
+    maker of a hostile corpus would."""
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    for entry in manifest["shards"]:
+        path = corpus / entry["path"]
+        if path.is_file() and path.resolve().is_relative_to(corpus.resolve()):
+            entry["bytes"] = path.stat().st_size
+            entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (corpus / "manifest.json").write_text(json.dumps(manifest))
+
+
+def rewrite_members(corpus: Path, chosen, data: bytes) -> None:
+    """Replace the bytes of every tar member whose name ``chosen(name)`` picks, then reseal."""
+    for tar_path in (corpus / "webdataset").glob("*.tar"):
+        with tarfile.open(tar_path) as tar:
+            members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+        with tarfile.open(tar_path, "w") as tar:
+            for member, payload in members:
+                payload = data if chosen(member.name) else payload
+                member.size = len(payload)
+                tar.addfile(member, io.BytesIO(payload))
+    reseal(corpus)

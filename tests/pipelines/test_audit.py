@@ -25,6 +25,7 @@ from pipelines.generate import run as generate
 from pipelines.validate import run as validate
 from synth.video import probe
 from tests.conftest import REPO, face
+from tests.corpora import reseal, rewrite_members
 from tests.media import write_noise_video
 
 PER_OPERATOR = 2
@@ -221,20 +222,6 @@ PAYLOADS = ["<script>window.pwned = 1</script>", '"><img src=x onerror="window.p
             "<svg onload='window.pwned = 3'>", "</pre><iframe srcdoc='<script>parent.pwned = 4</script>'>"]  # fmt: skip
 
 
-def reseal(corpus: Path) -> None:
-    """Make the manifest vouch for the files as they are now (sizes, hashes, rows), as the
-    maker of a hostile corpus would."""
-    import hashlib
-
-    manifest = json.loads((corpus / "manifest.json").read_text())
-    for entry in manifest["shards"]:
-        path = corpus / entry["path"]
-        if path.is_file() and path.resolve().is_relative_to(corpus.resolve()):
-            entry["bytes"] = path.stat().st_size
-            entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    (corpus / "manifest.json").write_text(json.dumps(manifest))
-
-
 def hostile_corpus(corpus: Path, folder: Path) -> tuple[Path, Path]:
     """A copy of ``corpus`` whose fake key (table and tar) is a path into ``folder/escape``,
     whose manifest lists a tar outside it, and whose validate.json fits its schema but carries
@@ -364,7 +351,28 @@ DAMAGE = {
         lambda c: _edit_manifest(c, lambda m: m["counts"].update(samples=999)),
         "counts.samples is 999, the samples table holds",
     ),
+    # The maker vouches for these (sizes and hashes resealed): only their contents are wrong.
+    "labels that are not JSON": (
+        lambda c: rewrite_members(c, lambda name: "_fake" in name and name.endswith(".json"), b"{not json"),
+        "members cannot be read",
+    ),
+    "masks that are not npz": (
+        lambda c: rewrite_members(c, lambda name: name.endswith(".mask.npz"), b"PK\x03\x04 not a zip"),
+        "members cannot be read",
+    ),
+    "a samples table of another schema": (
+        lambda c: _retype_label(c),
+        "not a kinefake samples table: column 'label' is string, expected int8",
+    ),
 }
+
+
+def _retype_label(corpus: Path) -> None:
+    path = next((corpus / "parquet" / "samples").glob("*.parquet"))
+    table = pq.read_table(path)
+    labels = pa_array([str(v) for v in table.column("label").to_pylist()])
+    pq.write_table(table.set_column(table.schema.get_field_index("label"), "label", labels), path)
+    reseal(corpus)
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
@@ -386,6 +394,16 @@ def test_a_damaged_corpus_fails_validate_and_audit_in_one_line_naming_the_file(c
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith("kinefake audit: DAMAGED corpus: ")
     assert html.escape(expected) in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_a_manifest_that_is_not_an_object_is_refused_in_one_line(corpus, tmp_path, capsys):
+    copied = tmp_path / "copied"
+    shutil.copytree(corpus, copied, ignore=shutil.ignore_patterns("audit"))
+    (copied / "manifest.json").write_text("[1, 2]")
+    for argv in (["validate", str(copied)], ["audit", str(copied)], ["regenerate", str(copied), a_fake_key(corpus)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "is not a kinefake manifest: a JSON list" in err, err
 
 
 def test_a_validate_json_of_another_shape_is_refused_not_shown(corpus, tmp_path):

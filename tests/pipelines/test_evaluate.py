@@ -217,3 +217,20 @@ def test_evaluate_on_a_full_disk_fails_in_one_line_and_leaves_no_partial_file(ea
         code == 2 and len(err.splitlines()) == 1 and err.startswith("kinefake evaluate: ") and "File too large" in err
     )
     assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+def test_unreadable_members_are_reject_rows_not_tracebacks(easy, tmp_path):
+    import shutil
+
+    from tests.corpora import rewrite_members
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(easy, corpus)
+    rewrite_members(corpus, lambda name: name.endswith("_fake0.json"), b"{not json")
+    rewrite_members(corpus, lambda name: name.endswith("_0000_fake1.mask.npz"), b"PK\x03\x04 not a zip")
+    out = tmp_path / "eval"
+    report = evaluate(["--train", str(corpus), "--out", str(out), "--detectors", "kinematic", "--folds", "2",
+                       "--workers", "1", "--no-models"])  # fmt: skip
+    with (out / "rejects.csv").open() as f:
+        reasons = [r["reason"].split(":")[0] for r in csv.DictReader(f)]
+    assert "unreadable label" in reasons and "unreadable members" in reasons and report["fakes"] > 0
