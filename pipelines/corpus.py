@@ -144,6 +144,8 @@ class Inspection:
         damaged: ``"path: problem"``: a manifest entry that is not a name a run writes, a
             file that cannot be read as what it is, a file the manifest does not list.
         counts: ``"counts.samples: ..."``: the manifest's counts against its files.
+        unreadable: listed files that are there but cannot be read as what they are (or
+            lead outside the corpus): no sample is read from them.
     """
 
     checked: int = 0
@@ -163,10 +165,6 @@ class Inspection:
         """Every listed file is there and reads as what it is: the samples can be read."""
         return not (self.missing or self.unreadable)
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems()
-
     def problems(self) -> list[str]:
         """One line per problem, the file first."""
         return (
@@ -185,9 +183,10 @@ def inspect_corpus(out: str, manifest: dict, deep: bool) -> Inspection:
     """Check a corpus's files against its manifest, never opening a path the manifest names
     unless it is a name a run writes (inside ``OUT``).
 
-    Always: the manifest's shape; every listed file there with the listed size; every
-    Parquet file's footer and row count; no table file or tar the manifest does not list;
-    the counts against the tables' rows and the tars' samples. ``deep`` also hashes every
+    Always: the manifest's shape and schema version; every listed file there with the
+    listed size; every Parquet file's footer, row count and columns (its table's schema);
+    no table file or tar the manifest does not list; the counts against the tables' rows
+    and the tars' samples. ``deep`` also hashes every
     file and reads every tar's headers (``validate``); without it the cost does not grow
     with the corpus's bytes (``audit``).
     """
