@@ -263,7 +263,7 @@ def _corpus_job(command: str, run, argv: list[str], refused: tuple[type[Exceptio
     except (UsageError, CorpusError, OutputError, *refused) as exc:
         print(f"kinefake {command}: {exc}", file=sys.stderr)
         return None
-    except OSError as exc:  # Beam's BeamIOError too
+    except Exception as exc:  # a full disk: an OSError, Beam's BeamIOError, a library's own type (safetensors)
         failure = storage_failure(exc)
         if failure is None:
             raise

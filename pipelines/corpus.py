@@ -21,7 +21,7 @@ import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.fs import is_remote, list_files, read_bytes, read_columns, sha256_of
+from pipelines.fs import is_remote, list_files, parquet_footer, read_bytes, read_columns, sha256_of
 from schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, SCHEMA_VERSION
 from schemas.layout import MANIFEST, SHARDS, TABLE_FOLDERS, corpus_file_kind, table_glob
 from schemas.sample import SAMPLE_KEY_PATTERN
@@ -186,9 +186,8 @@ def inspect_corpus(out: str, manifest: dict, deep: bool) -> Inspection:
     Always: the manifest's shape and schema version; every listed file there with the
     listed size; every Parquet file's footer, row count and columns (its table's schema);
     no table file or tar the manifest does not list; the counts against the tables' rows
-    and the tars' samples. ``deep`` also hashes every
-    file and reads every tar's headers (``validate``); without it the cost does not grow
-    with the corpus's bytes (``audit``).
+    and the tars' samples. ``deep`` also hashes every file and reads every tar's headers
+    (``validate``); without it the cost does not grow with the corpus's bytes (``audit``).
     """
     out = out.rstrip("/")
     found = Inspection()
@@ -279,15 +278,6 @@ def require_intact(out: str, manifest: dict) -> None:
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise CorpusError(f"{out} is damaged: {problems[0]}{more}; kinefake validate {out} lists every problem")
-
-
-def parquet_footer(uri: str) -> tuple[int, pa.Schema]:
-    """A Parquet file's row count and Arrow schema, from its footer."""
-    import pyarrow.parquet as pq
-
-    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        footer = pq.ParquetFile(f)
-        return footer.metadata.num_rows, footer.schema_arrow
 
 
 def tar_samples(uri: str) -> int:

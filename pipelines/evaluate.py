@@ -43,9 +43,8 @@ from pipelines.corpus import (
     require_intact,
     shown,
 )
-from pipelines.fs import open_source, read_bytes, write_atomic
+from pipelines.fs import is_remote, open_source, read_bytes, write_atomic
 from pipelines.options import UsageError
-from pipelines.output import storage_failure
 from schemas import InputRecord
 from schemas.layout import MANIFEST
 from schemas.sample import LABEL, MASKS, MP4
@@ -338,11 +337,8 @@ def save_models(folder: str, detectors: list, meta: dict) -> None:
         save_detectors(building, detectors, meta)
         shutil.rmtree(folder, ignore_errors=True)
         os.rename(building, folder)
-    except BaseException as exc:
+    except BaseException:
         shutil.rmtree(building, ignore_errors=True)
-        failure = storage_failure(exc) if isinstance(exc, Exception) else None
-        if failure is not None:  # safetensors and skops raise their own types for a full disk
-            raise failure from None
         raise
 
 
@@ -368,6 +364,11 @@ def print_table(results: dict) -> None:
 # --- test videos -------------------------------------------------------------------------------
 
 
+def reject_row(row: int, uri: str, label, reason: str, detail: str = "") -> dict:
+    """A row of ``test_rejects.csv``: a test CSV row that is not scored, and why."""
+    return {"row": row, "uri": uri, "label": label, "reason": reason, "detail": detail}
+
+
 def read_test_rows(uri: str) -> tuple[list[tuple[int, str, int]], list[dict]]:
     """``(row number, uri, label)`` of a ``uri,label`` CSV, and reject rows for the bad ones
     (a row with more or fewer fields than the header, an empty uri, a label not 0 or 1).
@@ -391,8 +392,7 @@ def read_test_rows(uri: str) -> tuple[list[tuple[int, str, int]], list[dict]]:
     rows, rejects = [], []
 
     def reject(number, row, reason, detail=""):
-        rejects.append({"row": number, "uri": row.get("uri") or "", "label": row.get("label") or "",
-                        "reason": reason, "detail": detail})  # fmt: skip
+        rejects.append(reject_row(number, row.get("uri") or "", row.get("label") or "", reason, detail))
 
     try:
         for number, raw in enumerate(reader, start=2):
@@ -435,17 +435,14 @@ def check_test_videos(test_csv: str, train: str) -> tuple[list[tuple[int, InputR
         try:
             ref = identify_input(InputRecord(uri))
         except Rejected as exc:
-            rejects.append({"row": number, "uri": uri, "label": label, "reason": exc.reason, "detail": exc.detail})
+            rejects.append(reject_row(number, uri, label, exc.reason, exc.detail))
             continue
         if ref.digest in first:
             detail = f"the same content as row {first[ref.digest]}: scored once, there"
-            rejects.append(
-                {"row": number, "uri": uri, "label": label, "reason": "duplicate test video", "detail": detail}
-            )
+            rejects.append(reject_row(number, uri, label, "duplicate test video", detail))
         elif ref.digest[:CONTENT_ID_HEX] in trained_ids or _same_file(uri) in trained_paths:
             detail = f"video {ref.digest[:CONTENT_ID_HEX]} is a source of {train}: a score on it would not be held out"
-            rejects.append({"row": number, "uri": uri, "label": label, "reason": "in the training corpus",
-                            "detail": detail})  # fmt: skip
+            rejects.append(reject_row(number, uri, label, "in the training corpus", detail))
         else:
             first[ref.digest] = number
             checked.append((number, ref, label))
@@ -454,7 +451,7 @@ def check_test_videos(test_csv: str, train: str) -> tuple[list[tuple[int, InputR
 
 def _same_file(uri: str) -> str:
     """A comparable form of a path: resolved through links when local."""
-    return uri if "://" in uri else os.path.realpath(uri)
+    return uri if is_remote(uri) else os.path.realpath(uri)
 
 
 def recorded_settings(manifest: dict, args):
@@ -509,19 +506,12 @@ def score_test_videos(
                 with open_source(uri) as src:
                     views, failed = video_clip_views(src, ref, settings, backend)
             except Rejected as exc:
-                rejects.append({"row": number, "uri": uri, "label": label, "reason": exc.reason, "detail": exc.detail})
+                rejects.append(reject_row(number, uri, label, exc.reason, exc.detail))
                 continue
             if not views:
                 reasons = sorted({f"{exc.reason}" for _, exc in failed})
-                rejects.append(
-                    {
-                        "row": number,
-                        "uri": uri,
-                        "label": label,
-                        "reason": "no usable clip",
-                        "detail": f"{len(failed)} clips, none usable: {', '.join(reasons)}",
-                    }
-                )
+                detail = f"{len(failed)} clips, none usable: {', '.join(reasons)}"
+                rejects.append(reject_row(number, uri, label, "no usable clip", detail))
                 continue
             scores = {d.name: d.score([v for _, v in views]) for d in detectors}
             for i, (clip, _) in enumerate(views):

@@ -108,12 +108,18 @@ def read_columns(uri: str, columns: list[str] | None = None):
         return pq.read_table(f, columns=columns)
 
 
-def parquet_rows(uri: str) -> int:
-    """Row count from a Parquet file's footer."""
+def parquet_footer(uri: str):
+    """A Parquet file's row count and Arrow schema, from its footer: ``(int, pyarrow.Schema)``."""
     import pyarrow.parquet as pq
 
     with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return pq.ParquetFile(f).metadata.num_rows
+        footer = pq.ParquetFile(f)
+        return footer.metadata.num_rows, footer.schema_arrow
+
+
+def parquet_rows(uri: str) -> int:
+    """Row count from a Parquet file's footer."""
+    return parquet_footer(uri)[0]
 
 
 @contextlib.contextmanager
