@@ -1,0 +1,49 @@
+"""The bytes a run writes, pinned: a change that alters any file of a corpus fails here.
+
+A refactoring must leave every file identical. A deliberate change of output (a new field,
+a better encoder setting) rewrites the digests with ``KINEFAKE_WRITE_GOLDEN=1 pytest
+tests/pipelines/test_golden.py`` and says why in its commit. The inputs come from the
+in-memory object store, so their recorded URIs (``kfmem://golden/...``) are the same on every
+machine and in every temporary folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from pipelines.cli import main
+from tests.conftest import face
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "corpus.sha256"
+CLIPS = ("LivePortrait__d0", "first-order-model__08", "Talking-Face_PC-AVS__741400163")
+
+
+def digests(root: Path) -> str:
+    """``sha256  relative/path`` for every file under ``root``, sorted by path."""
+    lines = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(root)}"
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_generate_and_audit_write_the_pinned_bytes(faces, tmp_path):
+    from tests.object_store import OBJECTS
+
+    OBJECTS.clear()
+    for name in CLIPS:
+        OBJECTS[f"kfmem://golden/{name}.mp4"] = face(faces, name).read_bytes()
+    out = tmp_path / "out"
+    flags = ["-q", "--max-clips-per-video", "1"]
+    assert main(["generate", "--input", "kfmem://golden", "--output", str(out), *flags]) == 0
+    assert main(["audit", str(out)]) == 0
+    OBJECTS.clear()
+    written = digests(out)
+    if os.environ.get("KINEFAKE_WRITE_GOLDEN") == "1":
+        GOLDEN.write_text(written)
+    expected = GOLDEN.read_text()
+    assert written.count("\n") > 20  # tables, tars, card, manifest, audit page and its assets
+    assert written == expected, f"corpus bytes changed; the new digests:\n{written}"
