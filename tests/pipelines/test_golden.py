@@ -21,9 +21,10 @@ CLIPS = ("LivePortrait__d0", "first-order-model__08", "Talking-Face_PC-AVS__7414
 
 
 def digests(root: Path) -> str:
-    """``sha256  relative/path`` for every file under ``root``, sorted by path."""
+    """``sha256  relative/path`` for every file under ``root``, sorted by path; the audit page
+    names the folder it describes, so ``root`` itself is read as ``OUT``."""
     lines = [
-        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(root)}"
+        f"{hashlib.sha256(path.read_bytes().replace(str(root).encode(), b'OUT')).hexdigest()}  {path.relative_to(root)}"
         for path in sorted(root.rglob("*"))
         if path.is_file()
     ]
