@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from bench import audit, bases, e2e, generate, landmarks, learnability, memory, perturb, render, scaling, video
-from synth.threads import one_thread_per_library
+from kinefake.synth.threads import one_thread_per_library
 
 STAGES = {
     "video": video.run,

@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.audit import run as audit
-from pipelines.generate import run as generate
-from schemas.layout import shard_name
+from kinefake.corpus.audit import run as audit
+from kinefake.pipelines.generate import run as generate
+from kinefake.schemas.layout import shard_name
 
 SIZES = (100, 1_000, 10_000)
 VIDEOS = ("LivePortrait__d0", "first-order", "SadTalker__WDA_A", "spectre__00002")

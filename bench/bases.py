@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.bases.fit import evaluate, fit, shapes_by_video, split_videos
-from synth.bases.io import load_bases
-from synth.bases.metrics import coupling
-from synth.bases.model import REGION_NAMES, TrainConfig
+from kinefake.synth.bases.fit import evaluate, fit, shapes_by_video, split_videos
+from kinefake.synth.bases.model import REGION_NAMES, TrainConfig
+from kinefake.synth.bases.quality import coupling
+from kinefake.synth.bases.storage import load_bases
 
 WORK = Path("build/bases-landmarks")
 
 
 def _landmark_table(clips: list[Path]):
-    from pipelines import generate
-    from pipelines.fit_bases import read_landmarks
+    from kinefake.pipelines import generate
+    from kinefake.pipelines.fit_bases import read_landmarks
 
     if not list(WORK.glob("parquet/landmarks/*.parquet")):
         folder = os.path.relpath(clips[0].parent)

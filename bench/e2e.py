@@ -1,4 +1,4 @@
-"""End to end, one process: :func:`synth.synthesize.synthesize_group` on real clips.
+"""End to end, one process: :func:`kinefake.synth.donor_group.synthesize_group` on real clips.
 
 What one Beam worker process does per donor group (without Beam's own overhead): decode
 each clip, landmarks (MediaPipe), crops, then the real sample and one pseudo-fake of each
@@ -24,13 +24,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from synth.bases.io import load_bases
-from synth.errors import Rejected
-from synth.landmarks import make_backend
-from synth.samples import SampleConfig
-from synth.shard import local_input, plan_clips
-from synth.synthesize import DONOR_GROUP, Bases, Failed, SynthConfig, VideoReader, synthesize_group
-from synth.video import probe
+from kinefake.errors import Rejected
+from kinefake.synth.bases.storage import load_bases
+from kinefake.synth.clip_samples import SampleConfig
+from kinefake.synth.donor_group import DONOR_GROUP, Bases, Failed, SynthConfig, VideoReader, synthesize_group
+from kinefake.synth.landmarks import make_backend
+from kinefake.synth.sharding import local_input, plan_clips
+from kinefake.synth.video import probe
 
 CLIP_FRAMES = 32
 CLIPS_PER_VIDEO = 3

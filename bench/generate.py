@@ -7,8 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.fs import read_columns
-from pipelines.generate import run as generate
+from kinefake.fs import read_columns
+from kinefake.pipelines.generate import run as generate
 
 CLIPS_PER_VIDEO = 3
 

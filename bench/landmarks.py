@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import table
-from synth.errors import Rejected
-from synth.landmarks import extract_landmarks, make_backend
-from synth.landmarks.extract import describe_track
-from synth.landmarks.layout import to_ibug68
-from synth.landmarks.smooth import lag_frames, mouth_opening
-from synth.landmarks.track import track_clip
-from synth.video import probe, read_frames
+from kinefake.errors import Rejected
+from kinefake.synth.landmarks import extract_landmarks, make_backend
+from kinefake.synth.landmarks.extract import describe_track
+from kinefake.synth.landmarks.regions import to_ibug68
+from kinefake.synth.landmarks.smooth import lag_frames, mouth_opening
+from kinefake.synth.landmarks.track import track_clip
+from kinefake.synth.video import probe, read_frames
 
 FRAMES = 64
 SIZES = {"256x256": (256, 256), "512x512": (512, 512), "1920x1080": (1920, 1080)}

@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.evaluate import run as evaluate
-from pipelines.generate import run as generate
+from kinefake.corpus.evaluate import run as evaluate
+from kinefake.pipelines.generate import run as generate
 
 DETECTORS = ("pixel", "kinematic", "kinematic_paired")
 FOLDS = 5
@@ -162,11 +162,11 @@ def sharpness_reference(corpus: Path) -> dict[str, dict[str, float | None]]:
     :func:`face_sharpness` per control level, over every clip (``all``), and over the clips
     whose crop is an upscale of its source (``upscaled``: the face box is smaller than the
     crop, so the crop holds no detail at the scale of a sub-pixel blur) and the others."""
-    from pipelines.corpus import iter_samples
-    from schemas.sample import LABEL, MP4
-    from synth.detectors.metrics import auroc
-    from synth.io import decode_mp4
-    from synth.perturb.policy import report_name
+    from kinefake.corpus.contents import iter_samples
+    from kinefake.corpus.detectors.scoring import auroc
+    from kinefake.corpus.reader import decode_mp4
+    from kinefake.schemas.members import LABEL, MP4
+    from kinefake.synth.perturb.policy import report_name
 
     rows = []
     for sample in iter_samples(str(corpus)):

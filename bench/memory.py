@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synth.video import encode_mp4, iter_frames, probe
+from kinefake.synth.video import encode_mp4, iter_frames, probe
 
 SIZES = [(512, 512), (1920, 1080), (3840, 2160), (7680, 4320)]
 #: Frames per input: two clips of the default 32 frames plus a few, so that a worker holds
@@ -49,14 +49,14 @@ def _grey(size: tuple[int, int]) -> Iterator[np.ndarray]:
         yield frame
 
 
-#: Runs ``python -m pipelines.generate ARGS`` and writes the process's peak RSS on exit.
+#: Runs ``python -m kinefake.pipelines.generate ARGS`` and writes the process's peak RSS on exit.
 _GENERATE_REPORTING_PEAK = """
 import atexit, runpy, sys
 def peak():
     status = open("/proc/self/status").read().splitlines()
     sys.stderr.write("\\n" + next(line for line in status if line.startswith("VmHWM")) + "\\n")
 atexit.register(peak)
-runpy.run_module("pipelines.generate", run_name="__main__")
+runpy.run_module("kinefake.pipelines.generate", run_name="__main__")
 """
 
 

@@ -2,7 +2,7 @@
 
 For every tracked clip (up to two 32-frame clips per video) and operator, a few samples
 are drawn with the default policy (that operator only) and measured
-(:func:`synth.perturb.measure.operator_table`).
+(:func:`kinefake.synth.perturb.measure.operator_table`).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.report import tracked_clips
-from synth.bases.io import load_bases
-from synth.landmarks import make_backend
-from synth.perturb.measure import operator_table
-from synth.perturb.motion import ClipMotion
+from kinefake.synth.bases.storage import load_bases
+from kinefake.synth.landmarks import make_backend
+from kinefake.synth.perturb.measure import operator_table
+from kinefake.synth.perturb.motion import ClipMotion
 
 CLIP = 32
 SAMPLES = 3

@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import table, tracked_clips
-from synth.bases.io import load_bases
-from synth.errors import Rejected
-from synth.landmarks import extract_landmarks, make_backend
-from synth.perturb.motion import ClipMotion
-from synth.perturb.policy import PerturbPolicy, sample_perturbation
-from synth.render.clip import render_clip
-from synth.render.crop import crop_boxes, crop_frame, to_crop
-from synth.render.mesh import pixel_mesh
-from synth.render.warp import DegenerateMesh, warp_frame
-from synth.validate import brow_lift, check_flow, check_render
+from kinefake.corpus.render_checks import brow_lift, check_flow, check_render
+from kinefake.errors import Rejected
+from kinefake.synth.bases.storage import load_bases
+from kinefake.synth.landmarks import extract_landmarks, make_backend
+from kinefake.synth.perturb.motion import ClipMotion
+from kinefake.synth.perturb.policy import PerturbPolicy, sample_perturbation
+from kinefake.synth.render.clip import render_clip
+from kinefake.synth.render.crop import crop_boxes, crop_frame, to_crop
+from kinefake.synth.render.mesh import pixel_mesh
+from kinefake.synth.render.warp import DegenerateMesh, warp_frame
 
 FRAMES = 32
 

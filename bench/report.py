@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.errors import Rejected
-from synth.landmarks import extract_landmarks
-from synth.video import probe, read_frames
+from kinefake.errors import Rejected
+from kinefake.synth.landmarks import extract_landmarks
+from kinefake.synth.video import probe, read_frames
 
 
 def timed(fn: Callable[[], int], repeat: int = 3) -> tuple[float, int]:

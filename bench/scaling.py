@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.corpus import read_table
-from synth.video import encode_mp4, iter_frames, probe
+from kinefake.corpus.contents import read_table
+from kinefake.synth.video import encode_mp4, iter_frames, probe
 
 WORKERS = (1, 2)
 #: One thread of work per worker (how workers scale), then the defaults (decode ahead, two
@@ -59,7 +59,7 @@ def generate_seconds(listing: Path, out: Path, flags: list[str], workers: int) -
     argv = ["generate", "--input", str(listing), "--output", str(out), "-q", *flags]
     argv += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
     start, cpu = time.perf_counter(), _children_cpu()
-    command = [sys.executable, "-m", "pipelines.cli", *argv]
+    command = [sys.executable, "-m", "kinefake", *argv]
     done = subprocess.run(command, preexec_fn=_all_cores, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"kinefake {' '.join(argv)} exited {done.returncode}: {done.stderr}")

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from bench.report import table, timed
-from synth.video import iter_frames, probe, read_frames
+from kinefake.synth.video import iter_frames, probe, read_frames
 
 ENCODE_FRAMES = 64
 
@@ -22,7 +22,7 @@ def _decode(paths: list[Path], size: tuple[int, int] | None = None):
 
 
 def _encode(frames: list[np.ndarray], fps: list):
-    from synth.video import encode_mp4
+    from kinefake.synth.video import encode_mp4
 
     def go() -> int:
         for clip, rate in zip(frames, fps, strict=True):

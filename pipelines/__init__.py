@@ -1,7 +1,4 @@
-"""Thin Beam jobs wiring the Beam-free ``synth`` functions into stages."""
+"""The Beam jobs that write a corpus: ``generate`` and ``fit-bases``, their options and transforms.
 
-import warnings
-
-# Google's client libraries (Beam's gcp extra) warn at every import that Python 3.11 will
-# reach its end of life in 2027; that says nothing about a kinefake run.
-warnings.filterwarnings("ignore", message=r"You are using a Python version \(3\.11", category=FutureWarning)
+Thin wiring: each transform calls Beam-free :mod:`kinefake.synth` functions.
+"""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
-from schemas.common import description
-from schemas.layout import SHARDS, TABLE_FOLDERS
-from schemas.sample import LABEL_TYPE, MASK_ARRAYS, MEMBERS
+from kinefake.schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
+from kinefake.schemas.common import description
+from kinefake.schemas.layout import SHARDS, TABLE_FOLDERS
+from kinefake.schemas.members import LABEL_TYPE, MASK_ARRAYS, MEMBERS
 
 #: First line of the body: marks a card kinefake wrote (and may replace on a re-run).
 MARKER = "<!-- written by kinefake with manifest.json; a re-run replaces this file -->"
@@ -57,7 +57,7 @@ def dataset_card(manifest: dict) -> str:
         "",
         'Load: `datasets.load_dataset(OUT)` (the samples table; `name="webdataset"` for the samples '
         "themselves), `pyarrow.dataset.dataset(OUT/parquet/samples)`, or `webdataset.WebDataset(tars)` "
-        "with `synth.io.decode_sample`.",
+        "with `kinefake.corpus.reader.decode_sample`.",
         "",
         "## Members of a WebDataset sample",
         "",

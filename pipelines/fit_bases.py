@@ -15,11 +15,13 @@ import posixpath
 
 import pyarrow as pa
 
-from pipelines.fs import list_files, read_columns, write_atomic
-from schemas.layout import table_glob
-from synth.bases.fit import KINDS, fit_from_table
-from synth.bases.io import bases_bytes
-from synth.bases.model import TrainConfig
+from kinefake.fs import list_files, read_columns, write_atomic
+from kinefake.pipelines import generate
+from kinefake.pipelines.output import OutputConflict
+from kinefake.schemas.layout import table_glob
+from kinefake.synth.bases.fit import KINDS, fit_from_table
+from kinefake.synth.bases.model import TrainConfig
+from kinefake.synth.bases.storage import bases_bytes
 
 LANDMARK_COLUMNS = ["video_id", "clip", "frame", "landmarks68"]
 
@@ -53,8 +55,6 @@ def run(argv: list[str]) -> dict:
     if not patterns:
         if "--input" not in beam_argv:
             raise ValueError("give --landmarks TABLES, or --input VIDEOS to extract landmarks first")
-        from pipelines import generate
-
         work = args.work_dir or f"{args.out}.landmarks"
         generate.run([*beam_argv, "--output", work, "--overwrite", "--landmarks-only"])
         patterns = [posixpath.join(work, table_glob("landmarks"))]
@@ -66,3 +66,20 @@ def run(argv: list[str]) -> dict:
     bases, info = fit_from_table(read_landmarks(patterns), args.kind, config, args.held_out_fraction)
     write_atomic(args.out, bases_bytes(bases, info))  # local or gs://
     return info
+
+
+def main(argv: list[str]) -> int:
+    """``kinefake fit-bases``: fit, save, and print one line of the model's figures."""
+    info = run(argv)
+    metrics = info["metrics"]
+    print(
+        f"{info['kind']} k={info['config']['k']}: {info['train_frames']} training frames from "
+        f"{len(info['train_videos'])} videos; held out {info['held_out_frames']} frames from "
+        f"{len(info['held_out_videos'])} videos: NME {metrics['held_out_nme_pct_iod']:.2f} % IOD, "
+        f"mean locality {metrics['mean_locality']:.2f}"
+    )
+    return 0
+
+
+#: Refused in one line besides :data:`kinefake.command.REFUSED`.
+REFUSED = (OutputConflict, ValueError)

@@ -1,6 +1,6 @@
 """``kinefake generate``: the main job, on DirectRunner by default or on Dataflow.
 
-python -m pipelines.generate --input 'videos/*.mp4' --output OUT [Beam options]
+python -m kinefake.pipelines.generate --input 'videos/*.mp4' --output OUT [Beam options]
 """
 
 from __future__ import annotations
@@ -10,40 +10,38 @@ import dataclasses
 import json
 import logging
 import os
+import sys
+import tempfile
+import time
 
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.runner import PipelineRunner
 
-from pipelines.fs import is_remote, local_copy
-from pipelines.interrupt import Interrupted, received
-from pipelines.lock import output_lock
-from pipelines.options import (
-    KinefakeOptions,
-    UsageError,
-    parse_options,
-    require,
-    synth_config,
-)
-from pipelines.output import (
-    OutputError,
+from kinefake.command import run_command
+from kinefake.errors import OutputError, UsageError, describe_os_error, storage_failure
+from kinefake.fs import is_remote, local_copy
+from kinefake.interrupt import Interrupted, received
+from kinefake.pipelines.lock import Locked, output_lock
+from kinefake.pipelines.options import KinefakeOptions, parse_options, print_flags, require, synth_config
+from kinefake.pipelines.output import (
+    OutputConflict,
     QuietStorageFailures,
     check_writable,
-    describe_os_error,
     prepare_output,
     remove_partial_run,
-    storage_failure,
     write_manifest,
 )
-from pipelines.samples import Synthesize, SynthesizeGroupFn
-from pipelines.shard import ShardVideos
-from pipelines.tables import WriteTable, table_file_count
-from schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, landmarks_table
-from schemas.layout import table_prefix
-from synth.bases.io import load_bases
-from synth.synthesize import Bases, SynthConfig
-from synth.video import working_size
+from kinefake.pipelines.progress import PROGRESS_PREFIX, Progress, remove_stale_progress, summary
+from kinefake.pipelines.shard_videos import ShardVideos
+from kinefake.pipelines.synthesize import Synthesize, SynthesizeGroupFn
+from kinefake.pipelines.tables import WriteTable, table_file_count
+from kinefake.schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, landmarks_table
+from kinefake.schemas.layout import table_prefix
+from kinefake.synth.bases.storage import load_bases
+from kinefake.synth.donor_group import Bases, SynthConfig
+from kinefake.synth.video import working_size
 
 
 def bases_summary(path: str | None) -> dict:
@@ -170,7 +168,7 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
 
     Args:
         progress: a local folder where workers of a local run report each group they finish
-            (:class:`pipelines.console.Progress`); ignored on a remote runner.
+            (:class:`kinefake.pipelines.progress.Progress`); ignored on a remote runner.
     """
     options, opts = parse_options(argv)
     require(opts, "input", "output")
@@ -214,10 +212,34 @@ def run_pipeline(pipeline: beam.Pipeline, opts: KinefakeOptions, synth: SynthCon
         logging.getLogger("apache_beam.runners.common").removeFilter(quiet)
 
 
+def main(argv: list[str]) -> int:
+    """``kinefake generate``: a progress line while it runs (not with ``-q``), a last block;
+    exit status 1 when every input was rejected."""
+    if "--help" in argv or "-h" in argv:
+        print_flags("kinefake generate", "Shard input videos and write the corpus; Beam flags pass through.")
+        return 0
+    quiet = "-q" in argv or "--quiet" in argv
+    argv = [a for a in argv if a not in ("-q", "--quiet")]
+    start = time.perf_counter()
+    remove_stale_progress()
+    with (
+        tempfile.TemporaryDirectory(prefix=f"{PROGRESS_PREFIX}{os.getpid()}-") as folder,
+        contextlib.nullcontext() if quiet else Progress(folder),
+    ):
+        manifest = run(argv, progress=folder)
+    counts = manifest["counts"]
+    if not quiet:
+        print(summary(manifest, parse_options(argv)[1].output, time.perf_counter() - start))
+    what = "clips_with_landmarks" if manifest["config"]["landmarks_only"] else "samples"
+    if not counts[what]:
+        print(f"kinefake generate: no {what}: every input was rejected ({counts['rejects']} rejects)", file=sys.stderr)
+        return 1
+    return 0
+
+
+#: Refused in one line besides :data:`kinefake.command.REFUSED`.
+REFUSED = (OutputConflict, Locked, ValueError, FileNotFoundError)
+
 if __name__ == "__main__":
-    import sys
-
-    from pipelines.cli import main
-
     logging.getLogger().setLevel(logging.INFO)
-    sys.exit(main(["generate", *sys.argv[1:]]))
+    sys.exit(run_command("generate", main, sys.argv[1:], REFUSED))

@@ -22,8 +22,8 @@ from collections.abc import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.fs import is_remote, read_bytes, write_atomic
-from schemas.layout import LOCK
+from kinefake.fs import is_remote, read_bytes, write_atomic
+from kinefake.schemas.layout import LOCK
 
 #: An unreadable lock file (its writer died between creating and filling it) older than
 #: this many seconds is stale.

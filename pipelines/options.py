@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import math
 import sys
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from synth.landmarks import BACKENDS, GateConfig, TrackConfig
-from synth.perturb.policy import PerturbPolicy
-from synth.samples import INTERPOLATIONS, PRESETS, SampleConfig
-from synth.synthesize import SynthConfig
-from synth.video import DEFAULT_TIMEOUT_S
+from kinefake.errors import UsageError
+from kinefake.synth.clip_samples import INTERPOLATIONS, PRESETS, SampleConfig
+from kinefake.synth.donor_group import SynthConfig
+from kinefake.synth.landmarks import BACKENDS, GateConfig, TrackConfig
+from kinefake.synth.perturb.policy import PerturbPolicy
+from kinefake.synth.video import DEFAULT_TIMEOUT_S
 
 
 class KinefakeOptions(PipelineOptions):
@@ -182,10 +184,6 @@ class KinefakeOptions(PipelineOptions):
         )
 
 
-class UsageError(Exception):
-    """A flag is missing or out of range; the message says which and what was given."""
-
-
 def require(opts: KinefakeOptions, *names: str) -> None:
     """Raise :class:`UsageError` naming the first of ``names`` (attribute names) not set."""
     for name in names:
@@ -257,12 +255,12 @@ def gate_config(opts: KinefakeOptions):
 
 
 def perturb_policy(opts: KinefakeOptions):
-    """The :class:`~synth.perturb.policy.PerturbPolicy` the flags describe.
+    """The :class:`~kinefake.synth.perturb.policy.PerturbPolicy` the flags describe.
 
     Raises:
         UsageError: an unknown operator, or strengths out of order or negative.
     """
-    from synth.perturb.policy import operator_names
+    from kinefake.synth.perturb.policy import operator_names
 
     names = [n.strip() for n in opts.operators.split(",") if n.strip()]
     unknown = sorted(set(names) - set(operator_names()))
@@ -296,7 +294,7 @@ def _levels(flag: str, text: str) -> tuple[float, ...]:
 
 
 def sample_config(opts: KinefakeOptions):
-    """The :class:`~synth.samples.SampleConfig` the flags describe.
+    """The :class:`~kinefake.synth.clip_samples.SampleConfig` the flags describe.
 
     Raises:
         UsageError: a value out of range.
@@ -327,3 +325,10 @@ def synth_config(opts: KinefakeOptions) -> SynthConfig:
         decode_ahead=opts.decode_ahead,
         sample_threads=opts.sample_threads,
     )
+
+
+def print_flags(prog: str, description: str) -> None:
+    """``--help`` of a Beam job: every kinefake flag (Beam's own pass through)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    KinefakeOptions._add_argparse_args(parser)
+    parser.print_help()

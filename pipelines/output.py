@@ -2,7 +2,7 @@
 
 A run owns ``OUT/manifest.json``, the folders ``webdataset/``, ``parquet/``, ``rejects/``
 and what ``kinefake validate`` wrote about the previous corpus (``validate.json``,
-``validate/*.png``); see :mod:`schemas.layout`. It deletes only files it wrote: names
+``validate/*.png``); see :mod:`kinefake.schemas.layout`. It deletes only files it wrote: names
 listed in the previous manifest or matching its own patterns. Anything else in those
 folders is the user's, and the run is refused before any work rather than delete it;
 files elsewhere under ``OUT`` are never looked at. ``manifest.json`` is written only after
@@ -12,7 +12,6 @@ every shard is complete, so its presence marks a finished run.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import logging
 import os
@@ -24,9 +23,10 @@ from collections import Counter
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.card import dataset_card, is_kinefake_card
-from pipelines.corpus import table_files
-from pipelines.fs import (
+from kinefake import __version__
+from kinefake.corpus.contents import table_files
+from kinefake.errors import OutputError, describe_os_error, storage_failure
+from kinefake.fs import (
     is_remote,
     list_entries,
     list_files,
@@ -36,9 +36,9 @@ from pipelines.fs import (
     sha256_of,
     write_atomic,
 )
-from schemas import SCHEMA_VERSION, FileRecord
-from schemas.layout import AUDIT, CARD, MANIFEST, SHARDS, TABLE_FOLDERS, VALIDATE, VALIDATE_PLOTS, is_owned
-from synth import __version__
+from kinefake.pipelines.card import dataset_card, is_kinefake_card
+from kinefake.schemas import SCHEMA_VERSION, FileRecord
+from kinefake.schemas.layout import AUDIT, CARD, MANIFEST, SHARDS, TABLE_FOLDERS, VALIDATE, VALIDATE_PLOTS, is_owned
 
 #: Folders a run writes into (and checks for files that are not its own).
 OWNED_FOLDERS = (SHARDS, "parquet", TABLE_FOLDERS["rejects"], VALIDATE_PLOTS, AUDIT)
@@ -51,47 +51,8 @@ class OutputConflict(Exception):
     kinefake did not write."""
 
 
-class OutputError(Exception):
-    """The output folder cannot be written (read-only, under a file, full, over a size limit)."""
-
-
 def _join(out: str, *parts: str) -> str:
     return posixpath.join(out.rstrip("/"), *parts)
-
-
-def describe_os_error(exc: BaseException) -> str:
-    """One line for an I/O failure, also when Beam wraps it (``BeamIOError``)."""
-    if isinstance(exc, BeamIOError) and exc.exception_details:
-        exc = next(iter(exc.exception_details.values()))
-    if isinstance(exc, OSError) and exc.errno is not None:
-        hint = {errno.ENOSPC: " (disk full)", errno.EFBIG: " (file size limit, see ulimit -f)"}.get(exc.errno, "")
-        where = f": {exc.filename}" if exc.filename else ""
-        return f"{exc.strerror}{hint}{where}"
-    return str(exc)
-
-
-#: I/O failures that say the output cannot take the corpus, not that the code is wrong.
-STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
-
-
-def storage_failure(exc: BaseException) -> OSError | None:
-    """The storage error (disk full, file size limit, read-only, permission) behind ``exc``,
-    if any. Beam re-raises a worker's exception as another type with the original in its
-    message (``RuntimeError: OSError: [Errno 28] No space left on device [while running
-    ...]``), and Rust libraries write ``File too large (os error 27)``, so the message is read too."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
-            return exc
-        match = re.search(r"\[Errno (\d+)\] ([^\[\]:]+)", str(exc))
-        if match and int(match.group(1)) in STORAGE_ERRNOS:
-            return OSError(int(match.group(1)), match.group(2).strip())
-        match = re.search(r"([^:]+) \(os error (\d+)\)", str(exc))  # Rust's form (safetensors)
-        if match and int(match.group(2)) in STORAGE_ERRNOS:
-            return OSError(int(match.group(2)), match.group(1).strip())
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 class QuietStorageFailures(logging.Filter):

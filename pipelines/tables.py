@@ -19,9 +19,9 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.fs import write_atomic
-from schemas import FileRecord
-from schemas.layout import SHARD_TEMPLATE
+from kinefake.fs import write_atomic
+from kinefake.schemas import FileRecord
+from kinefake.schemas.layout import SHARD_TEMPLATE
 
 #: Clips whose rows share one file of the clips, samples and landmarks tables, on average.
 CLIPS_PER_TABLE_FILE = 4096
@@ -75,7 +75,8 @@ class WriteTable(beam.PTransform):
 
     Args:
         out: the output folder.
-        prefix: path prefix relative to ``out``, e.g. ``rejects/rejects`` (:func:`schemas.layout.table_prefix`).
+        prefix: path prefix relative to ``out``, e.g. ``rejects/rejects``
+            (:func:`~kinefake.schemas.layout.table_prefix`).
         schema: the table's schema from ``schemas``.
         sort_key: row -> its sort key (default :func:`record_order`).
         to_table: ``(sorted rows, schema)`` -> ``pa.Table`` (default: record dataclasses, one row each).

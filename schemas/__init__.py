@@ -5,13 +5,13 @@ dataclasses and writes tables with the schemas, so a renamed field is a one-line
 ``SCHEMA_VERSION`` is stored in each table's metadata and in ``manifest.json``.
 """
 
-from schemas.clips import CLIP_SCHEMA, ClipRecord
-from schemas.common import SCHEMA_VERSION
-from schemas.files import FILE_SCHEMA, FileRecord
-from schemas.inputs import InputRecord
-from schemas.landmarks import LANDMARK_SCHEMA, ClipLandmarks, landmarks_table, read_clip_landmarks
-from schemas.rejects import REJECT_SCHEMA, RejectRecord
-from schemas.samples import SAMPLE_SCHEMA, SampleRecord
+from kinefake.schemas.clips import CLIP_SCHEMA, ClipRecord
+from kinefake.schemas.common import SCHEMA_VERSION
+from kinefake.schemas.files import FILE_SCHEMA, FileRecord
+from kinefake.schemas.inputs import InputRecord
+from kinefake.schemas.landmarks import LANDMARK_SCHEMA, ClipLandmarks, landmarks_table, read_clip_landmarks
+from kinefake.schemas.rejects import REJECT_SCHEMA, RejectRecord
+from kinefake.schemas.samples import SAMPLE_SCHEMA, SampleRecord
 
 __all__ = [
     "CLIP_SCHEMA",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from schemas.common import with_version
+from kinefake.schemas.common import with_version
 
 CLIP_SCHEMA = with_version(
     pa.schema(
@@ -40,7 +40,7 @@ class ClipRecord:
     lets a worker seek instead of decoding from the start; None when the stream has none.
     ``width``/``height`` are the displayed size after ``rotation``; ``video_frames`` is
     the whole video's frame count; ``stream`` the index of the video stream read (the
-    default one, else the largest: :func:`synth.video.video_stream`).
+    default one, else the largest: :func:`kinefake.synth.video.video_stream`).
     """
 
     video_id: str

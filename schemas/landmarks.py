@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from schemas.common import with_version
+from kinefake.schemas.common import with_version
 
 LANDMARK_SCHEMA = with_version(
     pa.schema(

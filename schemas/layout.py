@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 MANIFEST = "manifest.json"
-#: Held by a running ``generate`` (:mod:`pipelines.lock`); never in a finished corpus.
+#: Held by a running ``generate`` (:mod:`kinefake.pipelines.lock`); never in a finished corpus.
 LOCK = ".kinefake-lock"
 CARD = "README.md"
 SHARDS = "webdataset"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from schemas.common import with_version
+from kinefake.schemas.common import with_version
 
 REJECT_SCHEMA = with_version(
     pa.schema(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from schemas.common import described, with_version
+from kinefake.schemas.common import described, with_version
 
 SAMPLE_SCHEMA = with_version(
     pa.schema(

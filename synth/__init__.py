@@ -1,6 +1,4 @@
-"""kinefake's library: video I/O, landmarks, motion bases, perturbation, rendering, masks.
+"""kinefake's library: video I/O, landmarks, motion bases, perturbation, rendering, samples.
 
-Plain Python with numpy/torch/OpenCV; no Beam imports (those live in ``pipelines``).
+Plain Python with numpy/torch/OpenCV; no Beam imports (those live in :mod:`kinefake.pipelines`).
 """
-
-__version__ = "0.1.0"

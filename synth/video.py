@@ -3,7 +3,7 @@
 No shell and no external binary is involved: PyAV links FFmpeg's libraries, so a hostile
 file name cannot inject a command. Every long-running loop checks a wall-clock deadline,
 so a pathological input costs at most ``timeout_s`` seconds of a worker before it becomes
-a :class:`~synth.errors.Rejected` ("decode timeout").
+a :class:`~kinefake.errors.Rejected` ("decode timeout").
 
 Frames are RGB uint8 ``(H, W, 3)``, upright: rotation metadata (display matrix) is applied
 on decode, and :class:`VideoInfo` reports the displayed width and height.
@@ -29,7 +29,7 @@ import av
 import cv2
 import numpy as np
 
-from synth.errors import Rejected
+from kinefake.errors import Rejected
 
 Source = str | os.PathLike | BinaryIO
 

@@ -45,14 +45,14 @@ def faces() -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def mediapipe_backend():
     """One MediaPipe backend per session (models load once)."""
-    from synth.landmarks import make_backend
+    from kinefake.synth.landmarks import make_backend
 
     return make_backend("mediapipe")
 
 
 @pytest.fixture(scope="session")
 def dlib_backend():
-    from synth.landmarks import make_backend
+    from kinefake.synth.landmarks import make_backend
 
     return make_backend("dlib")
 
@@ -69,7 +69,7 @@ def local_pipeline():
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.testing.test_pipeline import TestPipeline
 
-    from pipelines.generate import pipeline_runner
+    from kinefake.pipelines.generate import pipeline_runner
 
     options = PipelineOptions([])
     return TestPipeline(runner=pipeline_runner(options), options=options)

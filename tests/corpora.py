@@ -9,7 +9,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from pipelines.generate import run as generate
+from kinefake.pipelines.generate import run as generate
 from tests.conftest import face
 
 VIDEOS = ("LivePortrait__d0", "LivePortrait__d3", "LivePortrait__d13", "SadTalker__WDA_A", "SadTalker__WDA_B",

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from synth.video import encode_mp4
+from kinefake.synth.video import encode_mp4
 
 
 def remux_with_rotation(src: Path, dst: Path, degrees: int) -> Path:
@@ -149,7 +149,7 @@ def write_variable_rate(dst: Path, gaps_ms: list[int], size: tuple[int, int] = (
 def write_two_streams(dst: Path, source: Path, frames: int = 40) -> Path:
     """An MP4 with a small grey video as stream 0 and ``source``'s first ``frames`` frames as
     stream 1, marked default (the one players show)."""
-    from synth.video import probe, read_frames
+    from kinefake.synth.video import probe, read_frames
 
     info = probe(source)
     pictures = read_frames(source, 0, frames)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import shutil
 import subprocess
@@ -39,8 +38,9 @@ def test_the_worker_image_pins_beam_python_and_cpu_torch_as_pyproject_does():
 def test_generate_workers_do_not_import_torch():
     # What a generate worker unpickles and runs; torch (and webdataset, which imports it) stay out.
     code = (
-        "import sys, pipelines.cli, pipelines.generate, pipelines.samples, pipelines.tables, synth.synthesize\n"
-        "from synth.bases.io import load_bases; load_bases()\n"
+        "import sys, kinefake.cli, kinefake.pipelines.generate, kinefake.pipelines.synthesize\n"
+        "import kinefake.pipelines.tables, kinefake.synth.donor_group\n"
+        "from kinefake.synth.bases.storage import load_bases; load_bases()\n"
         "print(sorted(m for m in ('torch', 'webdataset') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
@@ -60,7 +60,13 @@ def test_the_wheel_the_image_installs_holds_every_file_of_the_packages(tmp_path)
     subprocess.run([*command, str(source)], capture_output=True, check=True)
     (wheel,) = tmp_path.glob("kinefake-*.whl")
     shipped = {n for n in zipfile.ZipFile(wheel).namelist() if ".dist-info/" not in n}
-    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
-    packages = {n for n in tracked if "/" in n and any(fnmatch.fnmatch(n.split("/")[0], p) for p in include)}
-    assert shipped == packages
-    assert "synth/models/bases_default.safetensors" in shipped
+    assert {n.split("/")[0] for n in shipped} == {"kinefake"}  # one import name, nothing else at the top
+    folders = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    expected = {
+        f"{package.replace('.', '/')}/{name.removeprefix(folder + '/')}"
+        for package, folder in folders.items()
+        for name in tracked
+        if name.startswith(folder + "/") and "/tests/" not in name
+    }
+    assert shipped == expected  # every tracked file of every package folder, models included
+    assert "kinefake/synth/models/bases_default.safetensors" in shipped

@@ -31,7 +31,7 @@ import dlib
 import mediapipe as mp
 import numpy as np
 
-from synth.video import probe, read_frames
+from kinefake.synth.video import probe, read_frames
 
 FRAMES_PER_CLIP = 60
 RIGHT_EYE = sorted({i for e in mp.solutions.face_mesh_connections.FACEMESH_RIGHT_EYE for i in e})

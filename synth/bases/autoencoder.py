@@ -1,4 +1,4 @@
-"""The regional autoencoder's training (see :mod:`synth.bases.model`): the one place torch is
+"""The regional autoencoder's training (see :mod:`kinefake.synth.bases.model`): the one place torch is
 needed to make motion bases, so jobs that only use a saved model never import it."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from synth.bases.model import LinearBases, TrainConfig, _with_std, fit_pca, region_matrix
+from kinefake.synth.bases.model import LinearBases, TrainConfig, _with_std, fit_pca, region_matrix
 
 
 def _reconstruct(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

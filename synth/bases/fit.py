@@ -8,9 +8,9 @@ import hashlib
 import numpy as np
 import pyarrow as pa
 
-from synth.bases.metrics import coupling, locality, nme
-from synth.bases.model import REGION_NAMES, LinearBases, TrainConfig, fit_pca
-from synth.bases.normalize import normalize
+from kinefake.synth.bases.model import REGION_NAMES, LinearBases, TrainConfig, fit_pca
+from kinefake.synth.bases.normalize import normalize
+from kinefake.synth.bases.quality import coupling, locality, nme
 
 KINDS = ("autoencoder", "pca")
 
@@ -44,7 +44,7 @@ def fit(kind: str, train: np.ndarray, config: TrainConfig) -> LinearBases:
     if kind == "pca":
         return fit_pca(train, config.k)
     if kind == "autoencoder":
-        from synth.bases.autoencoder import fit_autoencoder  # torch only when training one
+        from kinefake.synth.bases.autoencoder import fit_autoencoder  # torch only when training one
 
         return fit_autoencoder(train, config)
     raise ValueError(f"expected kind in {KINDS}, got {kind!r}")

@@ -7,7 +7,7 @@ how the components are learned:
 
 - **PCA** (:func:`fit_pca`): the best k-dimensional linear subspace for reconstruction;
   its components are global (a "smile" component also moves the brows and the jaw).
-- **Regional autoencoder** (:mod:`synth.bases.autoencoder`, the only part that needs torch): a
+- **Regional autoencoder** (:mod:`kinefake.synth.bases.autoencoder`, the only part that needs torch): a
   linear decoder whose columns are the bases, kept unit-norm, and a tied encoder that is
   the decoder's least-squares inverse. The loss is reconstruction error plus a group
   penalty ``locality * sum_j sum_r sqrt(E_rj)`` on each basis's share of displacement
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.landmarks.layout import IBUG68_REGIONS
+from kinefake.synth.landmarks.regions import IBUG68_REGIONS
 
 REGION_NAMES = tuple(IBUG68_REGIONS)
 

@@ -13,9 +13,9 @@ import functools
 
 import numpy as np
 
-from synth.geometry import apply_similarity, invert_similarity, similarity_params
-from synth.landmarks.layout import IBUG68
-from synth.landmarks.pose import layout_model
+from kinefake.synth.geometry import apply_similarity, invert_similarity, similarity_params
+from kinefake.synth.landmarks.pose import layout_model
+from kinefake.synth.landmarks.regions import IBUG68
 
 #: iBUG points that decide the alignment: jaw tops (0, 16), nose (27-35), eye corners.
 STABLE_IBUG68 = (0, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)

@@ -7,7 +7,7 @@
 
 A backend detects faces on a whole frame (:meth:`detect`) and fits landmarks inside a box
 (:meth:`fit`); tracking, primary-face choice and gates are the tracker's job
-(:mod:`synth.landmarks.track`). Backends hold model state: build one per worker and call
+(:mod:`kinefake.synth.landmarks.track`). Backends hold model state: build one per worker and call
 :meth:`reset` between clips.
 """
 
@@ -24,7 +24,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from synth.landmarks.layout import IBUG68, MESH478
+from kinefake.synth.landmarks.regions import IBUG68, MESH478
 
 #: Faces are detected on a copy whose longer side is at most this many pixels.
 DETECT_MAX_SIDE = 640

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from schemas.landmarks import ClipLandmarks
-from synth.errors import Rejected
-from synth.landmarks.backends import LandmarkBackend
-from synth.landmarks.layout import inter_ocular, to_ibug68
-from synth.landmarks.pose import camera_matrix, euler_degrees, solve_pose, visibility
-from synth.landmarks.smooth import rigid_jitter, smooth_points
-from synth.landmarks.track import Track, TrackConfig, points_box, track_clip
+from kinefake.errors import Rejected
+from kinefake.schemas.landmarks import ClipLandmarks
+from kinefake.synth.landmarks.backends import LandmarkBackend
+from kinefake.synth.landmarks.pose import camera_matrix, euler_degrees, solve_pose, visibility
+from kinefake.synth.landmarks.regions import inter_ocular, to_ibug68
+from kinefake.synth.landmarks.smooth import rigid_jitter, smooth_points
+from kinefake.synth.landmarks.track import Track, TrackConfig, points_box, track_clip
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from importlib import resources
 import cv2
 import numpy as np
 
-from synth.landmarks.layout import IBUG68, IBUG68_REGIONS, MESH478, MESH_TO_IBUG68
+from kinefake.synth.landmarks.regions import IBUG68, IBUG68_REGIONS, MESH478, MESH_TO_IBUG68
 
 #: iBUG points used for PnP: everything but the jaw contour, which is a silhouette that
 #: slides over the 3D face as the head turns rather than a fixed point on it.
@@ -31,7 +31,7 @@ HEAD_CENTRE = np.array([0.0, 0.6, 1.3], np.float32)
 @functools.cache
 def canonical_face() -> np.ndarray:
     """The canonical 3D mesh, ``(468, 3)`` float32, IOD units."""
-    with resources.files("synth.models").joinpath("canonical_face.npy").open("rb") as f:
+    with resources.files("kinefake.synth.models").joinpath("canonical_face.npy").open("rb") as f:
         return np.load(f)
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.errors import Rejected
-from synth.landmarks.backends import LandmarkBackend
-from synth.landmarks.layout import to_ibug68
-from synth.landmarks.smooth import smooth_points
-from synth.landmarks.track import fill_gaps
+from kinefake.errors import Rejected
+from kinefake.synth.landmarks.backends import LandmarkBackend
+from kinefake.synth.landmarks.regions import to_ibug68
+from kinefake.synth.landmarks.smooth import smooth_points
+from kinefake.synth.landmarks.track import fill_gaps
 
 #: A crop whose fit fails on more than this share of frames is not scored.
 MAX_LOST_SHARE = 0.25
@@ -40,7 +40,7 @@ def redetect_crops(
         backend: landmark backend (its tracking state is reset first).
         margin: crop side over the face's landmark box side (the corpus's ``--margin``).
         fps: frame rate, for the zero-phase smoothing every kinefake trajectory gets.
-        smooth: apply :func:`synth.landmarks.smooth.smooth_points` (as the generator does).
+        smooth: apply :func:`kinefake.synth.landmarks.smooth.smooth_points` (as the generator does).
 
     Returns:
         ``(T, 68, 2)`` float32 landmarks, x then y, crop pixels (lost frames interpolated),

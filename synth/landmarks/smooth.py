@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.geometry import apply_similarity, invert_similarity, similarity_params
-from synth.landmarks.layout import inter_ocular
+from kinefake.synth.geometry import apply_similarity, invert_similarity, similarity_params
+from kinefake.synth.landmarks.regions import inter_ocular
 
 #: Inner eye corners and nose bridge (iBUG indices): points that move least with expression.
 JITTER_POINTS = (39, 42, 27, 28, 29, 30)

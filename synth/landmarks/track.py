@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.errors import Rejected
-from synth.landmarks.backends import Detection, LandmarkBackend
+from kinefake.errors import Rejected
+from kinefake.synth.landmarks.backends import Detection, LandmarkBackend
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from schemas.sample import PARAM_FIELDS
-from synth.bases.model import REGION_NAMES
-from synth.geometry import turn_vectors
-from synth.perturb.motion import ClipMotion, RegionPair, region_displacement
-from synth.perturb.operators import OPERATORS
-from synth.perturb.schedule import envelope
-from synth.render.mesh import clip_triangles, flipped
+from kinefake.schemas.members import PARAM_FIELDS
+from kinefake.synth.bases.model import REGION_NAMES
+from kinefake.synth.geometry import turn_vectors
+from kinefake.synth.perturb.motion import ClipMotion, RegionPair, region_displacement
+from kinefake.synth.perturb.operators import OPERATORS
+from kinefake.synth.perturb.schedule import envelope
+from kinefake.synth.render.mesh import clip_triangles, flipped
 
 #: Each flip makes the strength this much smaller, at most ``MAX_REDUCTIONS`` times.
 REDUCTION = 0.7
@@ -21,7 +21,7 @@ MAX_REDUCTIONS = 6
 
 def label_params(drawn: dict) -> dict:
     """An operator's drawn values in the label's fixed ``params`` shape (every key of
-    :data:`schemas.sample.PARAM_FIELDS`, null where unused); ``_``-prefixed values stay private.
+    :data:`kinefake.schemas.members.PARAM_FIELDS`, null where unused); ``_``-prefixed values stay private.
 
     Raises:
         ValueError: a drawn value the contract has no field for.
@@ -42,7 +42,7 @@ class Perturbation:
             bit for bit, outside the active window and at strength 0).
         delta: ``(T, 68, 2)`` float64 displacement in canonical units (IOD).
         region_displacement: ``(T, R)`` float32 mean displacement per region, IOD, regions
-            in ``synth.bases.model.REGION_NAMES`` order.
+            in ``kinefake.synth.bases.model.REGION_NAMES`` order.
         label: JSON-serialisable description (operator, parameters, regions, window,
             strength, how it was capped or reduced, displacement summary).
     """
@@ -90,7 +90,7 @@ def perturb(
     Args:
         drawn: the operator's choices from ``OPERATORS[operator].draw`` (keys starting with
             ``_`` are left out of the label).
-        triangles: :func:`synth.render.mesh.clip_triangles` of ``motion.shapes`` (computed
+        triangles: :func:`kinefake.synth.render.mesh.clip_triangles` of ``motion.shapes`` (computed
             when not given; the policy passes it to avoid recomputing it for every draw).
 
     Returns:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import ks_2samp
 
-from synth.perturb.motion import REGION_MASKS, ClipMotion, region_speed
-from synth.perturb.operators import OPERATORS
-from synth.perturb.policy import PerturbPolicy, sample_perturbation
+from kinefake.synth.perturb.motion import REGION_MASKS, ClipMotion, region_speed
+from kinefake.synth.perturb.operators import OPERATORS
+from kinefake.synth.perturb.policy import PerturbPolicy, sample_perturbation
 
 
 def concordance(x: np.ndarray, y: np.ndarray) -> float:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.bases.metrics import coupling
-from synth.bases.model import REGION_NAMES, LinearBases
-from synth.bases.normalize import normalize
-from synth.landmarks.layout import IBUG68_REGIONS, PARTNER_REGIONS
+from kinefake.synth.bases.model import REGION_NAMES, LinearBases
+from kinefake.synth.bases.normalize import normalize
+from kinefake.synth.bases.quality import coupling
+from kinefake.synth.landmarks.regions import IBUG68_REGIONS, PARTNER_REGIONS
 
 REGION_MASKS = {name: np.isin(np.arange(68), idx) for name, idx in IBUG68_REGIONS.items()}
 

@@ -5,7 +5,7 @@ a gain, a donor) once per draw of a sample and returns them as the label's ``par
 (keys starting with ``_`` carry arrays the label leaves out, such as a donor's coefficients);
 ``apply(motion, pair, window, drawn)`` turns them into ``delta``, ``(T, 68, 2)`` in
 canonical units (IOD), non-zero only on ``pair.region``'s points, before the temporal
-envelope and strength scaling that :func:`synth.perturb.apply.perturb` applies. Keeping
+envelope and strength scaling that :func:`kinefake.synth.perturb.apply.perturb` applies. Keeping
 the two apart lets the policy try the same choices at every window position and place
 the window where the edit shows. Only the basis-explained part of the motion is edited;
 the residual (what the bases do not capture) is left in place, so an operator never adds
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.perturb.motion import REGION_MASKS, ClipMotion, RegionPair
+from kinefake.synth.perturb.motion import REGION_MASKS, ClipMotion, RegionPair
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from synth.bases.model import REGION_NAMES
-from synth.perturb.apply import Perturbation, natural_edit, perturb
-from synth.perturb.motion import ClipMotion, RegionPair, coupled_pairs
-from synth.perturb.operators import OPERATORS
-from synth.render.blend import BLEND, BLUR, FLICKER, ControlParams, control_mask, draw_blend
-from synth.render.mesh import clip_triangles
+from kinefake.synth.bases.model import REGION_NAMES
+from kinefake.synth.perturb.apply import Perturbation, natural_edit, perturb
+from kinefake.synth.perturb.motion import ClipMotion, RegionPair, coupled_pairs
+from kinefake.synth.perturb.operators import OPERATORS
+from kinefake.synth.render.blend import BLEND, BLUR, FLICKER, ControlParams, control_mask, draw_blend
+from kinefake.synth.render.mesh import clip_triangles
 
 #: A kinematic edit and a blend on the same clip.
 HYBRID = "hybrid"
@@ -93,7 +93,7 @@ class PerturbPolicy:
         jitter_sigma: jitter's per-frame noise, IOD.
         blend_ratio: range of the appearance family's blend weight (``blend`` and a hybrid's
             blend; drawn from SBI's set {0.25, 0.5, 0.75, 1, 1, 1} inside the range, see
-            :mod:`synth.render.blend`).
+            :mod:`kinefake.synth.render.blend`).
         blur_sigmas: the ``blur`` control's levels, pixels (one drawn per sample).
         flicker_greys: the ``flicker`` control's levels, grey levels (one drawn per sample).
         min_coupling: region pairs must share a basis with at least this energy share each.

@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, fields
 import cv2
 import numpy as np
 
-from schemas.sample import PARAM_FIELDS
-from synth.bases.model import REGION_NAMES
-from synth.landmarks.layout import IBUG68_REGIONS, inter_ocular
+from kinefake.schemas.members import PARAM_FIELDS
+from kinefake.synth.bases.model import REGION_NAMES
+from kinefake.synth.landmarks.regions import IBUG68_REGIONS, inter_ocular
 
 #: Operator name of the appearance family's one operator.
 BLEND = "blend"
@@ -98,7 +98,7 @@ class BlendParams:
     shift_iod: tuple[float, float]
 
     def to_label(self) -> dict:
-        """The label's ``params`` (every field of :data:`schemas.sample.PARAM_FIELDS`, null where unused)."""
+        """The label's ``params`` (every field of :data:`kinefake.schemas.members.PARAM_FIELDS`, null where unused)."""
         own = {k: _listed(v) for k, v in asdict(self).items() if k != "mask"}
         own.update(asdict(self.mask))
         return {k: own.get(k) for k in PARAM_FIELDS}

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.landmarks.layout import inter_ocular
-from synth.render.blend import BlendParams, blend_frames
-from synth.render.crop import crop_boxes, crop_frame, to_crop
-from synth.render.masks import patch_mask, pixel_mask
-from synth.render.mesh import Mesh, pixel_mesh
-from synth.render.warp import warp_frame
+from kinefake.synth.landmarks.regions import inter_ocular
+from kinefake.synth.render.blend import BlendParams, blend_frames
+from kinefake.synth.render.crop import crop_boxes, crop_frame, to_crop
+from kinefake.synth.render.masks import patch_mask, pixel_mask
+from kinefake.synth.render.mesh import Mesh, pixel_mesh
+from kinefake.synth.render.warp import warp_frame
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class RenderedClip:
         pixel: ``(T, S, S)`` uint8 soft mask of displacement magnitude.
         patch: ``(T, 14, 14)`` float16 pixel mask pooled per patch.
         boxes: ``(T, 3)`` float64 crop ``cx, cy, side`` in frame pixels (empty with ``full_frame``).
-        mesh: the render :class:`~synth.render.mesh.Mesh`, float32 vertices in output pixels
+        mesh: the render :class:`~kinefake.synth.render.mesh.Mesh`, float32 vertices in output pixels
             (None for an appearance blend, which moves nothing).
     """
 
@@ -135,7 +135,7 @@ def paint_crops(
     crops: Crops, source: np.ndarray, paint: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 ) -> RenderedClip:
     """The render of a family that moves no landmark: the self-blend or a control
-    (:mod:`synth.render.blend`) painted on the crops.
+    (:mod:`kinefake.synth.render.blend`) painted on the crops.
 
     Args:
         crops: from :func:`crop_clip` with the same ``source``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synth.landmarks.smooth import savgol_time
+from kinefake.synth.landmarks.smooth import savgol_time
 
 
 def crop_boxes(points: np.ndarray, fps: float, margin: float = 1.3, smooth_seconds: float = 1.0) -> np.ndarray:

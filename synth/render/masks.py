@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from schemas.sample import PATCH_GRID
+from kinefake.schemas.members import PATCH_GRID
 
 #: A pixel displaced by this fraction of the IOD (or more) gets mask value 255.
 SATURATION_IOD = 0.01

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.bases.normalize import canonical_shape, normalize
-from synth.geometry import apply_similarity, turn_vectors
-from synth.landmarks.layout import IBUG68_REGIONS
+from kinefake.synth.bases.normalize import canonical_shape, normalize
+from kinefake.synth.geometry import apply_similarity, turn_vectors
+from kinefake.synth.landmarks.regions import IBUG68_REGIONS
 
 RING_POINTS = 24
 #: Ring ellipse radii as multiples of the face's half-extent (x, y), around its centre.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.scaling import mirrored
-from synth.video import probe, read_frames
+from kinefake.synth.video import probe, read_frames
 from tests.conftest import face
 
 

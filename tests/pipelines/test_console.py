@@ -14,7 +14,7 @@ NOISE = ("inference_feedback", "W0000", "TensorFlow Lite", "absl::", "Warning", 
 
 def kinefake(*argv: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *argv], capture_output=True, text=True, env=env)
+    return subprocess.run([sys.executable, "-m", "kinefake", *argv], capture_output=True, text=True, env=env)
 
 
 def generate(*argv: str) -> subprocess.CompletedProcess:
@@ -52,7 +52,7 @@ def test_launcher_imports_neither_scipy_nor_torch():
     # Every command waits for the launcher's imports before any worker starts; scipy (0.3 s
     # through the mesh's Delaunay, 1.3 s through the smoothing) is imported where it runs.
     code = (
-        "import sys, pipelines.cli, pipelines.generate\n"
+        "import sys, kinefake.cli, kinefake.pipelines.generate\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'torch'}))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -23,7 +23,11 @@ def test_twenty_landmark_runs_all_exit_zero(faces, tmp_path):
         out = tmp_path / f"out{run}"
         argv = ["--input", folder, "--output", str(out), "--landmarks-only", "--max-clips-per-video", "1"]
         done = subprocess.run(
-            [sys.executable, "-m", "pipelines.generate", *argv], cwd=REPO, capture_output=True, text=True, check=False
+            [sys.executable, "-m", "kinefake.pipelines.generate", *argv],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         codes.append(done.returncode)
         assert (out / "manifest.json").exists(), done.stderr[-2000:]
@@ -37,7 +41,7 @@ def test_the_final_collections_are_skipped_and_exit_handlers_still_run(tmp_path)
     script = f"""
 import atexit, gc, pathlib
 atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 1000))
-from pipelines.shutdown import skip_final_collections
+from kinefake.shutdown import skip_final_collections
 before = atexit._ncallbacks()
 skip_final_collections()
 skip_final_collections()

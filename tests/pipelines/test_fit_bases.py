@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.cli import main
-from pipelines.fit_bases import run
-from synth.bases.io import load_bases
+from kinefake.cli import main
+from kinefake.pipelines.fit_bases import run
+from kinefake.synth.bases.storage import load_bases
 
 
 def test_fit_bases_from_videos_reproduces_the_default_model(faces, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.fs import atomic_writer, write_atomic
+from kinefake.fs import atomic_writer, write_atomic
 
 
 def test_a_write_that_fails_leaves_nothing(tmp_path):

@@ -20,14 +20,14 @@ import webdataset as wds
 from apache_beam.options.pipeline_options import PipelineOptions
 from google.protobuf import json_format
 
-from pipelines.cli import main
-from pipelines.generate import pipeline_runner, run, runs_locally
-from pipelines.output import OutputConflict
-from schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
-from schemas.layout import shard_name
-from synth.bases.io import load_bases, save_bases
-from synth.bases.model import LinearBases
-from synth.video import probe
+from kinefake.cli import main
+from kinefake.pipelines.generate import pipeline_runner, run, runs_locally
+from kinefake.pipelines.output import OutputConflict
+from kinefake.schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
+from kinefake.schemas.layout import shard_name
+from kinefake.synth.bases.model import LinearBases
+from kinefake.synth.bases.storage import load_bases, save_bases
+from kinefake.synth.video import probe
 from tests.conftest import face
 from tests.media import write_noise_video, write_two_streams, write_variable_rate
 

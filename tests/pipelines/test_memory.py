@@ -7,8 +7,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from bench.memory import FRAMES, TARGET_MB, generate_peak_mb, letterboxed
-from schemas.layout import TABLE_FOLDERS
-from synth.video import encode_mp4
+from kinefake.schemas.layout import TABLE_FOLDERS
+from kinefake.synth.video import encode_mp4
 from tests.conftest import face
 
 

@@ -12,13 +12,13 @@ import time
 
 import pytest
 
-from pipelines.cli import main
+from kinefake.cli import main
 from tests.conftest import REPO, face
 
 
 def start_generate(folder, out, tmpdir, *flags):
     env = {**os.environ, "TMPDIR": str(tmpdir)}
-    argv = [sys.executable, "-m", "pipelines.cli", "generate", "--input", str(folder), "--output", str(out), *flags]
+    argv = [sys.executable, "-m", "kinefake", "generate", "--input", str(folder), "--output", str(out), *flags]
     return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -7,7 +7,7 @@ import io
 
 import webdataset as wds
 
-from pipelines.tars import HashingWriter, SampleTarWriter, read_samples
+from kinefake.pipelines.tars import HashingWriter, SampleTarWriter, read_samples
 
 
 def test_tars_are_the_bytes_webdataset_writes_and_read_back_in_order(tmp_path):
@@ -34,8 +34,8 @@ def test_tars_are_the_bytes_webdataset_writes_and_read_back_in_order(tmp_path):
 
 
 def test_joining_parts_is_the_one_writer_tar_and_a_retry_after_the_join_reports_it_again(tmp_path):
-    from pipelines.samples import JoinShardFn
-    from schemas.layout import part_name, shard_name
+    from kinefake.pipelines.synthesize import JoinShardFn
+    from kinefake.schemas.layout import part_name, shard_name
 
     groups = [[{"__key__": f"v_{g}{i}_real", "mp4": bytes([g]) * (300 + i)} for i in range(2)] for g in range(3)]
     whole = io.BytesIO()

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from schemas import (
+from kinefake.schemas import (
     CLIP_SCHEMA,
     FILE_SCHEMA,
     REJECT_SCHEMA,
@@ -17,8 +17,8 @@ from schemas import (
     RejectRecord,
     SampleRecord,
 )
-from schemas.layout import is_owned, shard_name, table_glob, table_prefix
-from schemas.sample import MASK_ARRAYS, MEMBERS
+from kinefake.schemas.layout import is_owned, shard_name, table_glob, table_prefix
+from kinefake.schemas.members import MASK_ARRAYS, MEMBERS
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from schemas.validate_report import misfit
+from kinefake.schemas.validate_report import misfit
 
 FITS = {
     "passed": True,

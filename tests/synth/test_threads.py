@@ -11,7 +11,7 @@ from tests.conftest import REPO
 PROBE = """
 import json
 from threadpoolctl import threadpool_info
-from synth.threads import one_thread_per_library
+from kinefake.synth.threads import one_thread_per_library
 one_thread_per_library()
 import cv2
 print(json.dumps({"cv2": cv2.getNumThreads(), "blas": [(i["filepath"], i["num_threads"]) for i in threadpool_info()]}))

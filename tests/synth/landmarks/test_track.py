@@ -7,12 +7,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from schemas import landmarks_table, read_clip_landmarks
-from synth.errors import Rejected
-from synth.landmarks import GateConfig, TrackConfig, extract_landmarks
-from synth.landmarks.layout import inter_ocular, to_ibug68
-from synth.landmarks.track import Detection, choose_primary, iou, track_clip
-from synth.video import read_frames
+from kinefake.errors import Rejected
+from kinefake.schemas import landmarks_table, read_clip_landmarks
+from kinefake.synth.landmarks import GateConfig, TrackConfig, extract_landmarks
+from kinefake.synth.landmarks.regions import inter_ocular, to_ibug68
+from kinefake.synth.landmarks.track import Detection, choose_primary, iou, track_clip
+from kinefake.synth.video import read_frames
 from tests.conftest import face
 
 FRAMES = 24

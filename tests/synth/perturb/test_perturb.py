@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth.bases.io import load_bases
-from synth.bases.model import REGION_NAMES
-from synth.landmarks import extract_landmarks
-from synth.landmarks.layout import IBUG68_REGIONS
-from synth.perturb.apply import perturb
-from synth.perturb.measure import operator_table
-from synth.perturb.motion import ClipMotion, RegionPair, coupled_pairs
-from synth.perturb.operators import OPERATORS
-from synth.perturb.policy import PerturbPolicy, sample_perturbation, sample_seed
-from synth.perturb.schedule import envelope
-from synth.render.mesh import flipped
-from synth.video import probe, read_frames
+from kinefake.synth.bases.model import REGION_NAMES
+from kinefake.synth.bases.storage import load_bases
+from kinefake.synth.landmarks import extract_landmarks
+from kinefake.synth.landmarks.regions import IBUG68_REGIONS
+from kinefake.synth.perturb.apply import perturb
+from kinefake.synth.perturb.measure import operator_table
+from kinefake.synth.perturb.motion import ClipMotion, RegionPair, coupled_pairs
+from kinefake.synth.perturb.operators import OPERATORS
+from kinefake.synth.perturb.policy import PerturbPolicy, sample_perturbation, sample_seed
+from kinefake.synth.perturb.schedule import envelope
+from kinefake.synth.render.mesh import flipped
+from kinefake.synth.video import probe, read_frames
 from tests.conftest import face
 
 CLIPS = ["first-order", "EDTalk", "LivePortrait__d3", "SadTalker__WDA_A", "spectre__W023", "styletalk", "LipNet",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth.render.panels import CAPTIONS, DIFF_GAIN, comparison_panels
+from kinefake.synth.render.panels import CAPTIONS, DIFF_GAIN, comparison_panels
 
 
 def test_panels_show_each_view_and_only_the_captions_are_drawn_on_them():

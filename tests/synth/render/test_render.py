@@ -6,18 +6,18 @@ import cv2
 import numpy as np
 import pytest
 
-from synth.bases.io import load_bases
-from synth.bases.normalize import canonical_shape
-from synth.landmarks import extract_landmarks
-from synth.landmarks.layout import IBUG68_REGIONS
-from synth.perturb.motion import ClipMotion
-from synth.perturb.policy import PerturbPolicy, sample_perturbation
-from synth.render.clip import render_clip
-from synth.render.crop import crop_boxes, crop_frame, to_crop
-from synth.render.mesh import RING_POINTS, canonical_vertices, clip_triangles, pixel_mesh, signed_areas
-from synth.render.warp import DegenerateMesh, forward_points, warp_frame
-from synth.validate import brow_lift, check_flow, check_render
-from synth.video import probe, read_frames
+from kinefake.corpus.render_checks import brow_lift, check_flow, check_render
+from kinefake.synth.bases.normalize import canonical_shape
+from kinefake.synth.bases.storage import load_bases
+from kinefake.synth.landmarks import extract_landmarks
+from kinefake.synth.landmarks.regions import IBUG68_REGIONS
+from kinefake.synth.perturb.motion import ClipMotion
+from kinefake.synth.perturb.policy import PerturbPolicy, sample_perturbation
+from kinefake.synth.render.clip import render_clip
+from kinefake.synth.render.crop import crop_boxes, crop_frame, to_crop
+from kinefake.synth.render.mesh import RING_POINTS, canonical_vertices, clip_triangles, pixel_mesh, signed_areas
+from kinefake.synth.render.warp import DegenerateMesh, forward_points, warp_frame
+from kinefake.synth.video import probe, read_frames
 from tests.conftest import face
 
 TRI = clip_triangles(canonical_shape()[None])

@@ -1,0 +1,2 @@
+"""Everything that reads a finished corpus: the sample reader, the integrity checks, and the
+commands ``validate``, ``audit``, ``regenerate`` and ``evaluate`` (with its detectors)."""

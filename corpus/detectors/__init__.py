@@ -1,0 +1,1 @@
+"""The baseline detectors of ``kinefake evaluate``: what each sees of a clip, its nets, its scores."""

@@ -1,0 +1,199 @@
+"""Shard stage: input specs -> probed videos -> clips, and a rejects row for every loss."""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from kinefake.errors import Rejected
+from kinefake.fs import is_remote, list_entries, open_source, read_bytes, source_size
+from kinefake.pipelines.reject_rows import REJECTS, reject_record
+from kinefake.schemas import InputRecord, RejectRecord
+from kinefake.synth.sharding import content_digest, identify, is_manifest, is_video_name, plan_clips, read_manifest
+from kinefake.synth.video import DEFAULT_TIMEOUT_S, probe
+
+STAGE = "shard"
+
+
+def _is_folder(spec: str) -> bool:
+    """A local directory; remotely, a prefix written with a trailing slash, or a name with no
+    wildcard that is not an object but has objects under it (``gs://bucket/videos`` as
+    ``gs://bucket/videos/``: object stores have no folders to ask about)."""
+    if not is_remote(spec):
+        return os.path.isdir(spec)
+    if spec.endswith("/"):
+        return True
+    return not any(c in spec for c in "*?[") and not FileSystems.exists(spec) and bool(list_entries(spec + "/*"))
+
+
+class ExpandInputSpecs(beam.DoFn):
+    """An input spec (glob, folder or manifest) -> one :class:`InputRecord` per named input.
+
+    A folder yields every entry directly inside it named like a video (by extension), a
+    glob everything it matches, directories and broken links included (the next step
+    rejects them by name rather than skip them); a manifest yields its rows. A spec that
+    matches nothing, a manifest that cannot be read and a manifest row that cannot be used
+    go to the ``rejects`` output.
+    """
+
+    def __init__(self) -> None:
+        self.unmatched = Metrics.counter(STAGE, "unmatched_specs")
+
+    def process(self, spec: str):
+        try:
+            if is_manifest(spec) and "*" not in spec:
+                yield from self._manifest(spec)
+                return
+            folder = _is_folder(spec)
+            paths = list_entries(posixpath.join(spec, "*") if folder else spec)
+            if folder:
+                paths = [p for p in paths if is_video_name(p)]
+            if not paths:
+                raise Rejected("no input matched", f"{spec!r} matches no {'video ' if folder else ''}file")
+            for path in paths:
+                yield InputRecord(uri=path)
+        except Rejected as exc:
+            self.unmatched.inc()
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, spec, None, exc))
+
+    def _manifest(self, spec: str):
+        if not FileSystems.exists(spec):
+            raise Rejected("file not found", f"no manifest at {spec!r}")
+        records, rejected = read_manifest(io.BytesIO(read_bytes(spec)), spec)
+        yield from records
+        for uri, exc in rejected:
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, uri, None, exc))
+
+
+def identify_input(ref: InputRecord) -> InputRecord:
+    """``ref`` with its content digest and video id (local or remote).
+
+    Raises:
+        Rejected: it is not a readable file (see :func:`kinefake.fs.source_size`).
+    """
+    size = source_size(ref.uri)
+    try:
+        with FileSystems.open(ref.uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            return identify(ref, content_digest(f, size))
+    except OSError as exc:
+        raise Rejected("unreadable", f"cannot read {ref.uri!r}: {exc}") from None
+
+
+class IdentifyVideos(beam.DoFn):
+    """:class:`InputRecord` -> the same with its content digest and video id, or a reject."""
+
+    def process(self, ref: InputRecord):
+        try:
+            yield identify_input(ref)
+        except Rejected as exc:
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, ref.uri, ref.video_id, exc))
+
+
+def preference(ref: InputRecord) -> tuple:
+    """Sort key of duplicate inputs, the one to keep first (see :class:`DropDuplicates`)."""
+    normal = ref.uri if is_remote(ref.uri) else os.path.normpath(ref.uri)
+    return (not ref.given_id, ref.split is None, normal != ref.uri, ref.uri, ref.split or "")
+
+
+class DropDuplicates(beam.DoFn):
+    """(key, records) -> one record kept, the rest rejected as duplicates of it: "duplicate
+    input" when a record has the kept one's content, "duplicate video_id" when it is
+    another file under the same id.
+
+    Used twice: by video id (two files a manifest gives one id; two names of one file
+    get one content-derived id), then by content digest (copies the manifest names
+    differently), so the same video never lands in train and test. The kept one is, in
+    this order of preference: a row that gives a video id, one that names a split (a
+    manifest's over a glob's), one whose URI is in normal form (no ``..`` or ``//``),
+    the smallest URI; so the choice is deterministic.
+    """
+
+    def process(self, item):
+        _, records = item
+        kept, *dups = sorted(records, key=preference)
+        yield kept
+        for dup in dups:
+            if dup.digest == kept.digest:
+                reason, detail = "duplicate input", f"same content as {kept.uri}"
+            else:
+                reason, detail = "duplicate video_id", f"video_id {kept.video_id} is already given to {kept.uri}"
+            yield beam.pvalue.TaggedOutput(REJECTS, RejectRecord(dup.uri, dup.video_id, None, STAGE, reason, detail))
+
+
+class ProbeAndPlanClips(beam.DoFn):
+    """:class:`InputRecord` -> :class:`ClipRecord` per clip, or a reject naming why not."""
+
+    def __init__(self, clip_frames: int, clip_stride: int | None, max_clips_per_video: int | None, timeout_s: float):
+        self.clip_frames = clip_frames
+        self.clip_stride = clip_stride
+        self.max_clips_per_video = max_clips_per_video
+        self.timeout_s = timeout_s
+        self.videos = Metrics.counter(STAGE, "videos")
+        self.clips = Metrics.counter(STAGE, "clips")
+        self.rejected = Metrics.counter(STAGE, "rejected_videos")
+
+    def process(self, ref: InputRecord):
+        try:
+            with open_source(ref.uri) as src:
+                info = probe(src, timeout_s=self.timeout_s)
+            clips = plan_clips(info, ref, self.clip_frames, self.clip_stride, self.max_clips_per_video)
+        except Rejected as exc:
+            self.rejected.inc()
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, ref.uri, ref.video_id, exc))
+            return
+        self.videos.inc()
+        self.clips.inc(len(clips))
+        yield from clips
+
+
+class ShardVideos(beam.PTransform):
+    """PCollection[str] of input specs -> {"clips": ClipRecord, "rejects": RejectRecord}."""
+
+    def __init__(
+        self,
+        clip_frames: int = 32,
+        clip_stride: int | None = None,
+        max_clips_per_video: int | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        super().__init__()
+        if clip_frames < 1 or (clip_stride is not None and clip_stride < 1):
+            raise ValueError(f"expected --clip-frames >= 1 and --clip-stride >= 1, got {clip_frames}, {clip_stride}")
+        if max_clips_per_video is not None and max_clips_per_video < 1:
+            raise ValueError(f"expected --max-clips-per-video >= 1, got {max_clips_per_video}")
+        self.plan = ProbeAndPlanClips(clip_frames, clip_stride, max_clips_per_video, timeout_s)
+
+    def expand(self, specs):
+        expanded = specs | "ExpandInputSpecs" >> beam.ParDo(ExpandInputSpecs()).with_outputs(REJECTS, main="inputs")
+        identified = (
+            expanded.inputs
+            | "SpreadInputs" >> beam.Reshuffle()
+            | "IdentifyVideos" >> beam.ParDo(IdentifyVideos()).with_outputs(REJECTS, main="inputs")
+        )
+        same_id = (
+            identified.inputs
+            | "KeyByVideoId" >> beam.Map(lambda r: (r.video_id, r))
+            | "GroupByVideoId" >> beam.GroupByKey()
+            | "DropSameId" >> beam.ParDo(DropDuplicates()).with_outputs(REJECTS, main="inputs")
+        )
+        unique = (
+            same_id.inputs
+            | "KeyByDigest" >> beam.Map(lambda r: (r.digest, r))
+            | "GroupByDigest" >> beam.GroupByKey()
+            | "DropSameContent" >> beam.ParDo(DropDuplicates()).with_outputs(REJECTS, main="inputs")
+        )
+        planned = unique.inputs | "ProbeAndPlanClips" >> beam.ParDo(self.plan).with_outputs(REJECTS, main="clips")
+        rejects = (
+            expanded[REJECTS],
+            identified[REJECTS],
+            same_id[REJECTS],
+            unique[REJECTS],
+            planned[REJECTS],
+        ) | "FlattenRejects" >> beam.Flatten()
+        return {"clips": planned.clips, "rejects": rejects}

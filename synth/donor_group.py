@@ -1,0 +1,256 @@
+"""Stages 2-6 without Beam: a donor group of clips -> landmarks, samples and rejects.
+
+One entry point, :func:`synthesize_group`, used by the Beam DoFn
+(:mod:`kinefake.pipelines.synthesize`), ``render-preview``, ``bench/e2e.py`` and the tests. Each clip
+of the group is decoded once, its landmarks fitted and only its face crops kept; then the
+group's samples are made, with the other clips of the group as ``transplant`` donors.
+Memory is bounded by one group's crops.
+
+Everything is a pure function of the clips' frames, the models and the config: the same
+inputs give byte-identical samples.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kinefake.errors import Rejected
+from kinefake.schemas.clips import ClipRecord
+from kinefake.schemas.landmarks import ClipLandmarks
+from kinefake.synth.bases.model import LinearBases
+from kinefake.synth.clip_samples import Sample, SampleConfig, crop_for_samples, make_samples
+from kinefake.synth.landmarks import GateConfig, LandmarkBackend, TrackConfig, extract_landmarks
+from kinefake.synth.perturb.motion import ClipMotion
+from kinefake.synth.perturb.policy import PerturbPolicy
+from kinefake.synth.video import DEFAULT_TIMEOUT_S, ClipReader, Source
+
+#: Clips whose motion serves as each other's transplant donors (and whose crops are held at once).
+DONOR_GROUP = 8
+#: FFmpeg's own ceiling for the decoder threads it picks (``MAX_AUTO_THREADS``).
+MAX_DECODE_THREADS = 16
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything besides the clips and the models that decides a group's outputs.
+
+    Attributes:
+        track, gates: landmark tracking and the clip gates (stage 3).
+        policy: how perturbations are drawn (stage 4).
+        samples: crops, fakes per clip, encoding (stages 5-6).
+        seed: the job's seed.
+        landmarks_only: stop after the landmarks (no samples).
+        decode_timeout: seconds one clip decode may take before the clip is rejected.
+        decode_threads: FFmpeg decoder threads (1: one core; 0: FFmpeg chooses).
+        decode_ahead: clips decoded ahead on a background thread (see :class:`VideoReader`).
+        sample_threads: clips whose samples (render, encode) are made at once, on threads.
+
+    The decode settings change how fast, never what: the outputs are the same bytes.
+    """
+
+    track: TrackConfig = field(default_factory=TrackConfig)
+    gates: GateConfig = field(default_factory=GateConfig)
+    policy: PerturbPolicy = field(default_factory=PerturbPolicy)
+    samples: SampleConfig = field(default_factory=SampleConfig)
+    seed: int = 0
+    landmarks_only: bool = False
+    decode_timeout: float = DEFAULT_TIMEOUT_S
+    decode_threads: int = 1
+    decode_ahead: int = 1
+    sample_threads: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.decode_timeout > 0:  # NaN fails too
+            raise ValueError(f"expected a decode timeout > 0 s, got {self.decode_timeout}")
+        # Past a group's clips more threads or clips ahead do nothing but hold memory, and
+        # FFmpeg advises against more than 16 decoder threads (each frame thread holds frames).
+        if not (0 <= self.decode_threads <= MAX_DECODE_THREADS and 0 <= self.decode_ahead <= DONOR_GROUP):
+            raise ValueError(
+                f"expected 0 <= decode_threads <= {MAX_DECODE_THREADS} and 0 <= decode_ahead <= {DONOR_GROUP}, "
+                f"got {self.decode_threads}, {self.decode_ahead}"
+            )
+        if not 1 <= self.sample_threads <= DONOR_GROUP:
+            raise ValueError(f"expected 1 <= sample_threads <= {DONOR_GROUP}, got {self.sample_threads}")
+
+    def reader(self, opener: Callable[[str], contextlib.AbstractContextManager[Source]] | None = None) -> VideoReader:
+        """A :class:`VideoReader` with this config's decode settings."""
+        return VideoReader(opener, self.decode_timeout, self.decode_threads, self.decode_ahead)
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    """A clip's landmarks (stage 3 passed)."""
+
+    clip: ClipRecord
+    landmarks: ClipLandmarks
+
+
+@dataclass(frozen=True)
+class Made:
+    """One sample of a clip (stage 6)."""
+
+    clip: ClipRecord
+    sample: Sample
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A clip (``variant`` None) or one of its fakes that was not made, and why."""
+
+    stage: str
+    clip: ClipRecord
+    error: Rejected
+    variant: str | None = None
+
+
+@dataclass(frozen=True)
+class Bases:
+    """The motion-bases model and its summary for the labels (``kind``, ``k``, ``data_sha256``)."""
+
+    model: LinearBases
+    summary: dict
+
+    @classmethod
+    def of(cls, model: LinearBases, info: dict) -> Bases:
+        """From :func:`kinefake.synth.bases.storage.load_bases`'s ``(model, info)``."""
+        return cls(model, {"kind": model.kind, "k": model.k, "data_sha256": info.get("data_sha256")})
+
+
+class VideoReader:
+    """Decodes clips that arrive sorted by video, keeping one video open at a time, so a
+    video's consecutive clips are decoded forward instead of each seeking from a keyframe
+    (:class:`kinefake.synth.video.ClipReader`); up to ``ahead`` clips are decoded on a background
+    thread while the caller works on the current one.
+
+    At 1080p decoding is a third of a clip's cost (FFmpeg's H.264 decoder alone ~3.5 ms a
+    frame); decoding ahead overlaps it with the landmarks of the clip before, on a core the
+    process would otherwise leave idle (MediaPipe, OpenCV and FFmpeg release the GIL). A
+    clip decoded ahead holds its frames until it is taken: ``ahead`` clips more in memory.
+
+    Args:
+        opener: ``uri -> context manager`` giving a local path or a seekable binary file
+            (default: the URI is a local path).
+        timeout_s: wall-clock budget of one clip's decode.
+        threads: FFmpeg decoder threads (1: one core; 0: FFmpeg chooses).
+        ahead: clips decoded ahead (0: each clip is decoded when the caller asks for it).
+    """
+
+    def __init__(
+        self,
+        opener: Callable[[str], contextlib.AbstractContextManager[Source]] | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        threads: int = 1,
+        ahead: int = 0,
+    ) -> None:
+        if threads < 0 or ahead < 0:
+            raise ValueError(f"expected threads >= 0 and ahead >= 0, got {threads}, {ahead}")
+        self.opener = opener or contextlib.nullcontext
+        self.timeout_s, self.threads, self.ahead = timeout_s, threads, ahead
+        self.uri: str | None = None
+        self.stack: contextlib.ExitStack | None = None
+        self.reader: ClipReader | None = None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def decode(self, clips: Sequence[ClipRecord]) -> Iterator[tuple[ClipRecord, Future]]:
+        """``(clip, future)`` for each clip in order; ``future.result()`` is the clip's frames
+        ``(T, H, W, 3)`` uint8 RGB or raises :class:`~kinefake.errors.Rejected` (the video cannot
+        be opened or decoded, see :func:`kinefake.synth.video.read_frames`)."""
+        pending: collections.deque[tuple[ClipRecord, Future]] = collections.deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="decode") as pool:
+            try:
+                for clip in clips:
+                    pending.append((clip, pool.submit(self._read, clip)))
+                    if len(pending) > self.ahead:
+                        yield pending.popleft()
+                while pending:
+                    yield pending.popleft()
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def _read(self, clip: ClipRecord) -> np.ndarray:
+        if clip.uri != self.uri:
+            self.close()
+            self.stack = contextlib.ExitStack()
+            try:
+                src = self.stack.enter_context(self.opener(clip.uri))
+                self.reader = self.stack.enter_context(ClipReader(src, self.threads, self.timeout_s))
+            except BaseException:
+                self.close()
+                raise
+            self.uri = clip.uri
+        return self.reader.read(clip.start_frame, clip.num_frames, clip.start_pts)
+
+    def close(self) -> None:
+        """Close the open video (call when no :meth:`decode` is running)."""
+        if self.stack is not None:
+            self.stack.close()
+        self.uri, self.stack, self.reader = None, None, None
+
+
+def synthesize_group(
+    clips: Sequence[ClipRecord],
+    reader: VideoReader,
+    backend: LandmarkBackend,
+    bases: Bases,
+    config: SynthConfig,
+) -> Iterator[Landmarks | Made | Failed]:
+    """Stages 2-6 of one donor group, in (video id, clip) order.
+
+    Args:
+        clips: the group's clips (at most :data:`DONOR_GROUP`; see :func:`kinefake.synth.sharding.assign_groups`).
+        reader: decodes the clips; a video's clips arriving in order are decoded forward.
+        backend: the landmark model.
+        bases: the motion-bases model.
+        config: the rest.
+
+    Yields:
+        :class:`Landmarks` for each clip that passes the gates, then (unless
+        ``config.landmarks_only``) the :class:`Made` samples of each (real first) and a
+        :class:`Failed` for each fake not made; a :class:`Failed` (``stage`` "landmarks")
+        for each clip that cannot be decoded or fails the gates.
+    """
+    prepared = []
+    for clip, decoded in reader.decode(sorted(clips, key=lambda c: (c.video_id, c.clip))):
+        try:
+            frames = decoded.result()
+            lm = extract_landmarks(frames, backend, clip.fps_num / clip.fps_den, config.track, config.gates)
+        except Rejected as exc:
+            yield Failed("landmarks", clip, exc)
+        else:
+            yield Landmarks(clip, lm)
+            if not config.landmarks_only:
+                crops = crop_for_samples(clip, frames, lm, config.samples)
+                prepared.append((clip, lm, crops, ClipMotion.from_points(lm.ibug68, bases.model)))
+        frames = decoded = None  # only the crops are kept; the next clip may be decoding already
+
+    def samples_of(item):
+        clip, lm, crops, motion = item
+        donors = [(other.key, m.coeffs) for other, _, _, m in prepared if other.key != clip.key]
+        return clip, make_samples(
+            clip, crops, lm, motion, bases.summary, config.policy, config.seed, config.samples, donors
+        )
+
+    # Each clip's samples depend only on the group's landmarks: with sample_threads > 1 they
+    # are made several at once (OpenCV's warp, x264 and numpy release the GIL), in order.
+    pool = ThreadPoolExecutor(config.sample_threads, "samples") if config.sample_threads > 1 else None
+    try:
+        for clip, (made, failed) in (pool.map if pool else map)(samples_of, prepared):
+            for variant, exc in failed:
+                yield Failed("samples", clip, exc, variant)
+            for sample in made:
+                yield Made(clip, sample)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)

@@ -1,0 +1,254 @@
+"""Shard stage, Beam-free: video ids, manifest parsing and clip planning."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import posixpath
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv
+import pyarrow.parquet as pq
+
+from kinefake.errors import Rejected
+from kinefake.schemas.clips import ClipRecord
+from kinefake.schemas.inputs import (
+    CONTENT_ID_HEX,
+    SPLIT_COLUMN,
+    URI_COLUMN,
+    VIDEO_ID_COLUMN,
+    VIDEO_ID_PATTERN,
+    InputRecord,
+)
+from kinefake.synth.video import VideoInfo
+
+#: File endings treated as videos when a whole folder is given as input.
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp"}
+)
+#: File endings read as manifests rather than videos.
+MANIFEST_EXTENSIONS = frozenset({".csv", ".parquet"})
+
+
+#: Bytes hashed from each end of a video for its content digest.
+DIGEST_SPAN = 1 << 20
+
+
+def content_digest(f: BinaryIO, size: int) -> str:
+    """SHA-256 hex of a video's size and its first and last :data:`DIGEST_SPAN` bytes (the
+    whole file when it is smaller than twice that): one digest however the file is named.
+
+    Args:
+        f: the file, opened for binary reading at its start.
+        size: its length in bytes.
+    """
+    digest = hashlib.sha256(size.to_bytes(8, "little"))
+    if size <= 2 * DIGEST_SPAN:
+        digest.update(f.read())
+    else:
+        digest.update(f.read(DIGEST_SPAN))
+        f.seek(size - DIGEST_SPAN)
+        digest.update(f.read(DIGEST_SPAN))
+    return digest.hexdigest()
+
+
+def identify(ref: InputRecord, digest: str) -> InputRecord:
+    """``ref`` with its content ``digest``, and a video id from it unless the manifest gave one."""
+    return dataclasses.replace(ref, digest=digest, video_id=ref.video_id or digest[:CONTENT_ID_HEX])
+
+
+def local_input(path: str | os.PathLike) -> InputRecord:
+    """A local video file as an input record, identified by its content."""
+    with open(path, "rb") as f:
+        return identify(InputRecord(os.fspath(path)), content_digest(f, os.fstat(f.fileno()).st_size))
+
+
+def check_video_id(video_id: str) -> None:
+    """Raises:
+    Rejected: "bad video_id" when ``video_id`` is not :data:`~kinefake.schemas.inputs.VIDEO_ID_PATTERN`
+        (it names tar members and keys, so ``../x``, ``/abs`` or ``a.b`` would escape or split them).
+    """
+    if not VIDEO_ID_PATTERN.fullmatch(video_id):
+        raise Rejected(
+            "bad video_id",
+            f"video_id {video_id!r} is not 1-64 characters of A-Z, a-z, 0-9, '_' and '-' "
+            "(it starts every sample key and tar member name)",
+        )
+
+
+def is_manifest(uri: str) -> bool:
+    return posixpath.splitext(uri.lower())[1] in MANIFEST_EXTENSIONS
+
+
+def is_video_name(uri: str) -> bool:
+    return posixpath.splitext(uri.lower())[1] in VIDEO_EXTENSIONS
+
+
+def resolve_uri(uri: str, manifest_uri: str) -> str:
+    """``uri`` as given when absolute or with a scheme, else relative to the manifest's folder."""
+    if "://" in uri or uri.startswith("/"):
+        return uri
+    return posixpath.join(posixpath.dirname(manifest_uri), uri)
+
+
+def read_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecord], list[tuple[str, Rejected]]]:
+    """Parse a CSV or Parquet manifest with a ``uri`` column, optional ``video_id``, ``split``.
+
+    Args:
+        f: the manifest's bytes, opened by the caller.
+        manifest_uri: where it came from; decides CSV vs Parquet and anchors relative URIs.
+
+    Returns:
+        The usable rows (``video_id`` None where the manifest gives none), and for each
+        unusable row what to report: its URI (``{manifest}#row={n}``, 1-based, when the
+        ``uri`` cell is empty) and why (empty ``uri``, a ``video_id`` outside
+        :data:`~kinefake.schemas.inputs.VIDEO_ID_PATTERN`).
+
+    Raises:
+        Rejected: "bad manifest" when it cannot be parsed or has no ``uri`` column.
+    """
+    data = f.read()
+    try:
+        if manifest_uri.lower().endswith(".parquet"):
+            table = pq.read_table(io.BytesIO(data))
+        else:
+            table = pyarrow.csv.read_csv(
+                io.BytesIO(data),
+                convert_options=pyarrow.csv.ConvertOptions(
+                    column_types={c: pa.string() for c in (URI_COLUMN, VIDEO_ID_COLUMN, SPLIT_COLUMN)}
+                ),
+            )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise Rejected("bad manifest", f"cannot parse {manifest_uri}: {exc}") from None
+    if URI_COLUMN not in table.column_names:
+        raise Rejected("bad manifest", f"no '{URI_COLUMN}' column; columns are {table.column_names}")
+    records = []
+    rejected = []
+    for number, row in enumerate(table.to_pylist(), start=1):
+        uri = row[URI_COLUMN]
+        if not uri:
+            rejected.append((f"{manifest_uri}#row={number}", Rejected("bad manifest", "the 'uri' cell is empty")))
+            continue
+        uri = resolve_uri(str(uri), manifest_uri)
+        video_id = row.get(VIDEO_ID_COLUMN) or None  # an empty cell: derive the id from content
+        if video_id is not None:
+            try:
+                check_video_id(str(video_id))
+            except Rejected as exc:
+                rejected.append((uri, exc))
+                continue
+        split = row.get(SPLIT_COLUMN)
+        records.append(
+            InputRecord(uri, None if video_id is None else str(video_id), None if split is None else str(split))
+        )
+    return records, rejected
+
+
+def plan_clips(
+    info: VideoInfo,
+    ref: InputRecord,
+    clip_frames: int = 32,
+    clip_stride: int | None = None,
+    max_clips_per_video: int | None = None,
+) -> list[ClipRecord]:
+    """Cut a probed video into clips of ``clip_frames`` frames every ``clip_stride`` frames.
+
+    Clip ``k`` always starts at frame ``k * clip_stride``, so its index means the same thing
+    whatever the cap. With ``max_clips_per_video`` the kept clips are spread evenly over
+    the video (first and last included), not just the first ones.
+
+    Raises:
+        ValueError: ``clip_frames`` or ``clip_stride`` below 1, or a cap below 1.
+        Rejected: "too short" when the video holds fewer than ``clip_frames`` frames.
+    """
+    stride = clip_frames if clip_stride is None else clip_stride
+    if clip_frames < 1 or stride < 1:
+        raise ValueError(f"expected clip_frames >= 1 and clip_stride >= 1, got {clip_frames}, {stride}")
+    if max_clips_per_video is not None and max_clips_per_video < 1:
+        raise ValueError(f"expected max_clips_per_video >= 1 or None, got {max_clips_per_video}")
+    n = info.frame_count
+    if n < clip_frames:
+        plural = "frame" if n == 1 else "frames"
+        raise Rejected(
+            "too short",
+            f"the video has {n} {plural}; one clip needs {clip_frames} (--clip-frames)",
+            measured=float(n),
+            threshold=float(clip_frames),
+        )
+    candidates = (n - clip_frames) // stride + 1
+    keep = np.arange(candidates)
+    if max_clips_per_video is not None and candidates > max_clips_per_video:
+        keep = np.unique(np.round(np.linspace(0, candidates - 1, max_clips_per_video)).astype(int))
+    return [clip_record(info, ref, k, k * stride, clip_frames) for k in keep.tolist()]
+
+
+def clip_record(info: VideoInfo, ref: InputRecord, index: int, start: int, frames: int) -> ClipRecord:
+    """Clip ``index`` of a probed video: ``frames`` frames from frame ``start``."""
+    return ClipRecord(
+        video_id=ref.video_id,
+        clip=index,
+        uri=ref.uri,
+        split=ref.split,
+        start_frame=start,
+        num_frames=frames,
+        start_pts=info.frame_pts[start] if info.frame_pts else None,
+        fps_num=info.fps_num,
+        fps_den=info.fps_den,
+        width=info.width,
+        height=info.height,
+        rotation=info.rotation,
+        codec=info.codec,
+        video_frames=info.frame_count,
+        stream=info.stream,
+    )
+
+
+def shard_count(clips: int, clips_per_shard: int) -> int:
+    """How many WebDataset shards ``clips`` clips fill at ``clips_per_shard`` on average."""
+    return max(1, -(-clips // clips_per_shard))
+
+
+def shard_of_rank(rank: int, clips: int, clips_per_shard: int) -> int:
+    """The shard (0-based) of the clip at ``rank`` in (video id, clip) order among ``clips``.
+
+    Shards are contiguous runs of that order whose sizes differ by at most one, so shard
+    names have no gaps, shards are balanced, and a video's neighbouring clips share one.
+    """
+    return rank * shard_count(clips, clips_per_shard) // clips
+
+
+def video_offsets(counts: list[tuple[str, int]]) -> tuple[dict[str, int], int]:
+    """``(video id, clips)`` pairs -> the rank of each video's first clip in (video id, clip)
+    order, and the number of clips."""
+    offsets, total = {}, 0
+    for video_id, n in sorted(counts):
+        offsets[video_id] = total
+        total += n
+    return offsets, total
+
+
+def shard_start(shard: int, clips: int, clips_per_shard: int) -> int:
+    """The rank of the first clip of ``shard`` (the inverse of :func:`shard_of_rank`)."""
+    n = shard_count(clips, clips_per_shard)
+    return -(-shard * clips // n)
+
+
+def group_of_rank(rank: int, clips: int, clips_per_shard: int, group_size: int) -> tuple[int, int]:
+    """``(shard, group)`` of the clip at ``rank``: its shard's clips in order, cut into the
+    fewest contiguous runs of at most ``group_size`` whose sizes differ by at most one (the
+    donor groups of :func:`kinefake.synth.donor_group.synthesize_group`; equal sizes keep the units of
+    parallel work equal)."""
+    shard = shard_of_rank(rank, clips, clips_per_shard)
+    start, end = shard_start(shard, clips, clips_per_shard), shard_start(shard + 1, clips, clips_per_shard)
+    size = end - start
+    return shard, (rank - start) * -(-size // group_size) // size
+
+
+def assign_groups(clips: list[ClipRecord], clips_per_shard: int, group_size: int) -> dict[str, tuple[int, int]]:
+    """Every clip's ``(shard, donor group)``, by clip key (what the pipeline computes, in one place)."""
+    ordered = sorted(clips, key=lambda c: (c.video_id, c.clip))
+    return {c.key: group_of_rank(i, len(ordered), clips_per_shard, group_size) for i, c in enumerate(ordered)}
