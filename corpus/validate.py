@@ -200,8 +200,7 @@ class Checker:
 def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str, dict]) -> list[dict]:
     """Rebuild ``clip_keys`` from their sources; compare with the ``stored`` members by sample key."""
     from kinefake.corpus.render_checks import check_outside_mask
-    from kinefake.synth.clip_samples import render_fake
-    from kinefake.synth.perturb.policy import sample_perturbation
+    from kinefake.synth.clip_samples import make_fake
     from kinefake.synth.video import encode_mp4
 
     try:
@@ -224,8 +223,15 @@ def regenerate(out: str, manifest: dict, clip_keys: list[str], stored: dict[str,
         real_ok = encode_mp4(crops.frames, rate, config.crf, config.preset) == stored.get(real_key, {}).get(MP4)
         motion, donors = recorded.motion(clip_key), recorded.donors(clip_key)
         for key in sorted(k for k in stored if clip_of(k) == clip_key and k != real_key):
-            fake = sample_perturbation(key, manifest["config"]["seed"], motion, recorded.policy, donors)
-            rendered, _ = render_fake(crops, recorded.landmarks[clip_key].ibug68, fake, config.interpolation)
+            source = recorded.landmarks[clip_key].ibug68
+            seed = manifest["config"]["seed"]
+            try:
+                _, rendered, _ = make_fake(
+                    key, seed, crops, source, motion, recorded.policy, donors, config.interpolation
+                )
+            except Rejected as exc:
+                results.append({"clip": clip_key, "regenerated": False, "detail": f"{key}: {exc.reason}: {exc.detail}"})
+                continue
             member = encode_mp4(rendered.fake, rate, config.crf, config.preset)
             row = {"key": key, "regenerated": True, "real_mp4_identical": real_ok,
                    "fake_mp4_identical": member == stored[key].get(MP4)}  # fmt: skip

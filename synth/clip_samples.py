@@ -167,6 +167,40 @@ def render_fake(
     return render_crops(crops, source, fake.target, interpolation), fake.region_displacement
 
 
+def make_fake(
+    key: str,
+    seed: int,
+    crops: Crops,
+    source: np.ndarray,
+    motion: ClipMotion,
+    policy: PerturbPolicy,
+    donors: Sequence[tuple[str, np.ndarray]] = (),
+    interpolation: str = "bilinear",
+) -> tuple[Perturbation, RenderedClip, np.ndarray]:
+    """Fake ``key``: its perturbation drawn and rendered, before any encoding. The one path
+    from a clip to a fake's pixels: :func:`make_samples` encodes what it returns, and
+    ``kinefake validate`` rebuilds a stored fake with it.
+
+    Args:
+        source: ``(T, 68, 2)`` the clip's iBUG-68 landmarks, frame pixels.
+
+    Returns:
+        The perturbation, the rendered clip and its ``(T, R)`` ``region`` mask (see
+        :func:`render_fake`).
+
+    Raises:
+        Rejected: "no usable perturbation" after the policy's draws, or "mesh would fold".
+    """
+    fake = sample_perturbation(key, seed, motion, policy, donors)
+    if fake is None:
+        raise Rejected("no usable perturbation", unusable_reason(motion, policy, donors))
+    try:
+        rendered, region = render_fake(crops, source, fake, interpolation)
+    except DegenerateMesh as exc:
+        raise Rejected("mesh would fold", str(exc)) from None
+    return fake, rendered, region
+
+
 def make_samples(
     clip: ClipRecord,
     crops: Crops,
@@ -251,14 +285,12 @@ def make_samples(
     for n in range(config.fakes):
         variant = f"{FAKE_PREFIX}{n}"
         key = f"{clip.key}_{variant}"
-        fake = sample_perturbation(key, seed, motion, policy, donors)
-        if fake is None:
-            failed.append((variant, Rejected("no usable perturbation", unusable_reason(motion, policy, donors))))
-            continue
         try:
-            rendered, region = render_fake(crops, lm.ibug68, fake, config.interpolation)
-        except DegenerateMesh as exc:
-            failed.append((variant, Rejected("mesh would fold", str(exc))))
+            fake, rendered, region = make_fake(
+                key, seed, crops, lm.ibug68, motion, policy, donors, config.interpolation
+            )
+        except Rejected as exc:
+            failed.append((variant, exc))
             continue
         label = {
             "key": key,
