@@ -15,7 +15,14 @@ from kinefake.errors import Rejected
 from kinefake.fs import is_remote, list_entries, open_source, read_bytes, source_size
 from kinefake.pipelines.reject_rows import REJECTS, reject_record
 from kinefake.schemas import InputRecord, RejectRecord
-from kinefake.synth.sharding import content_digest, identify, is_manifest, is_video_name, plan_clips, read_manifest
+from kinefake.synth.sharding import (
+    content_digest,
+    identify,
+    is_manifest,
+    is_video_name,
+    plan_clips,
+    read_input_manifest,
+)
 from kinefake.synth.video import DEFAULT_TIMEOUT_S, probe
 
 STAGE = "shard"
@@ -65,7 +72,7 @@ class ExpandInputSpecs(beam.DoFn):
     def _manifest(self, spec: str):
         if not FileSystems.exists(spec):
             raise Rejected("file not found", f"no manifest at {spec!r}")
-        records, rejected = read_manifest(io.BytesIO(read_bytes(spec)), spec)
+        records, rejected = read_input_manifest(io.BytesIO(read_bytes(spec)), spec)
         yield from records
         for uri, exc in rejected:
             yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, uri, None, exc))

@@ -95,7 +95,7 @@ def resolve_uri(uri: str, manifest_uri: str) -> str:
     return posixpath.join(posixpath.dirname(manifest_uri), uri)
 
 
-def read_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecord], list[tuple[str, Rejected]]]:
+def read_input_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecord], list[tuple[str, Rejected]]]:
     """Parse a CSV or Parquet manifest with a ``uri`` column, optional ``video_id``, ``split``.
 
     Args:

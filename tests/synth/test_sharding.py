@@ -20,7 +20,7 @@ from kinefake.synth.sharding import (
     content_digest,
     local_input,
     plan_clips,
-    read_manifest,
+    read_input_manifest,
     video_offsets,
 )
 from kinefake.synth.video import VideoInfo, probe
@@ -106,7 +106,7 @@ def test_csv_manifest_resolves_relative_paths_and_reports_bad_rows():
     csv = (
         b"uri,video_id,split\nclips/a.mp4,,train\n/abs/b.mp4,bee,test\n,,train\nc.mp4,../../escape,\nd.mp4,john.doe,\n"
     )
-    records, rejected = read_manifest(io.BytesIO(csv), "/data/manifest.csv")
+    records, rejected = read_input_manifest(io.BytesIO(csv), "/data/manifest.csv")
     assert records == [InputRecord("/data/clips/a.mp4", None, "train"), InputRecord("/abs/b.mp4", "bee", "test")]
     assert [(uri, exc.reason) for uri, exc in rejected] == [
         ("/data/manifest.csv#row=3", "bad manifest"),
@@ -125,10 +125,10 @@ def test_video_ids_that_would_escape_or_split_a_key_are_refused(video_id):
 def test_parquet_manifest_and_missing_uri_column():
     buf = io.BytesIO()
     pq.write_table(pa.table({"uri": ["gs://b/x.mp4"]}), buf)
-    records, _ = read_manifest(io.BytesIO(buf.getvalue()), "gs://b/m.parquet")
+    records, _ = read_input_manifest(io.BytesIO(buf.getvalue()), "gs://b/m.parquet")
     assert records == [InputRecord("gs://b/x.mp4", None, None)]
     with pytest.raises(Rejected, match="no 'uri' column"):
-        read_manifest(io.BytesIO(b"path\nx.mp4\n"), "m.csv")
+        read_input_manifest(io.BytesIO(b"path\nx.mp4\n"), "m.csv")
 
 
 def test_every_bad_input_is_rejected_with_its_reason(faces, tmp_path):
