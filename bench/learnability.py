@@ -165,14 +165,15 @@ def sharpness_reference(corpus: Path) -> dict[str, dict[str, float | None]]:
     from kinefake.corpus.contents import iter_samples
     from kinefake.corpus.detectors.scoring import auroc
     from kinefake.corpus.reader import decode_mp4
+    from kinefake.schemas.label import Label
     from kinefake.schemas.members import LABEL, MP4
     from kinefake.synth.perturb.policy import report_name
 
     rows = []
     for sample in iter_samples(str(corpus)):
-        label = json.loads(sample[LABEL])
-        p, crop = label["perturbation"], label["crop"]
-        upscaled = float(np.median([b["side"] for b in crop["boxes"]])) < crop["size"]
+        label = Label.from_json(json.loads(sample[LABEL]))
+        p, crop = label.perturbation, label.crop
+        upscaled = float(np.median([b.side for b in crop.boxes])) < crop.size
         frames, _ = decode_mp4(sample[MP4])
         rows.append((None if p is None else report_name(p), upscaled, -face_sharpness(frames)))
     levels = sorted({r[0] for r in rows if r[0] is not None})

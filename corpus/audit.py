@@ -52,6 +52,7 @@ from kinefake.corpus.regenerate import clip_of, stored_members
 from kinefake.errors import OutputError, UsageError, describe_os_error
 from kinefake.fs import is_remote, read_bytes
 from kinefake.schemas import REJECT_SCHEMA, SAMPLE_SCHEMA
+from kinefake.schemas.label import Label
 from kinefake.schemas.layout import (
     AUDIT,
     AUDIT_ASSETS,
@@ -184,24 +185,25 @@ def histograms(samples: dict[str, list]) -> dict[str, bytes]:
     return plots
 
 
-def displacement_plot(region: np.ndarray, regions: list[str], perturbation: dict) -> bytes:
+def displacement_plot(region: np.ndarray, regions: list[str], perturbation) -> bytes:
     """Each region's displacement over the clip (``region`` ``(T, R)``, IOD), the edited
-    region drawn bold, the active frames shaded and the drawn window dashed."""
+    region drawn bold, the active frames shaded and the drawn window dashed (``perturbation``:
+    a :class:`~kinefake.schemas.label.Label`'s)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 2.4))
     frames = np.arange(region.shape[0])
     for column, name in enumerate(regions):
-        edited = name == perturbation["region"]
+        edited = name == perturbation.region
         ax.plot(frames, region[:, column], lw=2.2 if edited else 0.9, label=name, zorder=3 if edited else 2)
-    active = perturbation.get("active_frames") or []
+    active = perturbation.active_frames or []
     if len(active) == 2 and active[1] > active[0]:
         ax.axvspan(active[0] - 0.5, active[1] - 0.5, color="#f4c542", alpha=0.3, label="active", zorder=1)
-    window = perturbation.get("window") or []
+    window = perturbation.window or []
     for edge in window:
         ax.axvline(edge - 0.5, color="grey", ls="--", lw=0.8)
     ax.set_xlim(-0.5, region.shape[0] - 0.5)
     ax.set_xlabel("frame", fontsize=8)
-    ax.set_ylabel("displacement, IOD" if perturbation["family"] != "appearance" else "blend weight", fontsize=8)
+    ax.set_ylabel("displacement, IOD" if perturbation.family != "appearance" else "blend weight", fontsize=8)
     ax.legend(fontsize=6, ncol=4, loc="upper left")
     return _png(fig)
 
@@ -219,9 +221,9 @@ def card(out_arg: str, index: int, row: int, samples: dict, members: dict[str, d
         return fields
     try:
         label = json.loads(fake[LABEL])
-        perturbation = label["perturbation"]
+        perturbation = Label.from_json(label).perturbation
         masks = decode_npz(fake[MASKS])
-        curves = displacement_plot(masks["region"].astype(np.float32), perturbation["regions"], perturbation)
+        curves = displacement_plot(masks["region"].astype(np.float32), perturbation.regions, perturbation)
         fake_frames, fps = decode_mp4(fake[MP4])
         real_frames = None if real is None or MP4 not in real else decode_mp4(real[MP4])[0]
         panels = None if real_frames is None else comparison_panels(real_frames, fake_frames, masks["pixel"])

@@ -12,6 +12,7 @@ import hashlib
 import json
 from html import escape
 
+from kinefake.schemas.label import Label
 from kinefake.synth.render.panels import CAPTIONS, DIFF_GAIN
 
 STYLE = """
@@ -208,14 +209,15 @@ def _card(card: dict, checked: dict | None) -> str:
 <summary>{title} <a href="#{key}" title="link to this card">#</a></summary>"""
     if card["label"] is None:
         return f"{head}\n{video}\n{command}\n</details>"
-    perturbation = card["label"]["perturbation"]
-    window = f"window {perturbation.get('window')}, active frames {perturbation.get('active_frames')}"
-    params = {k: v for k, v in (perturbation.get("params") or {}).items() if v is not None}
+    perturbation = Label.from_json(card["label"]).perturbation
+    window = f"window {perturbation.window}, active frames {perturbation.active_frames}"
+    drawn = {} if perturbation.params is None else perturbation.params.to_json()
+    params = {k: v for k, v in sorted(drawn.items()) if v is not None}  # as the stored label orders them
     changed = (
-        f"{perturbation['operator']} ({perturbation['family']}) on {perturbation['region']}"
-        + (f", coupling with {perturbation['partner']} broken" if perturbation.get("partner") else "")
-        + f"; drawn strength {_num(perturbation.get('strength_iod'))} IOD, largest shift rendered "
-        + f"{_num(perturbation.get('max_displacement_iod'))} IOD; params {json.dumps(params)}"
+        f"{perturbation.operator} ({perturbation.family}) on {perturbation.region}"
+        + (f", coupling with {perturbation.partner} broken" if perturbation.partner else "")
+        + f"; drawn strength {_num(perturbation.strength_iod)} IOD, largest shift rendered "
+        + f"{_num(perturbation.max_displacement_iod)} IOD; params {json.dumps(params)}"
     )
     label = escape(json.dumps(card["label"], indent=2))
     return f"""{head}

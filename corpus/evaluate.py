@@ -64,6 +64,7 @@ from kinefake.corpus.reader import decode_mp4, decode_npz
 from kinefake.errors import CorpusError, ModelFileError, Rejected, UsageError
 from kinefake.fs import is_remote, open_source, read_bytes, write_atomic
 from kinefake.schemas import InputRecord
+from kinefake.schemas.label import Label
 from kinefake.schemas.layout import MANIFEST
 from kinefake.schemas.members import LABEL, MASKS, MP4
 from kinefake.synth.perturb.policy import MOVING, report_name
@@ -205,16 +206,17 @@ def _map(fn, items, workers: int, init_args: tuple):
 
 
 def _label_info(key: str, label: dict) -> SampleInfo:
-    p = label["perturbation"]
+    record = Label.from_json(label)
+    p = record.perturbation
     return SampleInfo(
         key,
-        label["source"]["video_id"],
-        int(label["source"]["clip"]),
-        int(label["label"]),
+        record.source.video_id,
+        int(record.source.clip),
+        int(record.label),
         None if p is None else report_name(p),
         # strength bins are a landmark displacement, IOD
-        p["max_displacement_iod"] if p is not None and p["family"] in MOVING else None,
-        None if p is None else p["family"],
+        p.max_displacement_iod if p is not None and p.family in MOVING else None,
+        None if p is None else p.family,
     )
 
 

@@ -49,6 +49,7 @@ from kinefake.corpus.reader import decode_mp4, decode_npy, decode_npz
 from kinefake.corpus.regenerate import RecordedRun, RecordError, clip_of, recorded_bases
 from kinefake.errors import Rejected, UsageError
 from kinefake.fs import write_atomic
+from kinefake.schemas.label import Label
 from kinefake.schemas.layout import MANIFEST, VALIDATE, VALIDATE_PLOT_FILES, VALIDATE_PLOTS
 from kinefake.schemas.members import LABEL, LANDMARKS, MASKS, MP4, REAL
 from kinefake.synth.perturb.policy import KINEMATIC, MOVING, report_name
@@ -156,19 +157,18 @@ class Checker:
         from kinefake.synth.perturb.motion import ClipMotion
         from kinefake.synth.render.mesh import pixel_mesh
 
-        label = json.loads(fake[LABEL])
-        p = label["perturbation"]
+        p = Label.from_json(json.loads(fake[LABEL])).perturbation
         fake_frames, _ = decode_mp4(fake[MP4])
         source, target = decode_npy(real[LANDMARKS]), decode_npy(fake[LANDMARKS])
         pixel = decode_npz(fake[MASKS])["pixel"]
-        kinematic = p["family"] == KINEMATIC
+        kinematic = p.family == KINEMATIC
         row = {
             "key": fake["__key__"],
             "operator": report_name(p),
             # Only a kinematic fake's pixels are the morph alone: the motion checks apply to it only. An
             # appearance or control fake keeps the real landmarks: its strength bin is its family.
-            "strength_bin": strength_bin(p["max_displacement_iod"]) if p["family"] in MOVING else p["family"],
-            "max_displacement_iod": p["max_displacement_iod"],
+            "strength_bin": strength_bin(p.max_displacement_iod) if p.family in MOVING else p.family,
+            "max_displacement_iod": p.max_displacement_iod,
         }
         row.update(dict.fromkeys(MOTION_COLUMNS))
         if kinematic:
@@ -183,7 +183,7 @@ class Checker:
             row.update(flow_recovered=flow.recovered, flow_error_px=flow.median_error_px)
             motion = ClipMotion.from_points(source, self.bases)
             delta = invert_similarity(motion.pose, target.astype(np.float64)) - normalize(source.astype(np.float64))[0]
-            measured = measure(motion, delta, p)
+            measured = measure(motion, delta, p.to_json())
             row.update(coupling_drop=measured["coupling_drop"], ks_region=measured["ks_region"])
         outside = check_outside_mask(real_frames, fake_frames, pixel)
         row.update(

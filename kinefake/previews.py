@@ -17,6 +17,7 @@ import numpy as np
 from kinefake.corpus.reader import decode_mp4, decode_npz
 from kinefake.errors import ModelFileError, Rejected
 from kinefake.fs import local_copy, write_atomic
+from kinefake.schemas.label import Label
 from kinefake.schemas.members import FAKE_PREFIX, MASKS, MP4, REAL
 from kinefake.synth.bases.arrows import draw_bases
 from kinefake.synth.bases.storage import load_bases
@@ -152,7 +153,7 @@ def render_preview(argv: list[str]) -> int:
                     if isinstance(event, Failed):
                         raise event.error
                     if isinstance(event, Made):
-                        made[event.sample.label["variant"]] = event.sample
+                        made[Label.from_json(event.sample.label).variant] = event.sample
                         if len(made) == 2:
                             break
     except (Rejected, ModelFileError) as exc:
@@ -162,9 +163,9 @@ def render_preview(argv: list[str]) -> int:
     (real_frames, _), (fake_frames, _) = decode_mp4(real.members[MP4]), decode_mp4(fake.members[MP4])
     panels = comparison_panels(real_frames, fake_frames, decode_npz(fake.members[MASKS])["pixel"])
     write_atomic(args.out, encode_mp4(panels, info.fps))
-    label = fake.label["perturbation"]
+    label = Label.from_json(fake.label).perturbation
     print(
-        f"wrote {args.out}: {label['operator']} on {label['region']} (partner {label['partner']}), "
-        f"params {label['params']}, frames {label['active_frames']}, max {label['max_displacement_iod']:.3f} IOD"
+        f"wrote {args.out}: {label.operator} on {label.region} (partner {label.partner}), "
+        f"params {label.params.to_json()}, frames {label.active_frames}, max {label.max_displacement_iod:.3f} IOD"
     )
     return 0

@@ -31,6 +31,7 @@ from kinefake.pipelines.progress import write_record
 from kinefake.pipelines.reject_rows import REJECTS, reject_record
 from kinefake.pipelines.tars import HashingWriter, SampleTarWriter, read_samples
 from kinefake.schemas import ClipRecord, FileRecord, SampleRecord
+from kinefake.schemas.label import Label
 from kinefake.schemas.layout import part_name, shard_name
 from kinefake.schemas.members import LABEL, MP4
 from kinefake.shutdown import skip_final_collections
@@ -48,16 +49,16 @@ PARTS = "parts"
 
 
 def sample_record(clip: ClipRecord, sample: Sample, shard: str, size: int, seed: int) -> SampleRecord:
-    label = sample.label
-    p = label["perturbation"] or {}
-    active = p.get("active_frames") or [None, None]
+    label = Label.from_json(sample.label)
+    p = label.perturbation
+    active = (p.active_frames if p is not None else None) or [None, None]
     mp4 = sample.members[MP4]
     return SampleRecord(
         key=sample.key,
         video_id=clip.video_id,
         clip=clip.clip,
-        variant=label["variant"],
-        label=label["label"],
+        variant=label.variant,
+        label=label.label,
         shard=shard,
         uri=clip.uri,
         split=clip.split,
@@ -66,15 +67,15 @@ def sample_record(clip: ClipRecord, sample: Sample, shard: str, size: int, seed:
         fps_num=clip.fps_num,
         fps_den=clip.fps_den,
         size=size,
-        operator=p.get("operator"),
-        region=p.get("region"),
-        partner=p.get("partner"),
-        strength_iod=p.get("strength_iod"),
-        max_displacement_iod=p.get("max_displacement_iod"),
+        operator=None if p is None else p.operator,
+        region=None if p is None else p.region,
+        partner=None if p is None else p.partner,
+        strength_iod=None if p is None else p.strength_iod,
+        max_displacement_iod=None if p is None else p.max_displacement_iod,
         active_start=active[0],
         active_end=active[1],
         seed=seed,
-        sample_seed=label["sample_seed"],
+        sample_seed=label.sample_seed,
         mp4_bytes=len(mp4),
         mp4_sha256=hashlib.sha256(mp4).hexdigest(),
         label_json=sample.members[LABEL].decode(),

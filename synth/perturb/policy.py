@@ -55,14 +55,15 @@ KINEMATIC_OPERATORS = tuple(sorted(OPERATORS))
 MOVING = (KINEMATIC, HYBRID)
 
 
-def report_name(perturbation: dict) -> str:
-    """How reports group a fake's ``perturbation`` label: its operator, a hybrid as
-    ``hybrid+{operator}``, a control with its level (``blur0.7``, ``flicker2``)."""
-    operator, family, params = perturbation["operator"], perturbation["family"], perturbation["params"]
+def report_name(perturbation) -> str:
+    """How reports group a fake's perturbation (a :class:`~kinefake.schemas.label.Label`'s
+    ``perturbation``): its operator, a hybrid as ``hybrid+{operator}``, a control with its
+    level (``blur0.7``, ``flicker2``)."""
+    operator, family, params = perturbation.operator, perturbation.family, perturbation.params
     if family == HYBRID:
         return f"{HYBRID}+{operator}"
     if family == CONTROL:
-        return f"{operator}{params['blur_sigma_px'] if operator == BLUR else params['flicker_grey']:g}"
+        return f"{operator}{params.blur_sigma_px if operator == BLUR else params.flicker_grey:g}"
     return operator
 
 
