@@ -29,7 +29,7 @@ from kinefake.synth.bases.storage import load_bases
 from kinefake.synth.clip_samples import SampleConfig
 from kinefake.synth.donor_group import DONOR_GROUP, Bases, Failed, SynthConfig, VideoReader, synthesize_group
 from kinefake.synth.landmarks import make_backend
-from kinefake.synth.sharding import local_input, plan_clips
+from kinefake.synth.sharding import ClipPlan, local_input
 from kinefake.synth.video import probe
 
 CLIP_FRAMES = 32
@@ -100,7 +100,7 @@ def _passing_groups(clips: list[Path], bases: Bases, config: SynthConfig) -> lis
         for path in clips:
             video = probe(path)
             try:
-                planned = plan_clips(video, local_input(path), CLIP_FRAMES)[:CLIPS_PER_VIDEO]
+                planned = ClipPlan(CLIP_FRAMES).clips(video, local_input(path))[:CLIPS_PER_VIDEO]
             except Rejected:
                 continue
             with VideoReader() as reader:

@@ -471,6 +471,7 @@ def recorded_settings(manifest: dict, args):
     from kinefake.synth.clip_samples import SampleConfig
     from kinefake.synth.landmarks import GateConfig, TrackConfig
     from kinefake.synth.landmarks.backends import BACKENDS
+    from kinefake.synth.sharding import ClipPlan
 
     try:
         config = manifest["config"]
@@ -480,9 +481,7 @@ def recorded_settings(manifest: dict, args):
         settings = None
         if args.test:
             settings = ClipSettings(
-                clip_frames=int(config["clip_frames"]),
-                clip_stride=int(config["clip_stride"]),
-                max_clips=args.test_clips,
+                clips=ClipPlan(int(config["clip_frames"]), int(config["clip_stride"]), args.test_clips),
                 track=TrackConfig(**config["track"]),
                 gates=GateConfig(**config["gates"]),
                 samples=SampleConfig(**config["samples"]),

@@ -24,7 +24,14 @@ from kinefake.errors import OutputError, UsageError, describe_os_error, storage_
 from kinefake.fs import is_remote, local_copy
 from kinefake.interrupt import Interrupted, received
 from kinefake.pipelines.lock import Locked, output_lock
-from kinefake.pipelines.options import KinefakeOptions, parse_options, print_flags, require, synth_config
+from kinefake.pipelines.options import (
+    KinefakeOptions,
+    clip_plan,
+    parse_options,
+    print_flags,
+    require,
+    synth_config,
+)
 from kinefake.pipelines.output import (
     OutputConflict,
     QuietStorageFailures,
@@ -41,6 +48,7 @@ from kinefake.schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_S
 from kinefake.schemas.layout import table_prefix
 from kinefake.synth.bases.storage import load_bases
 from kinefake.synth.donor_group import Bases, SynthConfig
+from kinefake.synth.sharding import ClipPlan
 from kinefake.synth.video import working_size
 
 
@@ -51,16 +59,16 @@ def bases_summary(path: str | None) -> dict:
     return {"path": path or "default", **Bases.of(bases, info).summary}
 
 
-def job_config(opts: KinefakeOptions, synth: SynthConfig) -> dict:
+def job_config(opts: KinefakeOptions, plan: ClipPlan, synth: SynthConfig) -> dict:
     """What decides the samples: recorded in the manifest and compared on re-runs (in the
     form JSON gives back, tuples as lists, so a re-run compares equal). The decode and
     thread settings of ``synth`` are left out: they change how fast, not what."""
     config = {
         "bases": bases_summary(opts.bases),
         "input": list(opts.input),
-        "clip_frames": opts.clip_frames,
-        "clip_stride": opts.clip_stride or opts.clip_frames,
-        "max_clips_per_video": opts.max_clips_per_video,
+        "clip_frames": plan.frames,
+        "clip_stride": plan.step,
+        "max_clips_per_video": plan.max_clips,
         "decode_timeout": synth.decode_timeout,
         "seed": synth.seed,
         "landmark_backend": opts.landmark_backend,
@@ -83,13 +91,11 @@ def landmark_table(items: list, schema) -> pa.Table:
     ).cast(schema)
 
 
-def build(pipeline: beam.Pipeline, opts: KinefakeOptions, config: SynthConfig, progress: str | None = None) -> None:
+def build(
+    pipeline: beam.Pipeline, opts: KinefakeOptions, plan: ClipPlan, config: SynthConfig, progress: str | None = None
+) -> None:
     out = opts.output.rstrip("/")
-    shard = (
-        pipeline
-        | "InputSpecs" >> beam.Create(list(opts.input))
-        | "Shard" >> ShardVideos(opts.clip_frames, opts.clip_stride, opts.max_clips_per_video, opts.decode_timeout)
-    )
+    shard = pipeline | "InputSpecs" >> beam.Create(list(opts.input)) | "Shard" >> ShardVideos(plan, opts.decode_timeout)
     fn = SynthesizeGroupFn(out, opts.landmark_backend, opts.bases, config, progress)
     synth = shard["clips"] | "Synthesize" >> Synthesize(opts.clips_per_shard, fn)
     num_files = synth["clips"] | "TableFiles" >> beam.Map(table_file_count)
@@ -177,14 +183,14 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
     opts.input = [spec if is_remote(spec) else os.path.abspath(spec) for spec in opts.input]
     if opts.clips_per_shard < 1:
         raise UsageError(f"--clips-per-shard: expected >= 1, got {opts.clips_per_shard}")
-    synth = synth_config(opts)
-    config = job_config(opts, synth)
+    plan, synth = clip_plan(opts), synth_config(opts)
+    config = job_config(opts, plan, synth)
     pipeline = beam.Pipeline(runner=pipeline_runner(options), options=options)  # an unknown --runner fails here
     check_writable(opts.output)
     with output_lock(opts.output):
         try:
             prepare_output(opts.output, config, opts.overwrite)
-            run_pipeline(pipeline, opts, synth, progress if runs_locally(options) else None)
+            run_pipeline(pipeline, opts, plan, synth, progress if runs_locally(options) else None)
             return write_manifest(opts.output, config)
         except BaseException:
             if received() is None:
@@ -193,14 +199,16 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
             raise Interrupted(received()) from None
 
 
-def run_pipeline(pipeline: beam.Pipeline, opts: KinefakeOptions, synth: SynthConfig, progress: str | None) -> None:
+def run_pipeline(
+    pipeline: beam.Pipeline, opts: KinefakeOptions, plan: ClipPlan, synth: SynthConfig, progress: str | None
+) -> None:
     """Run the job; a full disk or a size limit becomes one :class:`OutputError`, with what the
     run had written removed."""
     quiet = QuietStorageFailures()
     logging.getLogger("apache_beam.runners.common").addFilter(quiet)
     try:
         with pipeline:
-            build(pipeline, opts, synth, progress)
+            build(pipeline, opts, plan, synth, progress)
     except Exception as exc:
         failure = storage_failure(exc)
         if failure is None:

@@ -14,6 +14,7 @@ from kinefake.synth.clip_samples import INTERPOLATIONS, PRESETS, SampleConfig
 from kinefake.synth.donor_group import SynthConfig
 from kinefake.synth.landmarks import BACKENDS, GateConfig, TrackConfig
 from kinefake.synth.perturb.policy import PerturbPolicy
+from kinefake.synth.sharding import ClipPlan
 from kinefake.synth.video import DEFAULT_TIMEOUT_S
 
 
@@ -39,7 +40,7 @@ class KinefakeOptions(PipelineOptions):
             action="store_true",
             help="Replace an existing output written with a different configuration.",
         )
-        parser.add_argument("--clip-frames", type=int, default=32, help="Frames per clip.")
+        parser.add_argument("--clip-frames", type=int, default=ClipPlan.frames, help="Frames per clip.")
         parser.add_argument(
             "--clip-stride", type=int, default=None, help="Frames between clip starts (default: --clip-frames)."
         )
@@ -231,6 +232,11 @@ def _config(cls, **fields):
         return cls(**fields)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def clip_plan(opts: KinefakeOptions) -> ClipPlan:
+    """Raises: UsageError: a value out of range."""
+    return _config(ClipPlan, frames=opts.clip_frames, stride=opts.clip_stride, max_clips=opts.max_clips_per_video)
 
 
 def track_config(opts: KinefakeOptions):

@@ -16,11 +16,11 @@ from kinefake.fs import is_remote, list_entries, open_source, read_bytes, source
 from kinefake.pipelines.reject_rows import REJECTS, reject_record
 from kinefake.schemas import InputRecord, RejectRecord
 from kinefake.synth.sharding import (
+    ClipPlan,
     content_digest,
     identify,
     is_manifest,
     is_video_name,
-    plan_clips,
     read_input_manifest,
 )
 from kinefake.synth.video import DEFAULT_TIMEOUT_S, probe
@@ -136,10 +136,8 @@ class DropDuplicates(beam.DoFn):
 class ProbeAndPlanClips(beam.DoFn):
     """:class:`InputRecord` -> :class:`ClipRecord` per clip, or a reject naming why not."""
 
-    def __init__(self, clip_frames: int, clip_stride: int | None, max_clips_per_video: int | None, timeout_s: float):
-        self.clip_frames = clip_frames
-        self.clip_stride = clip_stride
-        self.max_clips_per_video = max_clips_per_video
+    def __init__(self, plan: ClipPlan, timeout_s: float):
+        self.plan = plan
         self.timeout_s = timeout_s
         self.videos = Metrics.counter(STAGE, "videos")
         self.clips = Metrics.counter(STAGE, "clips")
@@ -149,7 +147,7 @@ class ProbeAndPlanClips(beam.DoFn):
         try:
             with open_source(ref.uri) as src:
                 info = probe(src, timeout_s=self.timeout_s)
-            clips = plan_clips(info, ref, self.clip_frames, self.clip_stride, self.max_clips_per_video)
+            clips = self.plan.clips(info, ref)
         except Rejected as exc:
             self.rejected.inc()
             yield beam.pvalue.TaggedOutput(REJECTS, reject_record(STAGE, ref.uri, ref.video_id, exc))
@@ -162,19 +160,9 @@ class ProbeAndPlanClips(beam.DoFn):
 class ShardVideos(beam.PTransform):
     """PCollection[str] of input specs -> {"clips": ClipRecord, "rejects": RejectRecord}."""
 
-    def __init__(
-        self,
-        clip_frames: int = 32,
-        clip_stride: int | None = None,
-        max_clips_per_video: int | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-    ) -> None:
+    def __init__(self, plan: ClipPlan, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         super().__init__()
-        if clip_frames < 1 or (clip_stride is not None and clip_stride < 1):
-            raise ValueError(f"expected --clip-frames >= 1 and --clip-stride >= 1, got {clip_frames}, {clip_stride}")
-        if max_clips_per_video is not None and max_clips_per_video < 1:
-            raise ValueError(f"expected --max-clips-per-video >= 1, got {max_clips_per_video}")
-        self.plan = ProbeAndPlanClips(clip_frames, clip_stride, max_clips_per_video, timeout_s)
+        self.plan = ProbeAndPlanClips(plan, timeout_s)
 
     def expand(self, specs):
         expanded = specs | "ExpandInputSpecs" >> beam.ParDo(ExpandInputSpecs()).with_outputs(REJECTS, main="inputs")

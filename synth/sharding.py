@@ -148,42 +148,58 @@ def read_input_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecor
     return records, rejected
 
 
-def plan_clips(
-    info: VideoInfo,
-    ref: InputRecord,
-    clip_frames: int = 32,
-    clip_stride: int | None = None,
-    max_clips_per_video: int | None = None,
-) -> list[ClipRecord]:
-    """Cut a probed video into clips of ``clip_frames`` frames every ``clip_stride`` frames.
+@dataclasses.dataclass(frozen=True)
+class ClipPlan:
+    """How every video is cut into clips: the one owner of these settings and their checks.
 
-    Clip ``k`` always starts at frame ``k * clip_stride``, so its index means the same thing
-    whatever the cap. With ``max_clips_per_video`` the kept clips are spread evenly over
-    the video (first and last included), not just the first ones.
+    Attributes:
+        frames: frames per clip (``--clip-frames``).
+        stride: frames between clip starts (``--clip-stride``); None: ``frames`` (back to back).
+        max_clips: clips kept per video, spread evenly (``--max-clips-per-video``); None: all.
 
     Raises:
-        ValueError: ``clip_frames`` or ``clip_stride`` below 1, or a cap below 1.
-        Rejected: "too short" when the video holds fewer than ``clip_frames`` frames.
+        ValueError: ``frames`` or ``stride`` below 1, or ``max_clips`` below 1.
     """
-    stride = clip_frames if clip_stride is None else clip_stride
-    if clip_frames < 1 or stride < 1:
-        raise ValueError(f"expected clip_frames >= 1 and clip_stride >= 1, got {clip_frames}, {stride}")
-    if max_clips_per_video is not None and max_clips_per_video < 1:
-        raise ValueError(f"expected max_clips_per_video >= 1 or None, got {max_clips_per_video}")
-    n = info.frame_count
-    if n < clip_frames:
-        plural = "frame" if n == 1 else "frames"
-        raise Rejected(
-            "too short",
-            f"the video has {n} {plural}; one clip needs {clip_frames} (--clip-frames)",
-            measured=float(n),
-            threshold=float(clip_frames),
-        )
-    candidates = (n - clip_frames) // stride + 1
-    keep = np.arange(candidates)
-    if max_clips_per_video is not None and candidates > max_clips_per_video:
-        keep = np.unique(np.round(np.linspace(0, candidates - 1, max_clips_per_video)).astype(int))
-    return [clip_record(info, ref, k, k * stride, clip_frames) for k in keep.tolist()]
+
+    frames: int = 32
+    stride: int | None = None
+    max_clips: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.frames < 1 or self.step < 1:
+            raise ValueError(f"expected --clip-frames >= 1 and --clip-stride >= 1, got {self.frames}, {self.step}")
+        if self.max_clips is not None and self.max_clips < 1:
+            raise ValueError(f"expected --max-clips-per-video >= 1 or none, got {self.max_clips}")
+
+    @property
+    def step(self) -> int:
+        """Frames between clip starts, ``stride`` or else ``frames``."""
+        return self.frames if self.stride is None else self.stride
+
+    def clips(self, info: VideoInfo, ref: InputRecord) -> list[ClipRecord]:
+        """Cut a probed video into clips of ``frames`` frames every ``step`` frames.
+
+        Clip ``k`` always starts at frame ``k * step``, so its index means the same thing
+        whatever the cap. With ``max_clips`` the kept clips are spread evenly over the video
+        (first and last included), not just the first ones.
+
+        Raises:
+            Rejected: "too short" when the video holds fewer than ``frames`` frames.
+        """
+        n = info.frame_count
+        if n < self.frames:
+            plural = "frame" if n == 1 else "frames"
+            raise Rejected(
+                "too short",
+                f"the video has {n} {plural}; one clip needs {self.frames} (--clip-frames)",
+                measured=float(n),
+                threshold=float(self.frames),
+            )
+        candidates = (n - self.frames) // self.step + 1
+        keep = np.arange(candidates)
+        if self.max_clips is not None and candidates > self.max_clips:
+            keep = np.unique(np.round(np.linspace(0, candidates - 1, self.max_clips)).astype(int))
+        return [clip_record(info, ref, k, k * self.step, self.frames) for k in keep.tolist()]
 
 
 def clip_record(info: VideoInfo, ref: InputRecord, index: int, start: int, frames: int) -> ClipRecord:

@@ -20,7 +20,7 @@ from kinefake.schemas import InputRecord
 from kinefake.synth.clip_samples import SampleConfig, crop_for_samples
 from kinefake.synth.landmarks import GateConfig, TrackConfig, extract_landmarks
 from kinefake.synth.landmarks.backends import LandmarkBackend
-from kinefake.synth.sharding import plan_clips
+from kinefake.synth.sharding import ClipPlan
 from kinefake.synth.video import DEFAULT_TIMEOUT_S, ClipReader, Source, encode_mp4, probe, read_frames
 
 
@@ -29,16 +29,14 @@ class ClipSettings:
     """How a corpus made its samples (from its manifest's config), plus the detectors' input size.
 
     Attributes:
-        clip_frames, clip_stride: clip length and spacing, frames.
-        max_clips: clips kept per test video, spread evenly (None: all).
+        clips: how each test video is cut into clips (the corpus's length and spacing, and
+            how many clips are kept per video: ``evaluate --test-clips``).
         track, gates: landmark tracking and quality gates.
         samples: crop size, margin and H.264 settings of the ``mp4`` members.
         timeout_s: wall-clock budget of a probe or a clip's decode.
     """
 
-    clip_frames: int = 32
-    clip_stride: int | None = None
-    max_clips: int | None = 8
+    clips: ClipPlan = field(default_factory=ClipPlan)
     track: TrackConfig = field(default_factory=TrackConfig)
     gates: GateConfig = field(default_factory=GateConfig)
     samples: SampleConfig = field(default_factory=SampleConfig)
@@ -55,7 +53,7 @@ def video_clip_views(
         Rejected: the video itself cannot be used (not a video, too short, ...).
     """
     info = probe(src, settings.timeout_s)
-    clips = plan_clips(info, record, settings.clip_frames, settings.clip_stride, settings.max_clips)
+    clips = settings.clips.clips(info, record)
     fps = Fraction(info.fps_num, info.fps_den)
     views, rejects = [], []
     with ClipReader(src, timeout_s=settings.timeout_s) as reader:

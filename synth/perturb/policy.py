@@ -230,6 +230,18 @@ def _control(operator: str, policy: PerturbPolicy, rng: np.random.Generator) -> 
     return ControlParams(control_mask(), None, level).to_label()
 
 
+def operator_params(policy: PerturbPolicy, donors: Sequence = ()) -> dict:
+    """What a kinematic operator's ``draw(rng, params)`` draws from: the policy's ranges and
+    the donor group's ``(key, coeffs)`` pairs."""
+    return {
+        "lag": policy.lag,
+        "damp": policy.damp,
+        "amplify": policy.amplify,
+        "sigma": policy.jitter_sigma,
+        "donors": donors,
+    }
+
+
 def _kinematic(
     operator: str,
     motion: ClipMotion,
@@ -239,13 +251,7 @@ def _kinematic(
     rng: np.random.Generator,
 ) -> Perturbation | None:
     """Up to ``policy.max_draws`` draws of a kinematic ``operator``; the first that reaches the floor."""
-    params = {
-        "lag": policy.lag,
-        "damp": policy.damp,
-        "amplify": policy.amplify,
-        "sigma": policy.jitter_sigma,
-        "donors": donors,
-    }
+    params = operator_params(policy, donors)
     floor = policy.strength[0]
     triangles = clip_triangles(motion.shapes)
     frames = motion.frames

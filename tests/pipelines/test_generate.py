@@ -32,9 +32,8 @@ from tests.conftest import face
 from tests.media import write_noise_video, write_two_streams, write_variable_rate
 
 
-@pytest.fixture
-def inputs(faces, tmp_path):
-    folder = tmp_path / "in"
+def copy_inputs(faces, folder):
+    """Three shared clips, a 5-frame noise video (too short) and a text file (not a video)."""
     folder.mkdir()
     for prefix in ("spectre__00002", "first-order", "LipNet"):
         src = face(faces, prefix)
@@ -44,6 +43,28 @@ def inputs(faces, tmp_path):
     return folder
 
 
+@pytest.fixture
+def inputs(faces, tmp_path):
+    return copy_inputs(faces, tmp_path / "in")
+
+
+BAD_IDS = ["../../escape", "/abs/id", "john.doe"]
+
+
+@pytest.fixture(scope="module")
+def corpus(faces, tmp_path_factory):
+    """One run over the inputs listed in a manifest (ids from content, plus three given ids that
+    would escape the output or split a WebDataset key): ``(out, manifest)``."""
+    root = tmp_path_factory.mktemp("generate")
+    names = sorted(p.name for p in copy_inputs(faces, root / "in").iterdir() if p.suffix in (".mp4", ".mpg"))
+    listing = root / "videos.csv"
+    listing.write_text(
+        "uri,video_id\n" + "".join(f"in/{n},\n" for n in names) + "".join(f"in/{names[0]},{i}\n" for i in BAD_IDS)
+    )
+    out = root / "out"
+    return out, run(["--input", str(listing), "--output", str(out), "--max-clips-per-video", "2"])
+
+
 def read_tables(out, pattern):
     """All shards of one table, e.g. ``parquet/clips/*.parquet``, as one pyarrow table."""
     paths = sorted(out.glob(pattern))
@@ -51,20 +72,14 @@ def read_tables(out, pattern):
     return pa.concat_tables([pq.read_table(p) for p in paths])
 
 
-def test_generate_writes_tables_and_manifest(inputs, tmp_path):
-    # Ids derive from content unless given; given ids that would escape the output or split a
-    # WebDataset key are rejected by name.
-    listing = tmp_path / "videos.csv"
-    names = sorted(p.name for p in inputs.iterdir() if p.suffix in (".mp4", ".mpg"))
-    bad_ids = ["../../escape", "/abs/id", "john.doe"]
-    listing.write_text(
-        "uri,video_id\n" + "".join(f"in/{n},\n" for n in names) + "".join(f"in/{names[0]},{i}\n" for i in bad_ids)
-    )
-    out = tmp_path / "out"
-    manifest = run(["--input", str(listing), "--output", str(out), "--max-clips-per-video", "2"])
+def clip_keys(out) -> set[tuple[str, int]]:
+    return {(r["video_id"], r["clip"]) for r in read_tables(out, "parquet/clips/*.parquet").to_pylist()}
 
+
+def test_the_clips_table_holds_the_capped_clips_spread_over_each_video(corpus):
+    out, _ = corpus
     clips = read_tables(out, "parquet/clips/*.parquet")
-    assert clips.schema.names == CLIP_SCHEMA.names
+    assert clips.schema == CLIP_SCHEMA
     by_video = {}
     for row in clips.to_pylist():
         by_video.setdefault(row["uri"].rsplit("/", 1)[1], []).append((row["clip"], row["start_frame"]))
@@ -72,26 +87,33 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
     assert sorted(by_video["first-order-model__08.mp4"]) == [(0, 0), (3, 96)]
     assert by_video["spectre__00002.mp4"] == [(0, 0)]
 
+
+def test_bad_inputs_and_bad_ids_are_rejects_naming_why(corpus):
+    out, _ = corpus
     rejects = read_tables(out, "rejects/*.parquet")
-    assert rejects.schema.names == REJECT_SCHEMA.names
+    assert rejects.schema == REJECT_SCHEMA
     rows = sorted(rejects.to_pylist(), key=lambda r: r["detail"])
     assert [r["reason"] for r in rows] == ["too short", "bad video_id", "bad video_id", "bad video_id"]
     assert rows[0]["uri"].endswith("short.mp4")
-    assert [r["detail"].split()[1] for r in rows[1:]] == ["'../../escape'", "'/abs/id'", "'john.doe'"]
+    assert [r["detail"].split()[1] for r in rows[1:]] == [repr(i) for i in BAD_IDS]
 
+
+def test_the_landmarks_table_has_every_frame_of_every_clip(corpus):
+    out, _ = corpus
     landmarks = read_tables(out, "parquet/landmarks/*.parquet")
-    assert landmarks.schema.names == LANDMARK_SCHEMA.names
+    assert landmarks.schema == LANDMARK_SCHEMA
     assert landmarks.num_rows == 5 * 32
     assert set(landmarks.column("layout").to_pylist()) == {"mesh478"}
-    by_clip = {(r["video_id"], r["clip"]) for r in clips.to_pylist()}
-    assert {
-        (v, c) for v, c in zip(landmarks["video_id"].to_pylist(), landmarks["clip"].to_pylist(), strict=True)
-    } == by_clip
+    ids = zip(landmarks["video_id"].to_pylist(), landmarks["clip"].to_pylist(), strict=True)
+    assert set(ids) == clip_keys(out)
 
+
+def test_each_samples_row_is_a_tar_sample_with_the_same_bytes_and_label(corpus):
+    out, _ = corpus
     samples = read_tables(out, "parquet/samples/*.parquet")
-    assert samples.schema.names == SAMPLE_SCHEMA.names
+    assert samples.schema == SAMPLE_SCHEMA
     keys = sorted(samples.column("key").to_pylist())
-    assert keys == sorted(f"{v}_{c:04d}_{variant}" for v, c in by_clip for variant in ("real", "fake0"))
+    assert keys == sorted(f"{v}_{c:04d}_{variant}" for v, c in clip_keys(out) for variant in ("real", "fake0"))
     tars = sorted(str(p) for p in out.glob("webdataset/*.tar"))
     for tar in tars:
         with tarfile.open(tar) as f:
@@ -104,10 +126,13 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
         assert json.loads(member["json"]) == json.loads(row["label_json"])
         assert row["label"] == (row["variant"] != "real") and (row["operator"] is None) == (row["label"] == 0)
 
-    on_disk = json.loads((out / "manifest.json").read_text())
-    assert on_disk == manifest
-    fakes_by_operator = manifest["counts"].pop("fakes_by_operator")
-    assert manifest["counts"] == {
+
+def test_the_manifest_counts_what_was_written(corpus):
+    out, manifest = corpus
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    counts = dict(manifest["counts"])
+    fakes_by_operator = counts.pop("fakes_by_operator")
+    assert counts == {
         "clips": 5,
         "videos": 3,
         "clips_with_landmarks": 5,
@@ -119,8 +144,12 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
         "rejects_by_reason": {"shard: bad video_id": 3, "shard: too short": 1},
     }
     assert sum(fakes_by_operator.values()) == 5
+
+
+def test_the_manifest_hashes_every_file_where_it_was_written(corpus):
+    out, manifest = corpus
     on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"manifest.json", "README.md"}
-    assert {s["path"] for s in manifest["shards"]} == on_disk  # every file, hashed where it was written
+    assert {s["path"] for s in manifest["shards"]} == on_disk
     for shard in manifest["shards"]:
         data = (out / shard["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == shard["sha256"] and len(data) == shard["bytes"]
@@ -128,6 +157,9 @@ def test_generate_writes_tables_and_manifest(inputs, tmp_path):
     tar_shards = [s for s in manifest["shards"] if s["path"].endswith(".tar")]
     assert [s["path"] for s in tar_shards] == [shard_name(i, len(tar_shards)) for i in range(len(tar_shards))]
 
+
+def test_the_dataset_card_names_the_tables_fields_and_counts(corpus):
+    out, _ = corpus
     card = (out / "README.md").read_text()
     assert "config_name: samples\n  data_files: parquet/samples/*.parquet\n  default: true" in card
     assert "| `perturbation.params.lag_frames` | int32 | desync: frames late (early if negative) |" in card

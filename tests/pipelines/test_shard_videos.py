@@ -10,7 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from kinefake.pipelines.shard_videos import ShardVideos
 from kinefake.schemas.inputs import VIDEO_ID_PATTERN
-from kinefake.synth.sharding import local_input
+from kinefake.synth.sharding import ClipPlan, local_input
 from tests.conftest import face, local_pipeline
 from tests.media import copy_to_odd_path, make_bad_inputs
 
@@ -38,7 +38,7 @@ def test_shard_stage_accounts_for_every_input(faces, tmp_path):
     specs = [str(tmp_path / "bad"), str(manifest), str(tmp_path / "nothing-*.mp4"), str(good)]
 
     with local_pipeline() as p:
-        out = p | beam.Create(specs) | ShardVideos(clip_frames=32, max_clips_per_video=3)
+        out = p | beam.Create(specs) | ShardVideos(ClipPlan(32, max_clips=3))
         assert_that(
             out["clips"] | "ClipKeys" >> beam.Map(lambda c: (c.uri, c.video_id, c.clip, c.start_frame, c.split)),
             equal_to(

@@ -15,13 +15,13 @@ from kinefake.synth.clip_samples import SampleConfig
 from kinefake.synth.donor_group import SynthConfig
 from kinefake.synth.landmarks import GateConfig
 from kinefake.synth.perturb.policy import PerturbPolicy
-from kinefake.synth.sharding import local_input, plan_clips
+from kinefake.synth.sharding import ClipPlan, local_input
 from kinefake.synth.video import probe
 from tests.conftest import face, local_pipeline
 
 
 def clips_of(path, frames=16, clips=1):
-    return plan_clips(probe(path), local_input(path), clip_frames=frames, max_clips_per_video=clips)
+    return ClipPlan(frames, max_clips=clips).clips(probe(path), local_input(path))
 
 
 def synthesize_fn(out, landmarks_only=False, gates=None, policy=None):

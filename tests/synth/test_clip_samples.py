@@ -17,7 +17,7 @@ from kinefake.synth.clip_samples import SampleConfig, crop_for_samples, make_sam
 from kinefake.synth.landmarks import extract_landmarks
 from kinefake.synth.perturb.motion import ClipMotion
 from kinefake.synth.perturb.policy import KINEMATIC_OPERATORS, PerturbPolicy, sample_perturbation
-from kinefake.synth.sharding import plan_clips
+from kinefake.synth.sharding import ClipPlan
 from kinefake.synth.video import probe, read_frames
 from tests.conftest import face
 
@@ -30,7 +30,7 @@ def clip_and_landmarks(faces, mediapipe_backend):
     path = face(faces, "LivePortrait__d3")
     info = probe(path)
     # A fixed video id: sample keys, hence the perturbations drawn, do not depend on where the clips live.
-    clip = plan_clips(info, InputRecord(str(path), "d3"), FRAMES, max_clips_per_video=1)[0]
+    clip = ClipPlan(FRAMES, max_clips=1).clips(info, InputRecord(str(path), "d3"))[0]
     frames = read_frames(path, clip.start_frame, clip.num_frames)
     return clip, frames, extract_landmarks(frames, mediapipe_backend, float(info.fps))
 

@@ -11,7 +11,7 @@ import pytest
 from kinefake.synth.bases.storage import load_bases
 from kinefake.synth.clip_samples import SampleConfig
 from kinefake.synth.donor_group import Bases, Landmarks, Made, SynthConfig, VideoReader, synthesize_group
-from kinefake.synth.sharding import local_input, plan_clips
+from kinefake.synth.sharding import ClipPlan, local_input
 from kinefake.synth.video import probe
 from tests.conftest import face
 
@@ -29,10 +29,10 @@ def group(faces, tmp_path_factory):
     clips = []
     for prefix, count in (("LivePortrait__d0", 2), ("spectre__00002", 1)):
         path = face(faces, prefix)
-        clips += plan_clips(probe(path), local_input(path), 16, max_clips_per_video=count)
+        clips += ClipPlan(16, max_clips=count).clips(probe(path), local_input(path))
     gone = tmp_path_factory.mktemp("gone") / "gone.mp4"
     gone.write_bytes(face(faces, "spectre__00002").read_bytes())
-    clips += plan_clips(probe(gone), local_input(gone), 16, max_clips_per_video=1)
+    clips += ClipPlan(16, max_clips=1).clips(probe(gone), local_input(gone))
     gone.unlink()
     return clips
 

@@ -15,11 +15,11 @@ from kinefake.schemas import InputRecord
 from kinefake.schemas.inputs import VIDEO_ID_PATTERN
 from kinefake.synth.sharding import (
     DIGEST_SPAN,
+    ClipPlan,
     assign_groups,
     check_video_id,
     content_digest,
     local_input,
-    plan_clips,
     read_input_manifest,
     video_offsets,
 )
@@ -47,38 +47,39 @@ REF = InputRecord(uri="/data/a.mp4", video_id="abc")
 
 
 def test_clips_tile_the_video():
-    clips = plan_clips(info_with(100), REF, clip_frames=32)
+    clips = ClipPlan(32).clips(info_with(100), REF)
     assert [(c.clip, c.start_frame, c.num_frames) for c in clips] == [(0, 0, 32), (1, 32, 32), (2, 64, 32)]
     assert [c.start_pts for c in clips] == [0, 32 * 512, 64 * 512]
     assert clips[1].key == "abc_0001"
 
 
 def test_overlapping_stride_and_cap_spread_evenly():
-    clips = plan_clips(info_with(100), REF, clip_frames=32, clip_stride=8)
+    clips = ClipPlan(32, stride=8).clips(info_with(100), REF)
     assert [c.start_frame for c in clips] == list(range(0, 69, 8))
-    capped = plan_clips(info_with(100), REF, clip_frames=32, clip_stride=8, max_clips_per_video=3)
+    capped = ClipPlan(32, stride=8, max_clips=3).clips(info_with(100), REF)
     assert [c.clip for c in capped] == [0, 4, 8]
     assert [c.start_frame for c in capped] == [0, 32, 64]
 
 
 def test_exactly_one_clip_and_no_timestamps():
-    (clip,) = plan_clips(info_with(32, pts=False), REF, clip_frames=32)
+    (clip,) = ClipPlan(32).clips(info_with(32, pts=False), REF)
     assert clip.start_pts is None
 
 
 def test_too_short_is_rejected_with_counts():
     with pytest.raises(Rejected) as info:
-        plan_clips(info_with(1), REF, clip_frames=32)
+        ClipPlan(32).clips(info_with(1), REF)
     assert info.value.reason == "too short"
     assert info.value.detail == "the video has 1 frame; one clip needs 32 (--clip-frames)"
     assert (info.value.measured, info.value.threshold) == (1.0, 32.0)
 
 
-def test_bad_clip_arguments():
-    with pytest.raises(ValueError, match="expected clip_frames >= 1"):
-        plan_clips(info_with(10), REF, clip_frames=0)
-    with pytest.raises(ValueError, match="expected max_clips_per_video >= 1"):
-        plan_clips(info_with(10), REF, clip_frames=2, max_clips_per_video=0)
+def test_clip_plan_owns_its_defaults_and_checks():
+    assert (ClipPlan().frames, ClipPlan().step, ClipPlan().max_clips) == (32, 32, None)
+    assert ClipPlan(16, stride=4).step == 4
+    for bad in ({"frames": 0}, {"stride": 0}, {"frames": 2, "stride": -1}, {"max_clips": 0}):
+        with pytest.raises(ValueError, match="expected --"):
+            ClipPlan(**bad)
 
 
 def test_content_digest_names_the_file_not_the_path(faces, tmp_path):
@@ -135,7 +136,7 @@ def test_every_bad_input_is_rejected_with_its_reason(faces, tmp_path):
     bad = make_bad_inputs(tmp_path, face(faces, "LivePortrait__d3"), face(faces, "LivePortrait__s18"))
     for name, (path, reason) in bad.items():
         try:
-            plan_clips(probe(path), InputRecord(str(path), "x"), clip_frames=32)
+            ClipPlan(32).clips(probe(path), InputRecord(str(path), "x"))
         except Rejected as exc:
             assert exc.reason == reason, (name, exc)
             assert exc.detail, name
@@ -154,8 +155,9 @@ def test_path_with_spaces_and_non_ascii_is_accepted(faces, tmp_path):
 def test_shards_are_contiguous_balanced_runs_without_gaps():
     # 47 clips of one video and 5 of another, 4 per shard: 13 shards of 4 (and none empty),
     # whatever order the clips arrive in.
-    clips = plan_clips(info_with(765), InputRecord("/v/a.mp4", "a"), 16) + plan_clips(
-        info_with(80), InputRecord("/v/b.mp4", "b"), 16
+    plan = ClipPlan(16)
+    clips = plan.clips(info_with(765), InputRecord("/v/a.mp4", "a")) + plan.clips(
+        info_with(80), InputRecord("/v/b.mp4", "b")
     )
     assert len(clips) == 52
     groups = assign_groups(list(reversed(clips)), 4, 3)

@@ -13,7 +13,7 @@ from kinefake.synth.perturb.apply import perturb
 from kinefake.synth.perturb.measure import operator_table
 from kinefake.synth.perturb.motion import ClipMotion, RegionPair, coupled_pairs
 from kinefake.synth.perturb.operators import OPERATORS
-from kinefake.synth.perturb.policy import PerturbPolicy, sample_perturbation, sample_seed
+from kinefake.synth.perturb.policy import PerturbPolicy, operator_params, sample_perturbation, sample_seed
 from kinefake.synth.perturb.schedule import envelope
 from kinefake.synth.render.mesh import flipped
 from kinefake.synth.video import probe, read_frames
@@ -40,14 +40,8 @@ def motions(faces, mediapipe_backend, bases):
 
 
 def drawn(motions, operator, seed=0):
-    """The operator's own random choices, drawn as the policy draws them."""
-    params = {
-        "lag": (2, 4),
-        "damp": (0.0, 0.4),
-        "amplify": (1.6, 2.5),
-        "sigma": 0.01,
-        "donors": [("d", motions[1][1].coeffs)],
-    }
+    """The operator's own random choices, drawn from the default policy's ranges as it draws them."""
+    params = operator_params(PerturbPolicy(), [("d", motions[1][1].coeffs)])
     return OPERATORS[operator].draw(np.random.default_rng(seed), params)
 
 
@@ -72,11 +66,13 @@ def test_strength_zero_returns_the_input_bit_for_bit(motions, bases, operator):
 
 @pytest.mark.parametrize("operator", sorted(OPERATORS))
 def test_outside_the_window_the_target_is_the_source(motions, bases, operator):
+    checked = 0
     for _, motion in motions[:4]:
         for pair in coupled_pairs(bases)[:4]:
             result = perturb(motion, operator, pair, (8, 24), 4, 0.05, drawn(motions, operator, 1))
             if result is None:
                 continue
+            checked += 1
             assert result.target[:8].tobytes() == motion.points[:8].tobytes()
             assert result.target[24:].tobytes() == motion.points[24:].tobytes()
             moved = np.linalg.norm(result.delta, axis=-1).max(0) > 0
@@ -84,6 +80,7 @@ def test_outside_the_window_the_target_is_the_source(motions, bases, operator):
             assert not (moved & ~edited).any()  # only the edited region moves
             assert result.label["max_displacement_iod"] <= 0.05 + 1e-12
             assert not flipped(motion.shapes, motion.shapes + result.delta).any()
+    assert checked >= 8, f"{operator}: only {checked} of 16 clip/pair draws made an edit to check"
 
 
 def test_a_flip_reduces_the_strength_and_says_so(motions, bases):
