@@ -7,7 +7,7 @@ DATA ?= ../shared/data/faces
 DEMO_INPUT ?= $(DATA)
 DEMO_OUT ?= demo_out
 
-.PHONY: install test test-all lint bench demo bases clean
+.PHONY: install test test-all lint bench demo bases docs clean
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ bench: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/kinefake generate --input $(DEMO_INPUT) --output $(DEMO_OUT) --max-clips-per-video 2 --overwrite
 	$(BIN)/kinefake audit $(DEMO_OUT)
+
+# Rewrite the generated part of docs/output.md from schemas/ (tests/test_docs.py fails when it is stale).
+docs: $(STAMP)
+	$(BIN)/python -c "import pathlib; from kinefake.pipelines.card import contract_document as c; \
+	p = pathlib.Path('docs/output.md'); p.write_text(c(p.read_text()))"
 
 # Rebuild the default motion-bases model shipped in the package from the shared clips.
 bases: $(STAMP)

@@ -28,6 +28,34 @@ def _columns(fields, prefix: str = "") -> list[str]:
     return rows
 
 
+def contract_sections() -> list[str]:
+    """The output contract as Markdown lines, from the schemas: the members of a WebDataset
+    sample, the ``mask.npz`` arrays, the ``json`` label's fields and every table's columns,
+    each with its type and meaning. The dataset card ends with them and ``docs/output.md``
+    holds them (``python -m kinefake.pipelines.card docs/output.md`` rewrites its part)."""
+    lines = [
+        "## Members of a WebDataset sample",
+        "",
+        "| member | encoding |",
+        "|---|---|",
+        *[f"| `{name}` | {text} |" for name, text in MEMBERS.items()],
+        "",
+        "| `mask.npz` array | dtype | shape | meaning |",
+        "|---|---|---|---|",
+        *[f"| `{name}` | {d} | {s} | {text} |" for name, (d, s, text) in MASK_ARRAYS.items()],
+        "",
+        "## The `json` label",
+        "",
+        "| field | type | meaning |",
+        "|---|---|---|",
+        *_columns(LABEL_TYPE),
+    ]
+    for name, schema in TABLES.items():
+        lines += ["", f"## Table `{name}` ({TABLE_FOLDERS[name]}/)", "", "| column | type | meaning |", "|---|---|---|"]
+        lines += _columns(schema)
+    return lines
+
+
 def dataset_card(manifest: dict) -> str:
     """The card's text for a finished run's ``manifest``."""
     counts = manifest["counts"]
@@ -59,26 +87,26 @@ def dataset_card(manifest: dict) -> str:
         "themselves), `pyarrow.dataset.dataset(OUT/parquet/samples)`, or `webdataset.WebDataset(tars)` "
         "with `kinefake.corpus.reader.decode_sample`.",
         "",
-        "## Members of a WebDataset sample",
-        "",
-        "| member | encoding |",
-        "|---|---|",
-        *[f"| `{name}` | {text} |" for name, text in MEMBERS.items()],
-        "",
-        "| `mask.npz` array | dtype | shape | meaning |",
-        "|---|---|---|---|",
-        *[f"| `{name}` | {d} | {s} | {text} |" for name, (d, s, text) in MASK_ARRAYS.items()],
-        "",
-        "## The `json` label",
-        "",
-        "| field | type | meaning |",
-        "|---|---|---|",
-        *_columns(LABEL_TYPE),
+        *contract_sections(),
     ]
-    for name, schema in TABLES.items():
-        lines += ["", f"## Table `{name}` ({TABLE_FOLDERS[name]}/)", "", "| column | type | meaning |", "|---|---|---|"]
-        lines += _columns(schema)
     return "\n".join(lines) + "\n"
+
+
+#: In ``docs/output.md``: what follows this line is :func:`contract_sections`, rewritten by ``make docs``.
+CONTRACT_MARKER = "<!-- generated from kinefake.schemas by `make docs`: edit the schemas, not below -->"
+
+
+def contract_document(text: str) -> str:
+    """``text`` (a document holding :data:`CONTRACT_MARKER`) with what follows the marker
+    replaced by the contract the schemas give today.
+
+    Raises:
+        ValueError: the document has no marker line.
+    """
+    head, marker, _ = text.partition(CONTRACT_MARKER)
+    if not marker:
+        raise ValueError(f"expected a line {CONTRACT_MARKER!r}, found none")
+    return head + CONTRACT_MARKER + "\n\n" + "\n".join(contract_sections()) + "\n"
 
 
 def is_kinefake_card(text: str) -> bool:
