@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	$(BIN)/python -m bench --data $(DATA)
+	$(BIN)/python -m bench --data $(DATA) --results bench/RESULTS.md
 
 demo: $(STAMP)
 	$(BIN)/kinefake generate --input $(DEMO_INPUT) --output $(DEMO_OUT) --max-clips-per-video 2 --overwrite

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import sys
 from pathlib import Path
 
 from bench import audit, bases, e2e, generate, landmarks, learnability, memory, perturb, render, scaling, video
+from bench.results import machine, recorded
 from kinefake.synth.threads import one_thread_per_library
 
 STAGES = {
@@ -65,21 +65,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="Learnability: the calibration and the largest point of the curve only."
     )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="Also write the printed tables, dated, into this file's latest-run block (make bench: bench/RESULTS.md).",
+    )
     args = parser.parse_args(argv)
     clips = _clips(args.data)
     if not clips:
         print(f"no clips in {args.data}", file=sys.stderr)
         return 2
     pinning = pin_to_one_core()
-    print(
-        f"kinefake bench, {datetime.date.today()}, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, {pinning}, {len(clips)} clips from {args.data}"
-    )
-    for stage in [s for s in STAGES if s in args.stages]:
-        if stage == "learnability":
-            learnability.run(clips, _clips(args.extra_data), args.quick)
-        else:
-            STAGES[stage](clips)
+    with recorded(args.results):
+        print(
+            f"kinefake bench, {datetime.date.today()}, {machine()}, {pinning}, {len(clips)} clips from {args.data}, "
+            f"stages: {' '.join(s for s in STAGES if s in args.stages)}"
+        )
+        for stage in [s for s in STAGES if s in args.stages]:
+            if stage == "learnability":
+                learnability.run(clips, _clips(args.extra_data), args.quick)
+            else:
+                STAGES[stage](clips)
     return 0
 
 
