@@ -23,6 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from kinefake.errors import CorpusError, Rejected
 from kinefake.fs import is_remote, list_files, parquet_footer, read_bytes, read_columns, sha256_of
+from kinefake.pipelines.tars import tar_members
 from kinefake.schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, SCHEMA_VERSION
 from kinefake.schemas.layout import MANIFEST, SHARDS, TABLE_FOLDERS, corpus_file_kind, table_glob
 from kinefake.schemas.members import SAMPLE_KEY_PATTERN
@@ -282,11 +283,7 @@ def tar_samples(uri: str) -> int:
     Raises:
         tarfile.TarError: not a tar, or truncated.
     """
-    keys = set()
-    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f, tarfile.open(fileobj=f) as tar:
-        for info in tar:
-            keys.add(info.name.partition(".")[0])
-    return len(keys)
+    return len({key for key, _, _ in tar_members(uri, lambda key: False)})
 
 
 def iter_samples(out: str, manifest: dict | None = None) -> Iterator[dict]:

@@ -11,19 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 import posixpath
-import tarfile
 from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
-
 from kinefake import __version__
 from kinefake.corpus.contents import one_line, read_manifest, read_table, require_intact, shown
 from kinefake.errors import CorpusError, ModelFileError, OutputError, Rejected, UsageError, describe_os_error
 from kinefake.fs import is_remote, open_source, write_atomic
+from kinefake.pipelines.tars import tar_members
 from kinefake.schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, ClipRecord, read_clip_landmarks
 from kinefake.schemas.layout import corpus_file_kind
 from kinefake.schemas.members import SAMPLE_KEY_PATTERN
@@ -167,12 +164,9 @@ def stored_members(out: str, shard: str, keys: set[str]) -> dict[str, dict[str, 
     if corpus_file_kind(shard) != "shards":
         raise CorpusError(f"the samples table names shard {shown(shard)}, not a tar name kinefake writes")
     found = defaultdict(dict)
-    path = posixpath.join(out.rstrip("/"), shard)
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f, tarfile.open(fileobj=f) as tar:
-        for info in tar:
-            name, _, member = info.name.partition(".")
-            if name in keys and info.isfile():
-                found[name][member] = tar.extractfile(info).read()
+    for key, member, data in tar_members(posixpath.join(out.rstrip("/"), shard), keys.__contains__):
+        if data is not None:
+            found[key][member] = data
     return dict(found)
 
 

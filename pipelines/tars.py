@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -51,16 +51,29 @@ class HashingWriter:
         return self.f.write(data)
 
 
+def tar_members(uri: str, wanted: Callable[[str], bool] = lambda key: True) -> Iterator[tuple[str, str, bytes | None]]:
+    """``(key, member name, bytes)`` of every file of a WebDataset tar on any Beam filesystem, in
+    order, read through its headers: the payload of a key not ``wanted`` is seeked over, not
+    read (its bytes are None). The one walk over tar headers that kinefake's readers share.
+
+    Raises:
+        tarfile.TarError: not a tar, or truncated.
+    """
+    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f, tarfile.open(fileobj=f) as tar:
+        for info in tar:
+            if info.isfile():
+                key, _, member = info.name.partition(".")
+                yield key, member, tar.extractfile(info).read() if wanted(key) else None
+
+
 def read_samples(uri: str) -> Iterator[dict[str, bytes | str]]:
     """The samples of a tar written by :class:`SampleTarWriter`, in order, one at a time."""
     sample: dict = {}
-    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f, tarfile.open(fileobj=f) as tar:
-        for info in tar:
-            key, _, member = info.name.partition(".")
-            if sample and sample["__key__"] != key:
-                yield sample
-                sample = {}
-            sample["__key__"] = key
-            sample[member] = tar.extractfile(info).read()
+    for key, member, data in tar_members(uri):
+        if sample and sample["__key__"] != key:
+            yield sample
+            sample = {}
+        sample["__key__"] = key
+        sample[member] = data
     if sample:
         yield sample

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tarfile
 
 import webdataset as wds
 
-from kinefake.pipelines.tars import HashingWriter, SampleTarWriter, read_samples
+from kinefake.pipelines.tars import HashingWriter, SampleTarWriter, read_samples, tar_members
 
 
 def test_tars_are_the_bytes_webdataset_writes_and_read_back_in_order(tmp_path):
@@ -31,6 +32,20 @@ def test_tars_are_the_bytes_webdataset_writes_and_read_back_in_order(tmp_path):
     path.write_bytes(ours.getvalue())
     assert list(read_samples(str(path))) == samples
     assert [s["__key__"] for s in wds.WebDataset(str(path), shardshuffle=False)] == [s["__key__"] for s in samples]
+
+
+def test_tar_members_reads_only_the_wanted_keys_and_files(tmp_path):
+    path = tmp_path / "b.tar"
+    with tarfile.open(path, "w") as tar:
+        folder = tarfile.TarInfo("a_0000_real.d")
+        folder.type = tarfile.DIRTYPE  # not a member: skipped
+        tar.addfile(folder)
+        for name, data in (("a_0000_real.mp4", b"xy"), ("a_0000_fake0.mp4", b"zzz")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    members = list(tar_members(str(path), {"a_0000_fake0"}.__contains__))
+    assert members == [("a_0000_real", "mp4", None), ("a_0000_fake0", "mp4", b"zzz")]
 
 
 def test_joining_parts_is_the_one_writer_tar_and_a_retry_after_the_join_reports_it_again(tmp_path):
