@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
+from kinefake.command import command_parser
 from kinefake.corpus.audit_page import render_page
 from kinefake.corpus.contents import (
     MEMBER_ERRORS,
@@ -81,7 +82,7 @@ REJECT_COLUMNS = ["uri", "stage", "reason", "detail", "measured", "threshold"]
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="kinefake audit", description=__doc__.split("\n")[0])
+    parser = command_parser(prog="kinefake audit", description=__doc__.split("\n")[0])
     parser.add_argument("output", help="A finished kinefake corpus (local or gs://).")
     parser.add_argument("--per-operator", type=int, default=PER_OPERATOR, help="Sample cards per operator.")
     parser.add_argument("--out", help="Report folder (default OUT/audit; required when OUT is remote).")

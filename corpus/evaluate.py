@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kinefake.command import command_parser
 from kinefake.corpus.contents import (
     MEMBER_ERRORS,
     is_sample_key,
@@ -89,7 +90,7 @@ class SampleInfo:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = command_parser(
         prog="kinefake evaluate",
         description="Train baseline detectors on a corpus; AUROC with folds split by source video; score test videos.",
     )

@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from kinefake import __version__
+from kinefake.command import command_parser
 from kinefake.corpus.contents import one_line, read_manifest, read_table, require_intact, shown
 from kinefake.errors import CorpusError, ModelFileError, OutputError, Rejected, UsageError, describe_os_error
 from kinefake.fs import is_remote, open_source, write_atomic
@@ -171,7 +172,7 @@ def stored_members(out: str, shard: str, keys: set[str]) -> dict[str, dict[str, 
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="kinefake regenerate", description=__doc__.split("\n")[0])
+    parser = command_parser(prog="kinefake regenerate", description=__doc__.split("\n")[0])
     parser.add_argument("output", help="A finished kinefake corpus (local or gs://).")
     parser.add_argument("key", help="Sample key, {video_id}_{clip:04d}_{variant}.")
     parser.add_argument("--out", default=".", help="Folder for the rebuilt members (default: here).")

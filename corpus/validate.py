@@ -34,6 +34,7 @@ from collections import defaultdict
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
+from kinefake.command import command_parser
 from kinefake.corpus.contents import (
     MEMBER_ERRORS,
     inspect_corpus,
@@ -78,7 +79,7 @@ JUDGE = {"mediapipe": "dlib", "dlib": "mediapipe"}
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="kinefake validate", description=__doc__.split("\n")[0])
+    parser = command_parser(prog="kinefake validate", description=__doc__.split("\n")[0])
     parser.add_argument("output", help="A finished kinefake corpus (local or gs://).")
     parser.add_argument("--max-fakes", type=int, default=200, help="Fakes checked, spread over operators.")
     parser.add_argument("--regenerate", type=int, default=4, help="Clips rebuilt from source (0: none).")

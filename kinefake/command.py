@@ -3,6 +3,7 @@ line on stderr (exit status 2) for a refused flag, a refused corpus or a full di
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -20,6 +21,26 @@ from kinefake.shutdown import skip_final_collections
 NOISE = ((FutureWarning, ""), (UserWarning, "SymbolDatabase.GetPrototype"))
 #: What every command refuses in one line, whatever else it refuses.
 REFUSED = (UsageError, CorpusError, OutputError)
+
+
+class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Every flag's help ends with its default, when it has one (not None, not a switch's False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return action.help or ""
+        return super()._get_help_string(action) if action.help else "(default: %(default)s)"
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if action.help is None and action.option_strings:
+            action.help = self._get_help_string(action) or None
+        return super()._format_action(action)
+
+
+def command_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The parser of a kinefake command: its ``--help`` shows every default, in plain text
+    (docstring markup such as double backquotes is taken out)."""
+    return argparse.ArgumentParser(prog=prog, description=description.replace("``", ""), formatter_class=_ShowDefaults)
 
 
 def silence_libraries() -> None:

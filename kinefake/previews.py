@@ -7,13 +7,13 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 
 import cv2
 import numpy as np
 
+from kinefake.command import command_parser
 from kinefake.corpus.reader import decode_mp4, decode_npz
 from kinefake.errors import ModelFileError, Rejected
 from kinefake.fs import local_copy, write_atomic
@@ -34,7 +34,7 @@ from kinefake.synth.video import encode_mp4, probe, read_frames
 
 def landmarks_preview(argv: list[str]) -> int:
 
-    parser = argparse.ArgumentParser(
+    parser = command_parser(
         prog="kinefake landmarks-preview", description="Draw tracked landmarks and head-pose axes on one clip."
     )
     parser.add_argument("video", help="Video file, local or gs://.")
@@ -70,7 +70,7 @@ def landmarks_preview(argv: list[str]) -> int:
 
 def bases_preview(argv: list[str]) -> int:
 
-    parser = argparse.ArgumentParser(prog="kinefake bases-preview", description="Draw each basis on the mean face.")
+    parser = command_parser(prog="kinefake bases-preview", description="Draw each basis on the mean face.")
     parser.add_argument("model", nargs="?", help="Model file (default: the model shipped with kinefake).")
     parser.add_argument("--out", required=True, help="Output .png, local or gs://.")
     args = parser.parse_args(argv)
@@ -96,7 +96,7 @@ def render_preview(argv: list[str]) -> int:
     ``transplant`` has a donor. The samples are encoded losslessly (``crf`` 0) and decoded
     back, so the |diff| panel shows the edit alone, not the codec."""
 
-    parser = argparse.ArgumentParser(
+    parser = command_parser(
         prog="kinefake render-preview", description="real | fake | mask | |diff| x10 for one clip and one operator."
     )
     parser.add_argument("video", help="Video file, local or gs://.")

@@ -15,6 +15,7 @@ import posixpath
 
 import pyarrow as pa
 
+from kinefake.command import command_parser
 from kinefake.fs import list_files, read_columns, write_atomic
 from kinefake.pipelines import generate
 from kinefake.pipelines.output import OutputConflict
@@ -27,8 +28,14 @@ LANDMARK_COLUMNS = ["video_id", "clip", "frame", "landmarks68"]
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kinefake fit-bases", description=__doc__.split("\n\n")[0])
+    p = command_parser(prog="kinefake fit-bases", description=__doc__.split("\n\n")[0])
     p.add_argument("--landmarks", action="append", help="Glob of landmark Parquet tables; repeatable.")
+    p.add_argument(
+        "--input",
+        action="append",
+        help="Instead of --landmarks: videos (as generate's --input) whose landmarks are extracted first; "
+        "generate's flags and Beam's apply to that step.",
+    )
     p.add_argument("--out", required=True, help="Model file to write (.safetensors).")
     p.add_argument("--kind", choices=KINDS, default="autoencoder")
     p.add_argument("--k", type=int, default=TrainConfig.k, help="Number of bases.")
@@ -51,6 +58,7 @@ def read_landmarks(patterns: list[str]) -> pa.Table:
 def run(argv: list[str]) -> dict:
     """Fit, save, and return the model's info (config, split, data hash, metrics)."""
     args, beam_argv = parser().parse_known_args(argv)
+    beam_argv = [*(a for spec in args.input or () for a in ("--input", spec)), *beam_argv]
     patterns = args.landmarks
     if not patterns:
         if "--input" not in beam_argv:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import math
 import sys
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from kinefake.command import command_parser
 from kinefake.errors import UsageError
 from kinefake.synth.clip_samples import INTERPOLATIONS, PRESETS, SampleConfig
 from kinefake.synth.donor_group import SynthConfig
@@ -335,6 +335,6 @@ def synth_config(opts: KinefakeOptions) -> SynthConfig:
 
 def print_flags(prog: str, description: str) -> None:
     """``--help`` of a Beam job: every kinefake flag (Beam's own pass through)."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = command_parser(prog=prog, description=description)
     KinefakeOptions._add_argparse_args(parser)
     parser.print_help()
