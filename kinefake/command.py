@@ -4,6 +4,7 @@ line on stderr (exit status 2) for a refused flag, a refused corpus or a full di
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import os
 import signal
@@ -23,17 +24,27 @@ NOISE = ((FutureWarning, ""), (UserWarning, "SymbolDatabase.GetPrototype"))
 REFUSED = (UsageError, CorpusError, OutputError)
 
 
+def _has_default(action: argparse.Action) -> bool:
+    """A flag with a value to show: not None, not a switch's False, not suppressed (0 is one)."""
+    return (
+        bool(action.option_strings)
+        and action.default is not None
+        and action.default is not False
+        and (action.default != argparse.SUPPRESS)
+    )
+
+
 class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
-    """Every flag's help ends with its default, when it has one (not None, not a switch's False)."""
+    """Every flag's help ends with its default, when it has one; a flag without help text
+    shows its default alone."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
-            return action.help or ""
-        return super()._get_help_string(action) if action.help else "(default: %(default)s)"
+        return super()._get_help_string(action) if _has_default(action) else action.help
 
     def _format_action(self, action: argparse.Action) -> str:
-        if action.help is None and action.option_strings:
-            action.help = self._get_help_string(action) or None
+        if action.help is None and _has_default(action):
+            action = copy.copy(action)  # the parser's own action stays as it was
+            action.help = "(default: %(default)s)"
         return super()._format_action(action)
 
 

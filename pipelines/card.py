@@ -32,7 +32,7 @@ def contract_sections() -> list[str]:
     """The output contract as Markdown lines, from the schemas: the members of a WebDataset
     sample, the ``mask.npz`` arrays, the ``json`` label's fields and every table's columns,
     each with its type and meaning. The dataset card ends with them and ``docs/output.md``
-    holds them (``python -m kinefake.pipelines.card docs/output.md`` rewrites its part)."""
+    holds them after :data:`CONTRACT_MARKER` (``make docs`` rewrites that part)."""
     lines = [
         "## Members of a WebDataset sample",
         "",

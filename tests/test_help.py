@@ -33,7 +33,12 @@ def help_text(command: str, capsys) -> str:
 def test_help_shows_defaults_in_plain_text(command, capsys):
     text = help_text(command, capsys)
     assert SHOWN[command] in text, text
-    assert "``" not in text and "(default: None)" not in text
+    assert "``" not in text and "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_a_zero_default_is_shown(capsys):
+    text = help_text("generate", capsys)
+    assert "--seed SEED           Global seed; same seed, same samples. (default: 0)" in text, text
 
 
 def test_fit_bases_documents_its_input_flag(capsys):
