@@ -13,10 +13,12 @@ A backend detects faces on a whole frame (:meth:`detect`) and fits landmarks ins
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import os
 import sys
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,6 +30,18 @@ from kinefake.synth.landmarks.regions import IBUG68, MESH478
 
 #: Faces are detected on a copy whose longer side is at most this many pixels.
 DETECT_MAX_SIDE = 640
+
+#: MediaPipe backends whose graphs are still open; closed at exit, before the interpreter's teardown.
+_OPEN_GRAPHS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_graphs() -> None:
+    """Close every MediaPipe graph nobody closed (a DoFn whose ``teardown`` a runner skipped, a
+    backend left to the garbage collector): left to the interpreter's exit, their C++ threads
+    race its teardown and abort a process that has written everything."""
+    for backend in list(_OPEN_GRAPHS):
+        backend.close()
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,7 @@ class MediaPipeBackend:
                 static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5
             )
             self._settle(self._detector, self._mesh)
+        _OPEN_GRAPHS.add(self)
 
     @staticmethod
     def _settle(*solutions) -> None:
@@ -137,9 +152,12 @@ class MediaPipeBackend:
     def close(self) -> None:
         """Close both MediaPipe graphs now. Left to the interpreter's exit, their C++
         teardown races Python's and aborts the process now and then (``terminate called
-        without an active exception``, exit 134) after a job has written everything."""
-        self._detector.close()
-        self._mesh.close()
+        without an active exception``, exit 134) after a job has written everything.
+        Idempotent; a backend nobody closes is closed at exit."""
+        if self in _OPEN_GRAPHS:
+            _OPEN_GRAPHS.discard(self)
+            self._detector.close()
+            self._mesh.close()
 
     def __enter__(self) -> MediaPipeBackend:
         return self
