@@ -32,18 +32,18 @@ VIDEOS = ("LivePortrait__d0", "first-order", "SadTalker__WDA_A", "spectre__00002
 
 def replicate(seed_corpus: Path, out: Path, samples: int) -> int:
     """Copy ``seed_corpus`` under new video ids into ``out`` until it holds at least ``samples``."""
-    table = pq.read_table(next((seed_corpus / "parquet" / "samples").glob("*.parquet")))
-    tars = sorted((seed_corpus / "webdataset").glob("*.tar"))
+    table = pq.read_table(next((seed_corpus / "parquet" / "samples" / "train").glob("*.parquet")))
+    tars = sorted((seed_corpus / "webdataset" / "train").glob("*.tar"))
     copies = -(-samples // table.num_rows)
     shutil.copytree(seed_corpus / "rejects", out / "rejects")
-    (out / "webdataset").mkdir(parents=True)
+    (out / "webdataset" / "train").mkdir(parents=True)
     manifest = json.loads((seed_corpus / "manifest.json").read_text())
     tables, shards = [], []
     for copy in range(copies):
         prefix = f"c{copy:05d}x"
         renamed = {}
         for index, tar_path in enumerate(tars):
-            name = shard_name(copy * len(tars) + index, copies * len(tars))
+            name = shard_name("train", copy * len(tars) + index, copies * len(tars))
             renamed[str(tar_path.relative_to(seed_corpus))] = name
             with tarfile.open(tar_path) as src, tarfile.open(out / name, "w") as dst:
                 for member in src:
@@ -58,8 +58,8 @@ def replicate(seed_corpus: Path, out: Path, samples: int) -> int:
             )
         shard_column = pa.array([renamed[s] for s in part["shard"].to_pylist()])
         tables.append(part.set_column(part.schema.get_field_index("shard"), "shard", shard_column))
-    (out / "parquet" / "samples").mkdir(parents=True)
-    pq.write_table(pa.concat_tables(tables), out / "parquet" / "samples" / "samples-00000-of-00001.parquet")
+    (out / "parquet" / "samples" / "train").mkdir(parents=True)
+    pq.write_table(pa.concat_tables(tables), out / "parquet" / "samples" / "train" / "samples-00000-of-00001.parquet")
     manifest["shards"] = shards
     videos = copies * len(set(table["video_id"].to_pylist()))
     manifest["counts"] = {"samples": copies * table.num_rows, "videos": videos}
@@ -86,7 +86,7 @@ def run(clips: list[Path]) -> None:
             summary = audit([str(out)])
             seconds = time.perf_counter() - start
             report = sum(p.stat().st_size for p in (out / "audit").rglob("*") if p.is_file()) / 1e6
-            corpus = sum(p.stat().st_size for p in (out / "webdataset").glob("*.tar")) / 1e6
-            tars = len(list((out / "webdataset").glob("*.tar")))
+            corpus = sum(p.stat().st_size for p in (out / "webdataset").glob("*/*.tar")) / 1e6
+            tars = len(list((out / "webdataset").glob("*/*.tar")))
             print(f"  {total:>8} {tars:>6} {corpus:>10.0f} {summary['cards']:>6} {seconds:>8.1f} {report:>10.1f}")
             shutil.rmtree(out)

@@ -20,10 +20,10 @@ def _landmark_table(clips: list[Path]):
     from kinefake.pipelines import generate
     from kinefake.pipelines.fit_bases import read_landmarks
 
-    if not list(WORK.glob("parquet/landmarks/*.parquet")):
+    if not list(WORK.glob("parquet/landmarks/*/*.parquet")):
         folder = os.path.relpath(clips[0].parent)
         generate.run(["--input", folder, "--output", str(WORK), "--overwrite"])
-    return read_landmarks([str(WORK / "parquet" / "landmarks" / "*.parquet")])
+    return read_landmarks([str(WORK / "parquet" / "landmarks" / "*" / "*.parquet")])
 
 
 def run(clips: list[Path]) -> None:

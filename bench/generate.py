@@ -25,7 +25,7 @@ def run(clips: list[Path]) -> None:
         seconds = time.perf_counter() - start
         # Input frames that became samples: those of every clip with a real sample.
         input_frames = 0
-        for path in sorted(out.glob("parquet/samples/*.parquet")):
+        for path in sorted(out.glob("parquet/samples/*/*.parquet")):
             for row in read_columns(str(path), ["label", "num_frames"]).to_pylist():
                 input_frames += row["num_frames"] if row["label"] == 0 else 0
     counts = manifest["counts"]

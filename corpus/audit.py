@@ -53,6 +53,7 @@ from kinefake.corpus.regenerate import clip_of, stored_members
 from kinefake.errors import OutputError, UsageError, describe_os_error
 from kinefake.fs import is_remote, read_bytes
 from kinefake.schemas import REJECT_SCHEMA, SAMPLE_SCHEMA
+from kinefake.schemas.inputs import split_order
 from kinefake.schemas.label import Label
 from kinefake.schemas.layout import (
     AUDIT,
@@ -76,7 +77,7 @@ REJECT_EXAMPLES = 3
 #: Source videos named in the samples-per-video plot (the rest are summarised).
 TOP_VIDEOS = 40
 #: Columns of the samples table the summary reads (not the labels: they are read per card).
-SUMMARY_COLUMNS = ["key", "video_id", "label", "shard", "operator", "region", "strength_iod",
+SUMMARY_COLUMNS = ["key", "video_id", "split", "label", "shard", "operator", "region", "strength_iod",
                    "active_start", "active_end"]  # fmt: skip
 REJECT_COLUMNS = ["uri", "stage", "reason", "detail", "measured", "threshold"]
 
@@ -97,6 +98,24 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if is_remote(args.out):
         raise UsageError(f"--out: the report is written to a local folder, got {args.out}")
     return args
+
+
+def split_counts(samples: dict[str, list]) -> dict[str, dict[str, int]]:
+    """``{split: {"videos", "samples", "real", "fake"}}`` from the samples table's rows, in
+    :func:`~kinefake.schemas.inputs.split_order`."""
+    videos, labels = defaultdict(set), defaultdict(Counter)
+    for split, video_id, label in zip(samples["split"], samples["video_id"], samples["label"], strict=True):
+        videos[str(split)].add(video_id)
+        labels[str(split)]["fake" if label == 1 else "real"] += 1
+    return {
+        s: {
+            "videos": len(videos[s]),
+            "samples": labels[s].total(),
+            "real": labels[s]["real"],
+            "fake": labels[s]["fake"],
+        }
+        for s in sorted(videos, key=split_order)
+    }
 
 
 def choose_cards(samples: dict[str, list], per_operator: int, seed: int) -> list[int]:
@@ -362,6 +381,7 @@ def run(argv: list[str]) -> dict:
             "per_operator": args.per_operator,
             "seed": args.seed,
             "operators": dict(sorted(Counter(s for s in samples["operator"] if s).items())),
+            "splits": split_counts(samples),
             "problems": problems,
         }
         validation = (validated, validate_problem)

@@ -112,11 +112,14 @@ def _summary(manifest: dict, summary: dict) -> str:
     counts = [[k.replace("_", " "), v] for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)]
     counts += [["source videos with samples", summary["videos"]], ["shards", summary["shards"]]]
     operators = [[str(k), v] for k, v in summary["operators"].items()]
+    splits = [[s, n["videos"], n["real"], n["fake"]] for s, n in summary["splits"].items()]
     config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
     versions = escape(f"written by kinefake {manifest.get('version', '?')}, seed {config.get('seed')}")
     return (
         f"<p class='muted'>{versions}</p>"
         + _table(["count", "value"], counts)
+        + "<h3>By split</h3><p class='muted'>each source video is in one split only</p>"
+        + _table(["split", "source videos", "real", "fake"], splits)
         + "<h3>Fakes by operator</h3>"
         + _table(["operator", "fakes"], operators)
     )

@@ -25,7 +25,7 @@ from kinefake.errors import CorpusError, Rejected
 from kinefake.fs import is_remote, list_files, parquet_footer, read_bytes, read_columns, sha256_of
 from kinefake.pipelines.tars import tar_members
 from kinefake.schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, SCHEMA_VERSION
-from kinefake.schemas.layout import MANIFEST, SHARDS, TABLE_FOLDERS, corpus_file_kind, table_glob
+from kinefake.schemas.layout import MANIFEST, TABLE_FOLDERS, corpus_file_kind, shard_glob, table_glob
 from kinefake.schemas.members import SAMPLE_KEY_PATTERN
 
 #: Each table's schema, by the name its folder and files carry.
@@ -245,8 +245,8 @@ def inspect_corpus(out: str, manifest: dict, deep: bool) -> Inspection:
         if counted != expected:
             found.counts.append(f"{path}: the manifest says {expected} rows, the file holds {counted}")
         rows[kind] += counted
-    for kind, folder in (("shards", SHARDS), *TABLE_FOLDERS.items()):
-        pattern = f"{folder}/*.tar" if kind == "shards" else table_glob(kind)
+    for kind in ("shards", *TABLE_FOLDERS):
+        pattern = shard_glob() if kind == "shards" else table_glob(kind)
         for uri in list_files(posixpath.join(out, pattern)):
             path = posixpath.relpath(uri, out)
             if path not in listed:

@@ -8,10 +8,12 @@ for the user to fill in: kinefake cannot know them.
 from __future__ import annotations
 
 import pyarrow as pa
+import yaml
 
 from kinefake.schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
 from kinefake.schemas.common import description
-from kinefake.schemas.layout import SHARDS, TABLE_FOLDERS
+from kinefake.schemas.inputs import DEFAULT_SPLIT, split_order
+from kinefake.schemas.layout import SPLIT_TABLES, TABLE_FOLDERS, shard_glob, table_glob
 from kinefake.schemas.members import LABEL_TYPE, MASK_ARRAYS, MEMBERS
 
 #: First line of the body: marks a card kinefake wrote (and may replace on a re-run).
@@ -56,17 +58,30 @@ def contract_sections() -> list[str]:
     return lines
 
 
+def configs(splits: list[str]) -> list[dict]:
+    """The card's HuggingFace ``configs``: one per table (``samples`` the default) and one for
+    the WebDataset shards, each split of the corpus a data-files entry of its own (the tables
+    without splits, rejects and files, in :data:`~kinefake.schemas.inputs.DEFAULT_SPLIT`)."""
+    splits = sorted(splits, key=split_order)
+    found = splits or [DEFAULT_SPLIT]
+    out = []
+    for name in TABLES:
+        paths = {s: table_glob(name, s) for s in found} if name in SPLIT_TABLES else {DEFAULT_SPLIT: table_glob(name)}
+        out.append({"config_name": name, "data_files": [{"split": s, "path": p} for s, p in paths.items()]})
+    out[0]["default"] = True
+    if splits:
+        shards = [{"split": s, "path": shard_glob(s)} for s in splits]
+        out.append({"config_name": "webdataset", "data_files": shards})
+    return out
+
+
 def dataset_card(manifest: dict) -> str:
     """The card's text for a finished run's ``manifest``."""
     counts = manifest["counts"]
-    configs = [f"- config_name: {name}\n  data_files: {TABLE_FOLDERS[name]}/*.parquet" for name in TABLES]
-    configs[0] += "\n  default: true"
-    configs.append(f"- config_name: webdataset\n  data_files: {SHARDS}/*.tar")
     operators = ", ".join(f"{k} {v}" for k, v in counts["fakes_by_operator"].items()) or "none"
     lines = [
         "---",
-        "configs:",
-        *configs,
+        yaml.safe_dump({"configs": configs(counts["splits"])}, sort_keys=False).rstrip(),
         "license: other  # the licences of the source videos: fill in",
         "tags:",
         "- deepfake-detection",

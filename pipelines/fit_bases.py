@@ -1,6 +1,6 @@
 """``kinefake fit-bases``: train motion bases from landmark tables, or from videos via Beam.
 
-    kinefake fit-bases --landmarks 'OUT/parquet/landmarks/*.parquet' --out bases.safetensors
+    kinefake fit-bases --landmarks 'OUT/parquet/landmarks/*/*.parquet' --out bases.safetensors
     kinefake fit-bases --input ../shared/data/faces --out bases.safetensors [generate's flags]
 
 With ``--input`` the shard and landmark stages of ``generate`` run first (DirectRunner or

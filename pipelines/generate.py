@@ -20,6 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.runner import PipelineRunner
 
 from kinefake.command import run_command
+from kinefake.corpus.contents import read_manifest, read_table
 from kinefake.errors import OutputError, UsageError, describe_os_error, storage_failure
 from kinefake.fs import is_remote, local_copy
 from kinefake.interrupt import Interrupted, received
@@ -30,26 +31,27 @@ from kinefake.pipelines.options import (
     parse_options,
     print_flags,
     require,
+    split_plan,
     synth_config,
 )
 from kinefake.pipelines.output import (
+    FINISHED,
     OutputConflict,
     QuietStorageFailures,
+    append_batches,
     check_writable,
+    finish_run,
     prepare_output,
     remove_partial_run,
-    write_manifest,
 )
 from kinefake.pipelines.progress import PROGRESS_PREFIX, Progress, remove_stale_progress, summary
-from kinefake.pipelines.shard_videos import ShardVideos
+from kinefake.pipelines.shard_videos import KnownVideos, ShardVideos
 from kinefake.pipelines.synthesize import Synthesize, SynthesizeGroupFn
-from kinefake.pipelines.tables import WriteTable, table_file_count
-from kinefake.schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, landmarks_table
-from kinefake.schemas.layout import table_prefix
+from kinefake.pipelines.tables import WriteTable, table_file_counts
+from kinefake.schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
 from kinefake.synth.bases.storage import load_bases
 from kinefake.synth.donor_group import Bases, SynthConfig
 from kinefake.synth.sharding import ClipPlan
-from kinefake.synth.video import working_size
 
 
 def bases_summary(path: str | None) -> dict:
@@ -71,6 +73,7 @@ def job_config(opts: KinefakeOptions, plan: ClipPlan, synth: SynthConfig) -> dic
         "max_clips_per_video": plan.max_clips,
         "decode_timeout": synth.decode_timeout,
         "seed": synth.seed,
+        "splits": dict(split_plan(opts).fractions) or None,
         "landmark_backend": opts.landmark_backend,
         "track": dataclasses.asdict(synth.track),
         "gates": dataclasses.asdict(synth.gates),
@@ -83,49 +86,65 @@ def job_config(opts: KinefakeOptions, plan: ClipPlan, synth: SynthConfig) -> dic
 
 
 def landmark_table(items: list, schema) -> pa.Table:
-    """Clips' landmark rows; their width and height are the working frame's (the source's
-    size up to ``MAX_WORK_PIXELS``), whose pixels the coordinates are in."""
-    return pa.concat_tables(
-        landmarks_table(clip.video_id, clip.clip, clip.start_frame, *working_size(clip.width, clip.height), lm)
-        for clip, lm in items
-    ).cast(schema)
+    """Clips' landmark rows, from ``(clip, its rows)`` items."""
+    return pa.concat_tables(rows for _, rows in items).cast(schema)
 
 
 def build(
-    pipeline: beam.Pipeline, opts: KinefakeOptions, plan: ClipPlan, config: SynthConfig, progress: str | None = None
+    pipeline: beam.Pipeline,
+    opts: KinefakeOptions,
+    plan: ClipPlan,
+    config: SynthConfig,
+    progress: str | None = None,
+    job: dict | None = None,
+    batches: list[list[str]] | None = None,
+    known: KnownVideos | None = None,
 ) -> None:
+    """The job's transforms; with ``job`` (its :func:`job_config`), its last step writes the
+    card and the manifest (:func:`~kinefake.pipelines.output.finish_run`), so a launcher that
+    detaches from a remote job still leaves a finished corpus. With ``batches`` of more than
+    one, the run is the last of them (an ``--append``): its files carry the batch's tag and
+    the videos in ``known`` are rejects."""
     out = opts.output.rstrip("/")
-    shard = pipeline | "InputSpecs" >> beam.Create(list(opts.input)) | "Shard" >> ShardVideos(plan, opts.decode_timeout)
-    fn = SynthesizeGroupFn(out, opts.landmark_backend, opts.bases, config, progress)
+    batch = len(batches) - 1 if batches else 0
+    specs = pipeline | "InputSpecs" >> beam.Create(list(opts.input))
+    shard = specs | "Shard" >> ShardVideos(plan, opts.decode_timeout, split_plan(opts), batch, known)
+    fn = SynthesizeGroupFn(out, opts.landmark_backend, opts.bases, config, progress, batch)
     synth = shard["clips"] | "Synthesize" >> Synthesize(opts.clips_per_shard, fn)
-    num_files = synth["clips"] | "TableFiles" >> beam.Map(table_file_count)
-    by_clip = {"video_of": lambda row: row.video_id, "num_files": num_files}
+    num_files = synth["clips"] | "TableFiles" >> beam.Map(table_file_counts)
+    by_clip = {"key_of": lambda row: (row.split, row.video_id), "num_files": num_files, "batch": batch}
     tables = [
         shard["clips"]
-        | "WriteClips"
-        >> WriteTable(out, table_prefix("clips"), CLIP_SCHEMA, lambda c: (c.video_id, c.clip), **by_clip),
-        synth["samples"]
-        | "WriteSamples" >> WriteTable(out, table_prefix("samples"), SAMPLE_SCHEMA, lambda s: s.key, **by_clip),
+        | "WriteClips" >> WriteTable(out, "clips", CLIP_SCHEMA, lambda c: (c.video_id, c.clip), **by_clip),
+        synth["samples"] | "WriteSamples" >> WriteTable(out, "samples", SAMPLE_SCHEMA, lambda s: s.key, **by_clip),
         synth["landmarks"]
         | "WriteLandmarks"
         >> WriteTable(
             out,
-            table_prefix("landmarks"),
+            "landmarks",
             LANDMARK_SCHEMA,
             lambda item: (item[0].video_id, item[0].clip),
             landmark_table,
-            video_of=lambda item: item[0].video_id,
+            key_of=lambda item: (item[0].split, item[0].video_id),
             num_files=num_files,
+            batch=batch,
         ),
         (shard["rejects"], synth["rejects"])
         | "FlattenRejects" >> beam.Flatten()
-        | "WriteRejects" >> WriteTable(out, table_prefix("rejects"), REJECT_SCHEMA),
+        | "WriteRejects" >> WriteTable(out, "rejects", REJECT_SCHEMA, batch=batch),
     ]
-    (
+    files = (
         (*tables, synth["files"])
         | "FlattenFiles" >> beam.Flatten()
-        | "WriteFiles" >> WriteTable(out, table_prefix("files"), FILE_SCHEMA, lambda f: f.path)
+        | "WriteFiles" >> WriteTable(out, "files", FILE_SCHEMA, lambda f: f.path, batch=batch)
     )
+    if job is not None:
+        # After the files table, itself written after every tar and table: the manifest comes last.
+        _ = (
+            files
+            | "AllWritten" >> beam.combiners.Count.Globally()
+            | "Finish" >> beam.Map(lambda _: finish_run(out, job, batches))
+        )
 
 
 def runner_name(options: PipelineOptions) -> str | None:
@@ -169,12 +188,15 @@ def pipeline_runner(options: PipelineOptions) -> PipelineRunner | None:
     return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
 
 
-def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
+def run(argv: list[str] | None = None, progress: str | None = None, counters: dict | None = None) -> dict:
     """Run the job and return the manifest it wrote.
 
     Args:
         progress: a local folder where workers of a local run report each group they finish
             (:class:`kinefake.pipelines.progress.Progress`); ignored on a remote runner.
+        counters: filled with the run's ``groups_made`` and ``groups_kept`` (donor groups
+            made, and kept from the interrupted run a ``--resume`` finished), or with
+            ``finished_before`` when ``--resume`` found the run finished.
     """
     options, opts = parse_options(argv)
     require(opts, "input", "output")
@@ -183,41 +205,80 @@ def run(argv: list[str] | None = None, progress: str | None = None) -> dict:
     opts.input = [spec if is_remote(spec) else os.path.abspath(spec) for spec in opts.input]
     if opts.clips_per_shard < 1:
         raise UsageError(f"--clips-per-shard: expected >= 1, got {opts.clips_per_shard}")
+    if opts.append and opts.overwrite:
+        raise UsageError("--append adds to a corpus and --overwrite replaces it: pass one of them")
     plan, synth = clip_plan(opts), synth_config(opts)
     config = job_config(opts, plan, synth)
     pipeline = beam.Pipeline(runner=pipeline_runner(options), options=options)  # an unknown --runner fails here
     check_writable(opts.output)
     with output_lock(opts.output):
+        batches, kept = None, frozenset()
         try:
-            prepare_output(opts.output, config, opts.overwrite)
-            run_pipeline(pipeline, opts, plan, synth, progress if runs_locally(options) else None)
-            return write_manifest(opts.output, config)
+            if opts.append:
+                config, batches, kept = append_batches(opts.output, config, opts.resume)
+            found = prepare_output(opts.output, config, opts.overwrite, opts.resume, batches)
+            done = {"finished_before": 1}
+            if found != FINISHED:
+                job = (config, progress if runs_locally(options) else None, batches, kept)
+                done = run_pipeline(pipeline, opts, plan, synth, *job)
+            if counters is not None:
+                counters.update(done)
+            return read_manifest(opts.output)
         except BaseException:
             if received() is None:
                 raise
-            remove_partial_run(opts.output)  # "rerun the same command to start over"
+            remove_partial_run(opts.output, kept)  # "rerun the same command to start over"
             raise Interrupted(received()) from None
 
 
 def run_pipeline(
-    pipeline: beam.Pipeline, opts: KinefakeOptions, plan: ClipPlan, synth: SynthConfig, progress: str | None
-) -> None:
-    """Run the job; a full disk or a size limit becomes one :class:`OutputError`, with what the
-    run had written removed."""
+    pipeline: beam.Pipeline,
+    opts: KinefakeOptions,
+    plan: ClipPlan,
+    synth: SynthConfig,
+    job: dict,
+    progress: str | None,
+    batches: list[list[str]] | None = None,
+    kept: frozenset[str] = frozenset(),
+) -> dict[str, int]:
+    """Run the job to its end; the counts of donor groups made and kept. A full disk or a size
+    limit becomes one :class:`OutputError`, with what the run had written removed (all but
+    ``kept``, the corpus an ``--append`` adds to)."""
     quiet = QuietStorageFailures()
     logging.getLogger("apache_beam.runners.common").addFilter(quiet)
     try:
-        with pipeline:
-            build(pipeline, opts, plan, synth, progress)
+        known = known_videos(opts.output) if batches and len(batches) > 1 else None
+        build(pipeline, opts, plan, synth, progress, job, batches, known)
+        result = pipeline.run()
+        result.wait_until_finish()
+        return {name: counter_total(result, name) for name in ("groups_made", "groups_kept")}
     except Exception as exc:
         failure = storage_failure(exc)
         if failure is None:
             raise
-        remove_partial_run(opts.output)
+        remove_partial_run(opts.output, kept)
         message = f"writing {opts.output} failed: {describe_os_error(failure)}; what it had written is removed"
         raise OutputError(message) from None
     finally:
         logging.getLogger("apache_beam.runners.common").removeFilter(quiet)
+
+
+def known_videos(out: str) -> KnownVideos:
+    """The videos corpus ``out`` holds, from its clips table (every batch)."""
+    table = read_table(out, "clips", ["video_id", "digest", "uri"])
+    uris = table["uri"].to_pylist()
+    return KnownVideos(
+        digests=dict(zip(table["digest"].to_pylist(), uris, strict=True)),
+        ids=dict(zip(table["video_id"].to_pylist(), uris, strict=True)),
+    )
+
+
+def counter_total(result, name: str) -> int:
+    """A counter's total over the job (committed where the runner reports it, else attempted)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    found = result.metrics().query(MetricsFilter().with_name(name))["counters"]
+    return sum((c.committed if c.committed is not None else c.attempted) or 0 for c in found)
 
 
 def main(argv: list[str]) -> int:
@@ -234,10 +295,11 @@ def main(argv: list[str]) -> int:
         tempfile.TemporaryDirectory(prefix=f"{PROGRESS_PREFIX}{os.getpid()}-") as folder,
         contextlib.nullcontext() if quiet else Progress(folder),
     ):
-        manifest = run(argv, progress=folder)
+        counters: dict[str, int] = {}
+        manifest = run(argv, progress=folder, counters=counters)
     counts = manifest["counts"]
     if not quiet:
-        print(summary(manifest, parse_options(argv)[1].output, time.perf_counter() - start))
+        print(summary(manifest, parse_options(argv)[1].output, time.perf_counter() - start, counters))
     what = "clips_with_landmarks" if manifest["config"]["landmarks_only"] else "samples"
     if not counts[what]:
         print(f"kinefake generate: no {what}: every input was rejected ({counts['rejects']} rejects)", file=sys.stderr)

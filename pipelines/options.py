@@ -14,7 +14,7 @@ from kinefake.synth.clip_samples import INTERPOLATIONS, PRESETS, SampleConfig
 from kinefake.synth.donor_group import SynthConfig
 from kinefake.synth.landmarks import BACKENDS, GateConfig, TrackConfig
 from kinefake.synth.perturb.policy import PerturbPolicy
-from kinefake.synth.sharding import ClipPlan
+from kinefake.synth.sharding import ClipPlan, SplitPlan
 from kinefake.synth.video import DEFAULT_TIMEOUT_S
 
 
@@ -39,6 +39,18 @@ class KinefakeOptions(PipelineOptions):
             "--overwrite",
             action="store_true",
             help="Replace an existing output written with a different configuration.",
+        )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="Finish a run that was killed or failed in --output with the same flags, keeping the donor groups "
+            "it finished (the result is the bytes one uninterrupted run writes); with nothing to resume, start.",
+        )
+        parser.add_argument(
+            "--append",
+            action="store_true",
+            help="Add the --input videos to the finished corpus in --output (made with the same other flags) as "
+            "new shards and table files; the old files are not rewritten, a video it holds is a duplicate reject.",
         )
         parser.add_argument("--clip-frames", type=int, default=ClipPlan.frames, help="Frames per clip.")
         parser.add_argument(
@@ -73,6 +85,12 @@ class KinefakeOptions(PipelineOptions):
             help="Clips of a donor group (up to 8) whose samples each worker renders and encodes at once. Speed only.",
         )
         parser.add_argument("--seed", type=int, default=0, help="Global seed; same seed, same samples.")
+        parser.add_argument(
+            "--splits",
+            default=None,
+            help="Split the source videos, e.g. train=0.8,val=0.1,test=0.1: each video (not clip) drawn from its "
+            "content and --seed; a manifest's split column wins for its rows. Default: every video in train.",
+        )
         parser.add_argument(
             "--bases", default=None, help="Motion-bases model (.safetensors); default: the one shipped in kinefake."
         )
@@ -237,6 +255,14 @@ def _config(cls, **fields):
 def clip_plan(opts: KinefakeOptions) -> ClipPlan:
     """Raises: UsageError: a value out of range."""
     return _config(ClipPlan, frames=opts.clip_frames, stride=opts.clip_stride, max_clips=opts.max_clips_per_video)
+
+
+def split_plan(opts: KinefakeOptions) -> SplitPlan:
+    """Raises: UsageError: ``--splits`` is not ``name=fraction`` pairs summing to 1."""
+    try:
+        return SplitPlan.parse(opts.splits, opts.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def track_config(opts: KinefakeOptions):

@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+from kinefake.schemas.inputs import split_order
+
 #: Progress folders are ``{tempdir}/kinefake-progress-{pid}-{random}``.
 PROGRESS_PREFIX = "kinefake-progress-"
 
@@ -114,16 +116,29 @@ class Progress:
                 self.stream.flush()
 
 
-def summary(manifest: dict, out: str, seconds: float) -> str:
-    """The last block: where the corpus is, how long it took, what was rejected, what next."""
+def summary(manifest: dict, out: str, seconds: float, counters: dict | None = None) -> str:
+    """The last block: where the corpus is, how long it took, what was rejected, what next
+    (``counters``: the donor groups made and kept, :func:`kinefake.pipelines.generate.run`)."""
     c = manifest["counts"]
     where = out if "://" in out else os.path.abspath(out)
     frames = c.get("input_frames", 0)
+    splits = sorted(c["splits"], key=split_order)
+    counters = counters or {}
+    made, kept = counters.get("groups_made", 0), counters.get("groups_kept", 0)
+    if counters.get("finished_before"):
+        head = f"kinefake generate: {where} was already finished; nothing to resume"
+    else:
+        head = f"kinefake generate: wrote {where} in {_duration(seconds)}"
     lines = [
-        f"kinefake generate: wrote {where} in {_duration(seconds)}",
+        head + (f" (resumed: {kept} of {made + kept} donor groups kept from the interrupted run)" if kept else ""),
         f"  {c['clips']} clips of {c['videos']} videos, {c['clips_with_landmarks']} with landmarks; "
         f"{c['samples']} samples ({c['real_samples']} real, {c['fake_samples']} fake) in "
         f"{sum(1 for s in manifest['shards'] if s['path'].endswith('.tar'))} shards",
+        "  splits: "
+        + (
+            "; ".join(f"{s} {c['splits'][s]['videos']} videos / {c['splits'][s]['samples']} samples" for s in splits)
+            or "none"
+        ),
         f"  {frames} input frames, {frames / seconds:.1f} input frames/s end to end",
         f"  {c['rejects']} rejects" + (":" if c["rejects"] else ""),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import posixpath
@@ -17,6 +18,7 @@ from kinefake.pipelines.reject_rows import REJECTS, reject_record
 from kinefake.schemas import InputRecord, RejectRecord
 from kinefake.synth.sharding import (
     ClipPlan,
+    SplitPlan,
     content_digest,
     identify,
     is_manifest,
@@ -133,6 +135,35 @@ class DropDuplicates(beam.DoFn):
             yield beam.pvalue.TaggedOutput(REJECTS, RejectRecord(dup.uri, dup.video_id, None, STAGE, reason, detail))
 
 
+@dataclasses.dataclass(frozen=True)
+class KnownVideos:
+    """The videos a corpus already holds (``generate --append``): content digest -> source
+    URI, and video id -> source URI, from its clips table."""
+
+    digests: dict[str, str] = dataclasses.field(default_factory=dict)
+    ids: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class DropKnown(beam.DoFn):
+    """:class:`InputRecord` -> itself, or a reject when the corpus being appended to holds its
+    content ("duplicate input") or its video id under another file ("duplicate video_id")."""
+
+    def __init__(self, known: KnownVideos) -> None:
+        self.known = known
+
+    def process(self, ref: InputRecord):
+        if ref.digest in self.known.digests:
+            reason = "duplicate input"
+            detail = f"same content as {self.known.digests[ref.digest]}, already in the corpus"
+        elif ref.video_id in self.known.ids:
+            reason = "duplicate video_id"
+            detail = f"video_id {ref.video_id} is already given to {self.known.ids[ref.video_id]} in the corpus"
+        else:
+            yield ref
+            return
+        yield beam.pvalue.TaggedOutput(REJECTS, RejectRecord(ref.uri, ref.video_id, None, STAGE, reason, detail))
+
+
 class ProbeAndPlanClips(beam.DoFn):
     """:class:`InputRecord` -> :class:`ClipRecord` per clip, or a reject naming why not."""
 
@@ -158,11 +189,22 @@ class ProbeAndPlanClips(beam.DoFn):
 
 
 class ShardVideos(beam.PTransform):
-    """PCollection[str] of input specs -> {"clips": ClipRecord, "rejects": RejectRecord}."""
+    """PCollection[str] of input specs -> {"clips": ClipRecord, "rejects": RejectRecord}; each
+    video's clips carry its split (``splits``, after duplicates are dropped: one video, one
+    split) and the run's ``batch``; a video in ``known`` (a corpus appended to) is a reject."""
 
-    def __init__(self, plan: ClipPlan, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        plan: ClipPlan,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        splits: SplitPlan | None = None,
+        batch: int = 0,
+        known: KnownVideos | None = None,
+    ) -> None:
         super().__init__()
         self.plan = ProbeAndPlanClips(plan, timeout_s)
+        self.splits = splits or SplitPlan()
+        self.batch, self.known = batch, known or KnownVideos()
 
     def expand(self, specs):
         expanded = specs | "ExpandInputSpecs" >> beam.ParDo(ExpandInputSpecs()).with_outputs(REJECTS, main="inputs")
@@ -183,12 +225,20 @@ class ShardVideos(beam.PTransform):
             | "GroupByDigest" >> beam.GroupByKey()
             | "DropSameContent" >> beam.ParDo(DropDuplicates()).with_outputs(REJECTS, main="inputs")
         )
-        planned = unique.inputs | "ProbeAndPlanClips" >> beam.ParDo(self.plan).with_outputs(REJECTS, main="clips")
+        new = unique.inputs | "DropKnown" >> beam.ParDo(DropKnown(self.known)).with_outputs(REJECTS, main="inputs")
+        splits, batch = self.splits, self.batch
+        planned = (
+            new.inputs
+            | "AssignSplits" >> beam.Map(lambda r: dataclasses.replace(r, split=splits.split_of(r)))
+            | "ProbeAndPlanClips" >> beam.ParDo(self.plan).with_outputs(REJECTS, main="clips")
+        )
+        clips = planned.clips | "Batch" >> beam.Map(lambda c: dataclasses.replace(c, batch=batch) if batch else c)
         rejects = (
             expanded[REJECTS],
             identified[REJECTS],
             same_id[REJECTS],
             unique[REJECTS],
+            new[REJECTS],
             planned[REJECTS],
         ) | "FlattenRejects" >> beam.Flatten()
-        return {"clips": planned.clips, "rejects": rejects}
+        return {"clips": clips, "rejects": rejects}

@@ -1,14 +1,14 @@
 """Stages 2-6 on Beam: donor groups in parallel, then one WebDataset tar per shard.
 
-Clips are assigned to ``num_shards = ceil(clips / clips_per_shard)`` shards, counted
-before any heavy work, as contiguous runs of (video id, clip) order whose sizes differ by
+Each split's clips are assigned to ``num_shards = ceil(clips / clips_per_shard)`` shards of
+that split, counted before any heavy work, as contiguous runs of (video id, clip) order whose sizes differ by
 at most one (:func:`kinefake.synth.sharding.shard_of_rank`), and each shard's clips are cut
 in order into donor groups of at most ``DONOR_GROUP``, of equal size
 (:func:`kinefake.synth.sharding.group_of_rank`): shard names have no gaps, shards are
 balanced, a video's neighbouring clips share a group, and none of it depends on the runner.
 A group is the unit of parallel work: one ``process`` call runs
 :func:`kinefake.synth.donor_group.synthesize_group` on it and streams its samples into a part file
-``webdataset/shard-SSSSS-of-NNNNN.tar.partGGGGG``; once every group of a shard is done,
+``webdataset/{split}/shard-SSSSS-of-NNNNN.tar.partGGGGG``; once every group of a shard is done,
 :class:`JoinShardFn` joins the parts in group order into the shard's tar (a temporary name
 renamed when complete) and deletes them. So a shard's work spreads over workers, and its
 tar is the same bytes as if one process had written it.
@@ -22,17 +22,20 @@ import hashlib
 import posixpath
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from kinefake.fs import atomic_writer, local_copy, open_source
+from kinefake.pipelines.group_records import GroupRows, read_group, write_group
 from kinefake.pipelines.output import file_record
 from kinefake.pipelines.progress import write_record
 from kinefake.pipelines.reject_rows import REJECTS, reject_record
 from kinefake.pipelines.tars import HashingWriter, SampleTarWriter, read_samples
 from kinefake.schemas import ClipRecord, FileRecord, SampleRecord
 from kinefake.schemas.label import Label
-from kinefake.schemas.layout import part_name, shard_name
+from kinefake.schemas.landmarks import landmarks_table
+from kinefake.schemas.layout import group_record, part_name, shard_name
 from kinefake.schemas.members import LABEL, MP4
 from kinefake.shutdown import skip_final_collections
 from kinefake.synth.bases.storage import load_bases
@@ -41,6 +44,7 @@ from kinefake.synth.donor_group import DONOR_GROUP, Bases, Failed, Landmarks, Ma
 from kinefake.synth.landmarks import make_backend
 from kinefake.synth.sharding import group_of_rank, shard_count, video_offsets
 from kinefake.synth.threads import one_thread_per_library
+from kinefake.synth.video import working_size
 
 #: Tag of the (ClipRecord, ClipLandmarks) output.
 LANDMARKS = "landmarks"
@@ -82,22 +86,41 @@ def sample_record(clip: ClipRecord, sample: Sample, shard: str, size: int, seed:
     )
 
 
-class SynthesizeGroupFn(beam.DoFn):
-    """``((shard, group), clips)`` -> sample rows; tagged ``landmarks``, ``rejects`` and ``parts`` outputs.
+def clip_landmark_rows(clip: ClipRecord, landmarks) -> pa.Table:
+    """A clip's landmark table rows; their width and height are the working frame's (the
+    source's size up to ``MAX_WORK_PIXELS``), whose pixels the coordinates are in."""
+    width, height = working_size(clip.width, clip.height)
+    return landmarks_table(clip.video_id, clip.clip, clip.split, clip.start_frame, width, height, landmarks)
 
-    The landmark model and the motion bases load once per worker, in ``setup``.
+
+class SynthesizeGroupFn(beam.DoFn):
+    """``((split, shard, group), clips)`` -> sample rows; tagged ``landmarks`` (``(clip, its
+    landmark rows)``), ``rejects`` and ``parts`` outputs.
+
+    The landmark model and the motion bases load once per worker, in ``setup``. A group with
+    a complete record from an earlier, interrupted run (:mod:`kinefake.pipelines.group_records`)
+    is read back instead of made again; every group made leaves one.
     """
 
     def __init__(
-        self, out: str, backend: str, bases: str | None, config: SynthConfig, progress: str | None = None
+        self,
+        out: str,
+        backend: str,
+        bases: str | None,
+        config: SynthConfig,
+        progress: str | None = None,
+        batch: int = 0,
     ) -> None:
         self.out = out.rstrip("/")
+        self.batch = batch
         self.backend_name, self.bases_path, self.config = backend, bases, config
         self.progress = progress  # local folder for kinefake.pipelines.progress.Progress (local runs only)
         self.clips = Metrics.counter("samples", "clips")
         self.frames = Metrics.counter("samples", "input_frames")
         self.written = Metrics.counter("samples", "samples")
         self.rejected = Metrics.counter("samples", "rejected")
+        self.groups_made = Metrics.counter("samples", "groups_made")
+        self.groups_kept = Metrics.counter("samples", "groups_kept")
 
     def setup(self) -> None:
         one_thread_per_library()
@@ -111,58 +134,78 @@ class SynthesizeGroupFn(beam.DoFn):
         if backend is not None:
             backend.close()
 
-    def process(self, item, num_shards: int, total: int):
-        (index, group), clips = item
-        shard = shard_name(index, num_shards)
+    def process(self, item, num_shards: dict[str, int], total: int):
+        (split, index, group), clips = item
+        clips = list(clips)
+        shard = shard_name(split, index, num_shards[split], self.batch)
         uri = posixpath.join(self.out, part_name(shard, group))
-        written = frames = rejected = 0
+        record = posixpath.join(self.out, group_record(shard, group))
+        rows = read_group(record, clips)
+        if rows is not None and rows.samples and not FileSystems.exists(uri):
+            rows = rows if FileSystems.exists(posixpath.join(self.out, shard)) else None  # joined, or lost
+        if rows is None:
+            rows = self.make(clips, shard, uri)
+            write_group(record, clips, rows)
+            self.groups_made.inc()
+        else:
+            self.groups_kept.inc()
+        self.clips.inc(len(clips))
+        self.frames.inc(rows.frames)
+        self.written.inc(len(rows.samples))
+        self.rejected.inc(len(rows.rejects))
+        yield from rows.samples
+        for landmarks in rows.landmarks:
+            yield beam.pvalue.TaggedOutput(LANDMARKS, landmarks)
+        for reject in rows.rejects:
+            yield beam.pvalue.TaggedOutput(REJECTS, reject)
+        if self.progress:
+            done = {"clips": len(clips), "frames": rows.frames, "samples": len(rows.samples)}
+            done.update(rejects=len(rows.rejects), total=total)
+            write_record(self.progress, f"{split}-{index:05d}-{group:05d}", done)
+        if rows.samples:
+            yield beam.pvalue.TaggedOutput(PARTS, ((split, index), (group, uri, len(rows.samples))))
+
+    def make(self, clips: list[ClipRecord], shard: str, uri: str) -> GroupRows:
+        """Make a group's samples, streaming them into its part file ``uri``; its rows."""
+        rows = GroupRows()
         with contextlib.ExitStack() as stack:
             videos = stack.enter_context(self.config.reader(open_source))
             writer = None
-            for event in synthesize_group(list(clips), videos, self.backend, self.bases, self.config):
+            for event in synthesize_group(clips, videos, self.backend, self.bases, self.config):
                 if isinstance(event, Landmarks):
-                    frames += event.clip.num_frames
-                    self.frames.inc(event.clip.num_frames)
-                    yield beam.pvalue.TaggedOutput(LANDMARKS, (event.clip, event.landmarks))
+                    rows.landmarks.append((event.clip, clip_landmark_rows(event.clip, event.landmarks)))
                 elif isinstance(event, Failed):
-                    rejected += 1
-                    self.rejected.inc()
-                    record = reject_record(
-                        event.stage, event.clip.uri, event.clip.video_id, event.error, event.clip.clip, event.variant
-                    )
-                    yield beam.pvalue.TaggedOutput(REJECTS, record)
+                    clip = event.clip
+                    reject = reject_record(event.stage, clip.uri, clip.video_id, event.error, clip.clip, event.variant)
+                    rows.rejects.append(reject)
                 elif isinstance(event, Made):
                     if writer is None:
                         writer = SampleTarWriter(stack.enter_context(atomic_writer(uri)))
                     writer.write({"__key__": event.sample.key, **event.sample.members})
-                    written += 1
-                    self.written.inc()
-                    yield sample_record(event.clip, event.sample, shard, self.config.samples.size, self.config.seed)
+                    size, seed = self.config.samples.size, self.config.seed
+                    rows.samples.append(sample_record(event.clip, event.sample, shard, size, seed))
             if writer is not None:
                 writer.close()
-        self.clips.inc(len(clips))
-        if self.progress:
-            record = {"clips": len(clips), "frames": frames, "samples": written, "rejects": rejected, "total": total}
-            write_record(self.progress, f"{index:05d}-{group:05d}", record)
-        if written:
-            yield beam.pvalue.TaggedOutput(PARTS, (index, (group, uri, written)))
+        return rows
 
 
 class JoinShardFn(beam.DoFn):
-    """``(shard index, parts)`` -> the :class:`FileRecord` of the shard's tar, written from its
+    """``((split, shard index), parts)`` -> the :class:`FileRecord` of the shard's tar, written from its
     parts in group order (the same bytes one writer would have written); the parts are
     deleted once the tar is complete."""
 
-    def __init__(self, out: str) -> None:
+    def __init__(self, out: str, batch: int = 0) -> None:
         self.out = out.rstrip("/")
+        self.batch = batch
 
-    def process(self, item, num_shards: int):
-        index, parts = item
+    def process(self, item, num_shards: dict[str, int]):
+        (split, index), parts = item
         parts = sorted(parts)
-        shard = shard_name(index, num_shards)
+        shard = shard_name(split, index, num_shards[split], self.batch)
         uri = posixpath.join(self.out, shard)
-        if not FileSystems.exists(parts[0][1]) and FileSystems.exists(uri):
-            # A retry after the parts were joined and deleted: the tar is complete.
+        if FileSystems.exists(uri) and not all(FileSystems.exists(part) for _, part, _ in parts):
+            # A retry, or a resumed run, after the parts were joined (and some or all deleted):
+            # the tar is complete (it is renamed into place before any part is deleted).
             yield dataclasses.replace(file_record(uri, self.out), samples=sum(n for _, _, n in parts))
             return
         samples = 0
@@ -178,18 +221,20 @@ class JoinShardFn(beam.DoFn):
         yield FileRecord(shard, sink.digest.hexdigest(), sink.bytes, samples=samples)
 
 
-def assign_groups(item, offsets: tuple[dict[str, int], int], clips_per_shard: int):
-    """``(video id, clips)`` -> ``((shard, group), clip)`` for each, from the video's offset in the corpus."""
-    video_id, clips = item
-    first, total = offsets[0][video_id], offsets[1]
+def assign_groups(item, offsets: tuple[dict[tuple[str, str], int], dict[str, int]], clips_per_shard: int):
+    """``((split, video id), clips)`` -> ``((split, shard, group), clip)`` for each, from the
+    video's offset in its split."""
+    (split, video_id), clips = item
+    first, total = offsets[0][split, video_id], offsets[1][split]
     for i, clip in enumerate(sorted(clips, key=lambda c: c.clip)):
-        yield group_of_rank(first + i, total, clips_per_shard, DONOR_GROUP), clip
+        yield (split, *group_of_rank(first + i, total, clips_per_shard, DONOR_GROUP)), clip
 
 
 class Synthesize(beam.PTransform):
     """PCollection[ClipRecord] -> {"samples": SampleRecord, "landmarks": (ClipRecord, ClipLandmarks),
-    "rejects": RejectRecord, "files": FileRecord of each tar, "clips": the number of clips (a
-    singleton)}; the WebDataset shards are written on the way (see the module doc)."""
+    "rejects": RejectRecord, "files": FileRecord of each tar, "clips": ``{split: clips}`` (a
+    singleton)}; the WebDataset shards are written on the way, numbered within each split
+    (see the module doc)."""
 
     def __init__(self, clips_per_shard: int, fn: SynthesizeGroupFn) -> None:
         super().__init__()
@@ -200,15 +245,20 @@ class Synthesize(beam.PTransform):
 
     def expand(self, clips):
         per_shard = self.clips_per_shard
-        by_video = clips | "KeyByVideo" >> beam.Map(lambda c: (c.video_id, c)) | "GroupByVideo" >> beam.GroupByKey()
+        by_video = (
+            clips | "KeyByVideo" >> beam.Map(lambda c: ((c.split, c.video_id), c)) | "GroupByVideo" >> beam.GroupByKey()
+        )
         offsets = (
             by_video
-            | "ClipsPerVideo" >> beam.Map(lambda item: (item[0], len(list(item[1]))))
+            | "ClipsPerVideo" >> beam.Map(lambda item: (*item[0], len(list(item[1]))))
             | "AllVideos" >> beam.combiners.ToList()
             | "VideoOffsets" >> beam.Map(video_offsets)
         )
-        num_shards = beam.pvalue.AsSingleton(offsets | "NumShards" >> beam.Map(lambda o: shard_count(o[1], per_shard)))
-        total = offsets | "Clips" >> beam.Map(lambda o: o[1])
+        num_shards = beam.pvalue.AsSingleton(
+            offsets | "NumShards" >> beam.Map(lambda o: {s: shard_count(n, per_shard) for s, n in o[1].items()})
+        )
+        per_split = offsets | "Clips" >> beam.Map(lambda o: o[1])
+        total = per_split | "AllClips" >> beam.Map(lambda counts: sum(counts.values()))
         out = (
             by_video
             | "AssignGroups" >> beam.FlatMap(assign_groups, beam.pvalue.AsSingleton(offsets), per_shard)
@@ -221,12 +271,12 @@ class Synthesize(beam.PTransform):
         files = (
             out[PARTS]
             | "GroupParts" >> beam.GroupByKey()
-            | "JoinShards" >> beam.ParDo(JoinShardFn(self.fn.out), num_shards=num_shards)
+            | "JoinShards" >> beam.ParDo(JoinShardFn(self.fn.out, self.fn.batch), num_shards=num_shards)
         )
         return {
             "samples": out.samples,
             "landmarks": out[LANDMARKS],
             "rejects": out[REJECTS],
             "files": files,
-            "clips": total,
+            "clips": per_split,
         }

@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 
 from kinefake.fs import write_atomic
 from kinefake.schemas import FileRecord
-from kinefake.schemas.layout import SHARD_TEMPLATE
+from kinefake.schemas.inputs import DEFAULT_SPLIT
+from kinefake.schemas.layout import SHARD_TEMPLATE, table_prefix
 
 #: Clips whose rows share one file of the clips, samples and landmarks tables, on average.
 CLIPS_PER_TABLE_FILE = 4096
@@ -30,6 +31,12 @@ CLIPS_PER_TABLE_FILE = 4096
 def table_file_count(clips: int) -> int:
     """Files of a clip-keyed table for a corpus of ``clips`` clips."""
     return max(1, -(-clips // CLIPS_PER_TABLE_FILE))
+
+
+def table_file_counts(clips: dict[str, int]) -> dict[str, int]:
+    """``{split: clips}`` -> ``{split: files}`` of a split table; a run with no clip at all
+    still writes one empty file, in :data:`~kinefake.schemas.inputs.DEFAULT_SPLIT`."""
+    return {split: table_file_count(n) for split, n in clips.items()} or {DEFAULT_SPLIT: 1}
 
 
 def file_of_video(video_id: str, num_files: int) -> int:
@@ -53,62 +60,75 @@ def file_name(prefix: str, index: int, count: int) -> str:
 
 
 class _WriteFile(beam.DoFn):
-    def __init__(self, out: str, prefix: str, schema: pa.Schema, sort_key: Callable, to_table: Callable) -> None:
-        self.out, self.prefix, self.schema = out.rstrip("/"), prefix, schema
+    def __init__(
+        self, out: str, name: str, schema: pa.Schema, sort_key: Callable, to_table: Callable, batch: int
+    ) -> None:
+        self.out, self.name, self.schema, self.batch = out.rstrip("/"), name, schema, batch
         self.sort_key, self.to_table = sort_key, to_table
 
-    def process(self, item, num_files: int):
-        index, rows = item
+    def process(self, item, num_files: dict):
+        (split, index), rows = item
         rows = sorted((r for r in rows if r is not None), key=self.sort_key)
-        table = self.to_table(rows, self.schema) if rows else self.schema.empty_table()
+        # One chunk per column: the file's bytes never depend on how the rows were assembled.
+        table = (self.to_table(rows, self.schema) if rows else self.schema.empty_table()).combine_chunks()
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="snappy")
         data = buf.getvalue()
-        uri = posixpath.join(self.out, file_name(self.prefix, index, num_files))
+        uri = posixpath.join(self.out, file_name(table_prefix(self.name, split, self.batch), index, num_files[split]))
         write_atomic(uri, data)
         yield FileRecord(posixpath.relpath(uri, self.out), hashlib.sha256(data).hexdigest(), len(data), table.num_rows)
 
 
 class WriteTable(beam.PTransform):
-    """PCollection of rows -> ``OUT/{prefix}-SSSSS-of-NNNNN.parquet``, each file sorted; the
-    output is the :class:`FileRecord` of each file written.
+    """PCollection of rows -> table ``name``'s files, ``OUT/{prefix}-SSSSS-of-NNNNN.parquet``
+    (:func:`~kinefake.schemas.layout.table_prefix`: a folder per split for a split table),
+    each file sorted; the output is the :class:`FileRecord` of each file written.
 
     Args:
         out: the output folder.
-        prefix: path prefix relative to ``out``, e.g. ``rejects/rejects``
-            (:func:`~kinefake.schemas.layout.table_prefix`).
+        name: the table (``samples``, ``rejects``, ...).
         schema: the table's schema from ``schemas``.
         sort_key: row -> its sort key (default :func:`record_order`).
         to_table: ``(sorted rows, schema)`` -> ``pa.Table`` (default: record dataclasses, one row each).
-        video_of: row -> its video id, for a table split over several files by video
-            (with ``num_files``); default one file.
-        num_files: singleton PCollection of the file count (see :func:`table_file_count`).
+        key_of: row -> ``(split, video id)``, for a table written per split and over several
+            files by video (with ``num_files``); default one file.
+        num_files: singleton PCollection of ``{split: file count}`` (see :func:`table_file_count`);
+            every file it counts is written, rows or not.
+        batch: the run's batch (0, or the ``--append`` it is), which tags its file names.
     """
 
     def __init__(
         self,
         out: str,
-        prefix: str,
+        name: str,
         schema: pa.Schema,
         sort_key: Callable = record_order,
         to_table: Callable = records_table,
-        video_of: Callable | None = None,
+        key_of: Callable | None = None,
         num_files=None,
+        batch: int = 0,
     ) -> None:
         super().__init__()
-        if (video_of is None) != (num_files is None):
-            raise ValueError("video_of and num_files go together")
-        self.write = _WriteFile(out, prefix, schema, sort_key, to_table)
-        self.video_of, self.num_files = video_of, num_files
+        if (key_of is None) != (num_files is None):
+            raise ValueError("key_of and num_files go together")
+        self.write = _WriteFile(out, name, schema, sort_key, to_table, batch)
+        self.key_of, self.num_files = key_of, num_files
 
     def expand(self, rows):
-        count = self.num_files if self.num_files is not None else rows.pipeline | "OneFile" >> beam.Create([1])
-        video_of = self.video_of
-        keyed = rows | "KeyByFile" >> beam.Map(
-            lambda r, n: (file_of_video(video_of(r), n) if video_of else 0, r), beam.pvalue.AsSingleton(count)
-        )
+        count = self.num_files if self.num_files is not None else rows.pipeline | "OneFile" >> beam.Create([{None: 1}])
+        key_of = self.key_of
+
+        def file_of(row, counts: dict):
+            if key_of is None:
+                return (None, 0), row
+            split, video_id = key_of(row)
+            return (split, file_of_video(video_id, counts[split])), row
+
+        keyed = rows | "KeyByFile" >> beam.Map(file_of, beam.pvalue.AsSingleton(count))
         # One empty row per file, so every file exists even when no row falls in it.
-        every_file = count | "EveryFile" >> beam.FlatMap(lambda n: [(i, None) for i in range(n)])
+        every_file = count | "EveryFile" >> beam.FlatMap(
+            lambda counts: [((split, i), None) for split, n in counts.items() for i in range(n)]
+        )
         return (
             (keyed, every_file)
             | "Flatten" >> beam.Flatten()

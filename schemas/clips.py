@@ -14,7 +14,7 @@ CLIP_SCHEMA = with_version(
             pa.field("video_id", pa.string(), nullable=False),
             pa.field("clip", pa.int32(), nullable=False),
             pa.field("uri", pa.string(), nullable=False),
-            pa.field("split", pa.string()),
+            pa.field("split", pa.string(), nullable=False),
             pa.field("start_frame", pa.int64(), nullable=False),
             pa.field("num_frames", pa.int32(), nullable=False),
             pa.field("start_pts", pa.int64()),
@@ -26,6 +26,8 @@ CLIP_SCHEMA = with_version(
             pa.field("codec", pa.string(), nullable=False),
             pa.field("video_frames", pa.int64(), nullable=False),
             pa.field("stream", pa.int16(), nullable=False),
+            pa.field("digest", pa.string(), nullable=False),
+            pa.field("batch", pa.int16(), nullable=False),
         ]
     ),
     "clips",
@@ -40,13 +42,16 @@ class ClipRecord:
     lets a worker seek instead of decoding from the start; None when the stream has none.
     ``width``/``height`` are the displayed size after ``rotation``; ``video_frames`` is
     the whole video's frame count; ``stream`` the index of the video stream read (the
-    default one, else the largest: :func:`kinefake.synth.video.video_stream`).
+    default one, else the largest: :func:`kinefake.synth.video.video_stream`); ``digest``
+    the source's content digest (:class:`~kinefake.schemas.inputs.InputRecord`), by which
+    ``generate --append`` drops a video the corpus already holds; ``batch`` the run that made
+    the clip: 0 for the first, then one more for each ``--append`` (donor groups never span two).
     """
 
     video_id: str
     clip: int
     uri: str
-    split: str | None
+    split: str
     start_frame: int
     num_frames: int
     start_pts: int | None
@@ -58,6 +63,8 @@ class ClipRecord:
     codec: str
     video_frames: int
     stream: int = 0
+    digest: str = ""
+    batch: int = 0
 
     @property
     def key(self) -> str:

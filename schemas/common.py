@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 #: Bumped whenever a field is added, removed or changes meaning.
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 
 
 def with_version(schema: pa.Schema, name: str) -> pa.Schema:

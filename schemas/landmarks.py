@@ -22,6 +22,7 @@ LANDMARK_SCHEMA = with_version(
         [
             pa.field("video_id", pa.string(), nullable=False),
             pa.field("clip", pa.int32(), nullable=False),
+            pa.field("split", pa.string(), nullable=False),
             pa.field("frame", pa.int32(), nullable=False),  # index within the clip
             pa.field("source_frame", pa.int64(), nullable=False),  # index within the video
             pa.field("width", pa.int32(), nullable=False),  # working frame, pixels
@@ -97,7 +98,9 @@ class ClipLandmarks:
     jitter: float
 
 
-def landmarks_table(video_id: str, clip: int, start_frame: int, width: int, height: int, lm: ClipLandmarks) -> pa.Table:
+def landmarks_table(
+    video_id: str, clip: int, split: str, start_frame: int, width: int, height: int, lm: ClipLandmarks
+) -> pa.Table:
     """One clip's rows, from a :class:`ClipLandmarks` of a ``width`` x ``height`` video.
 
     Raises:
@@ -112,6 +115,7 @@ def landmarks_table(video_id: str, clip: int, start_frame: int, width: int, heig
     columns = {
         "video_id": pa.array([video_id] * t, pa.string()),
         "clip": pa.array(np.full(t, clip, np.int32)),
+        "split": pa.array([split] * t, pa.string()),
         "frame": pa.array(np.arange(t, dtype=np.int32)),
         "source_frame": pa.array(start_frame + np.arange(t, dtype=np.int64)),
         "width": pa.array(np.full(t, width, np.int32)),

@@ -18,7 +18,12 @@ SAMPLE_SCHEMA = with_version(
             described("label", pa.int8(), "0 real, 1 fake", False),
             described("shard", pa.string(), "the tar holding the sample, relative to the corpus folder", False),
             described("uri", pa.string(), "the source video", False),
-            described("split", pa.string(), "the manifest's split, if any"),
+            described(
+                "split",
+                pa.string(),
+                "train, val, test, ...: the manifest's split or the one --splits drew for the source video",
+                False,
+            ),
             described("start_frame", pa.int64(), "first frame of the clip in the source, 0-based", False),
             described("num_frames", pa.int32(), "frames in the clip", False),
             described("fps_num", pa.int32(), "frame rate numerator (fps = fps_num / fps_den)", False),
@@ -56,7 +61,7 @@ class SampleRecord:
     label: int
     shard: str
     uri: str
-    split: str | None
+    split: str
     start_frame: int
     num_frames: int
     fps_num: int

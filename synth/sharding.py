@@ -18,7 +18,9 @@ from kinefake.errors import Rejected
 from kinefake.schemas.clips import ClipRecord
 from kinefake.schemas.inputs import (
     CONTENT_ID_HEX,
+    DEFAULT_SPLIT,
     SPLIT_COLUMN,
+    SPLIT_PATTERN,
     URI_COLUMN,
     VIDEO_ID_COLUMN,
     VIDEO_ID_PATTERN,
@@ -80,6 +82,85 @@ def check_video_id(video_id: str) -> None:
         )
 
 
+def check_split(split: str) -> None:
+    """Raises: Rejected: "bad split" when ``split`` is not a :data:`~kinefake.schemas.inputs.SPLIT_PATTERN` name."""
+    if not SPLIT_PATTERN.fullmatch(split):
+        raise Rejected(
+            "bad split",
+            f"split {split!r}: expected a lower-case letter then up to 31 lower-case letters, digits or _ "
+            "(it names a folder and a HuggingFace split)",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitPlan:
+    """How source videos are assigned to splits: the one owner of ``--splits`` and its checks.
+
+    A video keeps the split its manifest row names; any other video is drawn by its content
+    digest and ``seed`` alone (:meth:`split_of`), so a video's split never depends on which
+    other videos are in the run (appending videos leaves the others where they were), and the
+    copies of one video, which the shard stage drops by digest, could never straddle splits.
+    With no fractions every such video goes to :data:`~kinefake.schemas.inputs.DEFAULT_SPLIT`.
+
+    Attributes:
+        fractions: ``(split, fraction)`` pairs in the order given; fractions > 0 summing to 1.
+        seed: the run's ``--seed``.
+
+    Raises:
+        ValueError: a bad name, a repeated name, a fraction outside (0, 1] or a sum other than 1.
+    """
+
+    fractions: tuple[tuple[str, float], ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        names = [name for name, _ in self.fractions]
+        for name in names:
+            if not SPLIT_PATTERN.fullmatch(name):
+                raise ValueError(f"--splits: expected names like train or val_2, got {name!r}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"--splits: expected each split once, got {', '.join(names)}")
+        if any(not 0 < f <= 1 for _, f in self.fractions):
+            raise ValueError(f"--splits: expected fractions in (0, 1], got {dict(self.fractions)}")
+        if self.fractions and abs(sum(f for _, f in self.fractions) - 1) > 1e-6:
+            raise ValueError(f"--splits: expected fractions summing to 1, got {sum(f for _, f in self.fractions):g}")
+
+    @classmethod
+    def parse(cls, text: str | None, seed: int = 0) -> SplitPlan:
+        """``train=0.8,val=0.1,test=0.1`` (or None) -> the plan.
+
+        Raises:
+            ValueError: not ``name=fraction`` pairs, or a check of the class fails.
+        """
+        if text is None:
+            return cls((), seed)
+        pairs = []
+        for item in text.split(","):
+            name, eq, value = item.strip().partition("=")
+            try:
+                pairs.append((name.strip(), float(value)))
+            except ValueError:
+                eq = ""
+            if not eq:
+                raise ValueError(f"--splits: expected name=fraction pairs like train=0.8,test=0.2, got {text!r}")
+        return cls(tuple(pairs), seed)
+
+    def split_of(self, ref: InputRecord) -> str:
+        """The split of an identified input (``ref.digest`` set): its manifest's, else drawn."""
+        if ref.split is not None:
+            return ref.split
+        if not self.fractions:
+            return DEFAULT_SPLIT
+        draw = hashlib.sha256(f"kinefake-split:{self.seed}:{ref.digest}".encode()).digest()
+        u = int.from_bytes(draw[:8], "big") / 2.0**64
+        total = 0.0
+        for name, fraction in self.fractions:
+            total += fraction
+            if u < total:
+                return name
+        return self.fractions[-1][0]
+
+
 def is_manifest(uri: str) -> bool:
     return posixpath.splitext(uri.lower())[1] in MANIFEST_EXTENSIONS
 
@@ -106,7 +187,8 @@ def read_input_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecor
         The usable rows (``video_id`` None where the manifest gives none), and for each
         unusable row what to report: its URI (``{manifest}#row={n}``, 1-based, when the
         ``uri`` cell is empty) and why (empty ``uri``, a ``video_id`` outside
-        :data:`~kinefake.schemas.inputs.VIDEO_ID_PATTERN`).
+        :data:`~kinefake.schemas.inputs.VIDEO_ID_PATTERN`, a ``split`` outside
+        :data:`~kinefake.schemas.inputs.SPLIT_PATTERN`). An empty ``split`` cell is no split.
 
     Raises:
         Rejected: "bad manifest" when it cannot be parsed or has no ``uri`` column.
@@ -135,13 +217,15 @@ def read_input_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecor
             continue
         uri = resolve_uri(str(uri), manifest_uri)
         video_id = row.get(VIDEO_ID_COLUMN) or None  # an empty cell: derive the id from content
-        if video_id is not None:
-            try:
+        split = row.get(SPLIT_COLUMN) or None
+        try:
+            if video_id is not None:
                 check_video_id(str(video_id))
-            except Rejected as exc:
-                rejected.append((uri, exc))
-                continue
-        split = row.get(SPLIT_COLUMN)
+            if split is not None:
+                check_split(str(split))
+        except Rejected as exc:
+            rejected.append((uri, exc))
+            continue
         records.append(
             InputRecord(uri, None if video_id is None else str(video_id), None if split is None else str(split))
         )
@@ -220,6 +304,7 @@ def clip_record(info: VideoInfo, ref: InputRecord, index: int, start: int, frame
         codec=info.codec,
         video_frames=info.frame_count,
         stream=info.stream,
+        digest=ref.digest or "",
     )
 
 
@@ -237,14 +322,14 @@ def shard_of_rank(rank: int, clips: int, clips_per_shard: int) -> int:
     return rank * shard_count(clips, clips_per_shard) // clips
 
 
-def video_offsets(counts: list[tuple[str, int]]) -> tuple[dict[str, int], int]:
-    """``(video id, clips)`` pairs -> the rank of each video's first clip in (video id, clip)
-    order, and the number of clips."""
-    offsets, total = {}, 0
-    for video_id, n in sorted(counts):
-        offsets[video_id] = total
-        total += n
-    return offsets, total
+def video_offsets(counts: list[tuple[str, str, int]]) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """``(split, video id, clips)`` triples -> the rank of each ``(split, video id)``'s first
+    clip in its split's (video id, clip) order, and each split's number of clips."""
+    offsets, totals = {}, {}
+    for split, video_id, n in sorted(counts):
+        offsets[split, video_id] = totals.get(split, 0)
+        totals[split] = totals.get(split, 0) + n
+    return offsets, totals
 
 
 def shard_start(shard: int, clips: int, clips_per_shard: int) -> int:
@@ -264,7 +349,18 @@ def group_of_rank(rank: int, clips: int, clips_per_shard: int, group_size: int) 
     return shard, (rank - start) * -(-size // group_size) // size
 
 
-def assign_groups(clips: list[ClipRecord], clips_per_shard: int, group_size: int) -> dict[str, tuple[int, int]]:
-    """Every clip's ``(shard, donor group)``, by clip key (what the pipeline computes, in one place)."""
-    ordered = sorted(clips, key=lambda c: (c.video_id, c.clip))
-    return {c.key: group_of_rank(i, len(ordered), clips_per_shard, group_size) for i, c in enumerate(ordered)}
+def assign_groups(
+    clips: list[ClipRecord], clips_per_shard: int, group_size: int
+) -> dict[str, tuple[int, str, int, int]]:
+    """Every clip's ``(batch, split, shard, donor group)``, by clip key (what the pipeline
+    computes, in one place): shards are numbered within a run's batch and a split, so a donor
+    group never mixes splits, nor an ``--append``'s videos with the corpus's."""
+    by_part: dict[tuple[int, str], list[ClipRecord]] = {}
+    for clip in clips:
+        by_part.setdefault((clip.batch, clip.split), []).append(clip)
+    groups = {}
+    for part, members in by_part.items():
+        ordered = sorted(members, key=lambda c: (c.video_id, c.clip))
+        for i, c in enumerate(ordered):
+            groups[c.key] = (*part, *group_of_rank(i, len(ordered), clips_per_shard, group_size))
+    return groups

@@ -53,7 +53,7 @@ def reseal(corpus: Path) -> None:
 
 def rewrite_members(corpus: Path, chosen, data: bytes) -> None:
     """Replace the bytes of every tar member whose name ``chosen(name)`` picks, then reseal."""
-    for tar_path in (corpus / "webdataset").glob("*.tar"):
+    for tar_path in (corpus / "webdataset").glob("*/*.tar"):
         with tarfile.open(tar_path) as tar:
             members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
         with tarfile.open(tar_path, "w") as tar:

@@ -57,7 +57,7 @@ def report(corpus):
 
 
 def fakes_by_operator(corpus: Path) -> Counter:
-    table = pq.read_table(next((corpus / "parquet" / "samples").glob("*.parquet")), columns=["label", "operator"])
+    table = pq.read_table(next((corpus / "parquet" / "samples").glob("*/*.parquet")), columns=["label", "operator"])
     return Counter(r["operator"] for r in table.to_pylist() if r["label"] == 1)
 
 
@@ -103,7 +103,7 @@ def test_each_card_shows_its_own_sample(report, corpus):
     _, page = report
     parsed = Links()
     parsed.feed(page.read_text())
-    with tarfile.open(next((corpus / "webdataset").glob("*.tar"))) as tar:
+    with tarfile.open(next((corpus / "webdataset").glob("*/*.tar"))) as tar:
         labels = {m.name[: -len(".json")]: json.load(tar.extractfile(m)) for m in tar if m.name.endswith(".json")}
     assert parsed.cards
     for index, card in enumerate(parsed.cards):
@@ -150,7 +150,7 @@ def test_regenerate_rebuilds_a_card_sample_byte_for_byte(report, corpus, tmp_pat
     key = re.search(r"kinefake regenerate \S+ (\S+) --out regenerated", page.read_text()).group(1)
     assert main(["regenerate", str(corpus), key, "--out", str(tmp_path)]) == 0
     assert "identical to the stored members" in capsys.readouterr().out
-    tar = next((corpus / "webdataset").glob("*.tar"))
+    tar = next((corpus / "webdataset").glob("*/*.tar"))
     with tarfile.open(tar) as f:
         stored = f.extractfile(f"{key}.mp4").read()
     assert (tmp_path / f"{key}.mp4").read_bytes() == stored
@@ -230,13 +230,13 @@ def hostile_corpus(corpus: Path, folder: Path) -> tuple[Path, Path]:
     shutil.copytree(corpus, hostile, ignore=shutil.ignore_patterns("audit"))
     (folder / "secret").write_text("not for the report")
     target = folder / "escape" / "pwned_0000_fake0"
-    table_path = next((hostile / "parquet" / "samples").glob("*.parquet"))
+    table_path = next((hostile / "parquet" / "samples").glob("*/*.parquet"))
     table = pq.read_table(table_path)
     keys = table.column("key").to_pylist()
     victim = next(k for k, label in zip(keys, table.column("label").to_pylist(), strict=True) if label == 1)
     keys[keys.index(victim)] = str(target)
     pq.write_table(table.set_column(table.schema.get_field_index("key"), "key", pa_array(keys)), table_path)
-    tar_path = next(p for p in (hostile / "webdataset").glob("*.tar") if f"{victim}.mp4" in tar_names(p))
+    tar_path = next(p for p in (hostile / "webdataset").glob("*/*.tar") if f"{victim}.mp4" in tar_names(p))
     with tarfile.open(tar_path) as tar:
         members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
     with tarfile.open(tar_path, "w") as tar:
@@ -337,13 +337,13 @@ def _edit_manifest(corpus: Path, edit) -> None:
 
 DAMAGE = {
     "truncated tar": (
-        lambda c: _truncate(next((c / "webdataset").glob("*.tar"))),
+        lambda c: _truncate(next((c / "webdataset").glob("*/*.tar"))),
         "cannot be read as a WebDataset tar",
     ),
-    "deleted tar": (lambda c: next((c / "webdataset").glob("*.tar")).unlink(), ".tar: missing"),
-    "deleted samples table": (lambda c: next((c / "parquet/samples").glob("*")).unlink(), ".parquet: missing"),
+    "deleted tar": (lambda c: next((c / "webdataset").glob("*/*.tar")).unlink(), ".tar: missing"),
+    "deleted samples table": (lambda c: next((c / "parquet/samples").glob("*/*")).unlink(), ".parquet: missing"),
     "truncated samples table": (
-        lambda c: _truncate(next((c / "parquet/samples").glob("*"))),
+        lambda c: _truncate(next((c / "parquet/samples").glob("*/*"))),
         "cannot be read as a Parquet file",
     ),
     "manifest without shards": (lambda c: _edit_manifest(c, lambda m: m.pop("shards")), "no 'shards' list"),
@@ -368,7 +368,7 @@ DAMAGE = {
 
 
 def _retype_label(corpus: Path) -> None:
-    path = next((corpus / "parquet" / "samples").glob("*.parquet"))
+    path = next((corpus / "parquet" / "samples").glob("*/*.parquet"))
     table = pq.read_table(path)
     labels = pa_array([str(v) for v in table.column("label").to_pylist()])
     pq.write_table(table.set_column(table.schema.get_field_index("label"), "label", labels), path)

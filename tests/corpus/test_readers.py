@@ -32,7 +32,7 @@ def corpus(faces, tmp_path_factory):
     operators = "decouple,desync,amplitude,freeze,transplant,blend"
     flags = ["--max-clips-per-video", "2", "--fakes-per-clip", "2", "--clips-per-shard", "2", "--size", "96"]
     run(["--input", str(folder / "in"), "--output", str(out), "--operators", operators, *flags])
-    tars = sorted(str(p) for p in (out / "webdataset").glob("*.tar"))
+    tars = sorted(str(p) for p in (out / "webdataset").glob("*/*.tar"))
     truth = {s["__key__"]: json.loads(s["json"]) for s in wds.WebDataset(tars, shardshuffle=False)}
     assert len(tars) == 3 and len(truth) >= 12
     return out, tars, truth
@@ -73,7 +73,7 @@ def test_pyarrow_pandas_and_duckdb_read_each_table_folder(corpus):
     assert set(fakes["sample_seed"]) == {lb["sample_seed"] for lb in truth.values() if lb["label"]}
     assert set(frame["sample_seed"]) == {lb["sample_seed"] for lb in truth.values()}
     assert "perturbation.params.lag_frames" in flat.columns and "crop.size" in flat.columns
-    glob = str(out / "parquet" / "samples" / "*.parquet")
+    glob = str(out / "parquet" / "samples" / "*" / "*.parquet")
     assert duckdb.sql(f"select count(*) from read_parquet('{glob}')").fetchall()[0][0] == len(truth)
     operators = duckdb.sql(f"select distinct operator from read_parquet('{glob}') where label = 1").fetchall()
     assert {o for (o,) in operators} <= {"decouple", "desync", "amplitude", "freeze", "transplant", "blend"}

@@ -52,7 +52,7 @@ def test_validate_passes_a_corpus_and_fails_a_corrupted_sample(faces, tmp_path, 
     corners = [(slice(None, 40), slice(None, 40)), (slice(None, 40), slice(-40, None)),
                (slice(-40, None), slice(None, 40)), (slice(-40, None), slice(-40, None))]  # fmt: skip
     for victim in (r["key"] for r in kinematic):
-        tar_path = next(p for p in (corpus / "webdataset").glob("*.tar") if f"{victim}.mp4" in tar_names(p))
+        tar_path = next(p for p in (corpus / "webdataset").glob("*/*.tar") if f"{victim}.mp4" in tar_names(p))
         with tarfile.open(tar_path) as tar:
             member = tar.extractfile(f"{victim}.mp4").read()
             mask = decode_npz(tar.extractfile(f"{victim}.mask.npz").read())["pixel"]

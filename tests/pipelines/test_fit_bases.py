@@ -24,7 +24,7 @@ def test_fit_bases_from_videos_reproduces_the_default_model(faces, tmp_path):
     assert abs(info["metrics"]["held_out_nme_pct_iod"] - shipped_info["metrics"]["held_out_nme_pct_iod"]) < 1e-3
 
     # Refitting from the tables it just wrote, as PCA this time.
-    tables = str(tmp_path / "work" / "parquet" / "landmarks" / "*.parquet")
+    tables = str(tmp_path / "work" / "parquet" / "landmarks" / "*" / "*.parquet")
     pca_out = tmp_path / "pca.safetensors"
     assert main(["fit-bases", "--landmarks", tables, "--out", str(pca_out), "--kind", "pca", "--k", "8"]) == 0
     pca, pca_info = load_bases(pca_out)

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import webdataset as wds
+import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 from google.protobuf import json_format
 
@@ -73,12 +74,12 @@ def read_tables(out, pattern):
 
 
 def clip_keys(out) -> set[tuple[str, int]]:
-    return {(r["video_id"], r["clip"]) for r in read_tables(out, "parquet/clips/*.parquet").to_pylist()}
+    return {(r["video_id"], r["clip"]) for r in read_tables(out, "parquet/clips/*/*.parquet").to_pylist()}
 
 
 def test_the_clips_table_holds_the_capped_clips_spread_over_each_video(corpus):
     out, _ = corpus
-    clips = read_tables(out, "parquet/clips/*.parquet")
+    clips = read_tables(out, "parquet/clips/*/*.parquet")
     assert clips.schema == CLIP_SCHEMA
     by_video = {}
     for row in clips.to_pylist():
@@ -100,7 +101,7 @@ def test_bad_inputs_and_bad_ids_are_rejects_naming_why(corpus):
 
 def test_the_landmarks_table_has_every_frame_of_every_clip(corpus):
     out, _ = corpus
-    landmarks = read_tables(out, "parquet/landmarks/*.parquet")
+    landmarks = read_tables(out, "parquet/landmarks/*/*.parquet")
     assert landmarks.schema == LANDMARK_SCHEMA
     assert landmarks.num_rows == 5 * 32
     assert set(landmarks.column("layout").to_pylist()) == {"mesh478"}
@@ -110,11 +111,11 @@ def test_the_landmarks_table_has_every_frame_of_every_clip(corpus):
 
 def test_each_samples_row_is_a_tar_sample_with_the_same_bytes_and_label(corpus):
     out, _ = corpus
-    samples = read_tables(out, "parquet/samples/*.parquet")
+    samples = read_tables(out, "parquet/samples/*/*.parquet")
     assert samples.schema == SAMPLE_SCHEMA
     keys = sorted(samples.column("key").to_pylist())
     assert keys == sorted(f"{v}_{c:04d}_{variant}" for v, c in clip_keys(out) for variant in ("real", "fake0"))
-    tars = sorted(str(p) for p in out.glob("webdataset/*.tar"))
+    tars = sorted(str(p) for p in out.glob("webdataset/*/*.tar"))
     for tar in tars:
         with tarfile.open(tar) as f:
             assert all(re.fullmatch(r"[A-Za-z0-9_-]+\.[a-z0-9.]+", name) for name in f.getnames()), f.getnames()
@@ -132,6 +133,9 @@ def test_the_manifest_counts_what_was_written(corpus):
     assert json.loads((out / "manifest.json").read_text()) == manifest
     counts = dict(manifest["counts"])
     fakes_by_operator = counts.pop("fakes_by_operator")
+    train = counts.pop("splits").pop("train")  # no --splits, no split column: every video in train
+    assert train.pop("fakes_by_operator") == fakes_by_operator
+    assert train == {"videos": 3, "clips": 5, "samples": 10, "real_samples": 5, "fake_samples": 5}
     assert counts == {
         "clips": 5,
         "videos": 3,
@@ -155,13 +159,20 @@ def test_the_manifest_hashes_every_file_where_it_was_written(corpus):
         assert hashlib.sha256(data).hexdigest() == shard["sha256"] and len(data) == shard["bytes"]
     assert sum(s.get("samples", 0) for s in manifest["shards"]) == 10
     tar_shards = [s for s in manifest["shards"] if s["path"].endswith(".tar")]
-    assert [s["path"] for s in tar_shards] == [shard_name(i, len(tar_shards)) for i in range(len(tar_shards))]
+    assert [s["path"] for s in tar_shards] == [shard_name("train", i, len(tar_shards)) for i in range(len(tar_shards))]
 
 
 def test_the_dataset_card_names_the_tables_fields_and_counts(corpus):
     out, _ = corpus
     card = (out / "README.md").read_text()
-    assert "config_name: samples\n  data_files: parquet/samples/*.parquet\n  default: true" in card
+    front = yaml.safe_load(card.split("---\n")[1])
+    samples, *_, shards = front["configs"]
+    assert samples == {
+        "config_name": "samples",
+        "data_files": [{"split": "train", "path": "parquet/samples/train/*.parquet"}],
+        "default": True,
+    }
+    assert shards == {"config_name": "webdataset", "data_files": [{"split": "train", "path": "webdataset/train/*.tar"}]}
     assert "| `perturbation.params.lag_frames` | int32 | desync: frames late (early if negative) |" in card
     assert "- samples: 10 (5 real, 5 fake" in card
 
@@ -170,16 +181,16 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["--input", str(inputs), "--output", str(out), "--clip-frames", "16"]
     first = run(argv)
-    (out / "parquet" / "clips" / "clips-00000-of-00003.parquet").write_bytes(b"stale shard of an interrupted run")
+    (out / "parquet" / "clips" / "train" / "clips-00000-of-00003.parquet").write_bytes(b"stale file of a killed run")
     (out / "parquet" / "samples" / "beam-temp-samples-0f3a").mkdir()  # debris of a killed write
-    (out / "webdataset" / "shard-00000-of-00009.tar.part00002").write_bytes(b"a group's part of a killed run")
+    (out / "webdataset" / "train" / "shard-00000-of-00009.tar.part00002").write_bytes(b"a group's part of a killed run")
     (out / "notes.txt").write_text("the user's own file, outside the folders a run owns")
     second = run(argv)
     assert second["counts"] == first["counts"]
     assert [s["path"] for s in second["shards"]] == [s["path"] for s in first["shards"]]
     tars = [(s["path"], s["sha256"]) for s in first["shards"] if s["path"].endswith(".tar")]
     assert tars and tars == [(s["path"], s["sha256"]) for s in second["shards"] if s["path"].endswith(".tar")]
-    assert read_tables(out, "parquet/clips/*.parquet").num_rows == first["counts"]["clips"]
+    assert read_tables(out, "parquet/clips/*/*.parquet").num_rows == first["counts"]["clips"]
     assert not list(out.rglob("beam-temp-*")) and not list(out.rglob("*.part*")) and (out / "notes.txt").exists()
 
     assert main(["generate", *argv[:-1], "24"]) == 2
@@ -240,7 +251,7 @@ def test_a_run_whose_inputs_all_fail_writes_its_rejects_and_exits_non_zero(tmp_p
 def test_the_default_video_stream_is_used_and_named_in_the_clips_table(faces, tmp_path):
     two = write_two_streams(tmp_path / "two.mp4", face(faces, "first-order"))
     manifest = run(["--input", str(two), "--output", str(tmp_path / "out"), "--max-clips-per-video", "1"])
-    clips = read_tables(tmp_path / "out", "parquet/clips/*.parquet").to_pylist()
+    clips = read_tables(tmp_path / "out", "parquet/clips/*/*.parquet").to_pylist()
     assert [c["stream"] for c in clips] == [1] and clips[0]["width"] == probe(face(faces, "first-order")).width
     assert manifest["counts"]["samples"] >= 2  # the face was found: the grey stream 0 has none
 
@@ -319,7 +330,7 @@ def test_two_workers_write_the_same_bytes_as_one_process(inputs, tmp_path, caplo
     assert one["shards"] == two["shards"] and one["counts"] == two["counts"]
     tars = [s for s in one["shards"] if s["path"].endswith(".tar")]
     assert len(tars) == -(-one["counts"]["clips"] // 2) >= 3  # several shards, each joined from parts
-    samples = read_tables(tmp_path / "two", "parquet/samples/*.parquet").column("key").to_pylist()
+    samples = read_tables(tmp_path / "two", "parquet/samples/*/*.parquet").column("key").to_pylist()
     assert samples == sorted(samples) and len(samples) == 3 * one["counts"]["clips_with_landmarks"]
     assert not list((tmp_path / "two").rglob("*.part*")) and not list((tmp_path / "two").rglob("*.tmp-*"))
     # Both ran on the FnApiRunner the README measures; DirectRunner would first try to
@@ -369,7 +380,7 @@ def test_a_job_on_an_object_store_reads_and_writes_only_through_beam_filesystems
         path.removeprefix("kfmem://bucket/out/") for path in OBJECTS if path.startswith("kfmem://bucket/out/")
     )
     assert written == sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file())
-    shard = shard_name(0, 1)
+    shard = shard_name("train", 0, 1)
     with (
         tarfile.open(fileobj=io.BytesIO(OBJECTS[f"kfmem://bucket/out/{shard}"])) as remote,
         tarfile.open(local / shard) as here,

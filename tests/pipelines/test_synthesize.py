@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import apache_beam as beam
@@ -21,7 +22,7 @@ from tests.conftest import face, local_pipeline
 
 
 def clips_of(path, frames=16, clips=1):
-    return ClipPlan(frames, max_clips=clips).clips(probe(path), local_input(path))
+    return ClipPlan(frames, max_clips=clips).clips(probe(path), dataclasses.replace(local_input(path), split="train"))
 
 
 def synthesize_fn(out, landmarks_only=False, gates=None, policy=None):
@@ -44,8 +45,16 @@ def test_gate_failures_are_routed_and_tracked_clips_kept(faces, tmp_path):
     with local_pipeline() as p:
         out = p | beam.Create(clips) | Synthesize(2, fn)
         assert_that(
-            out["landmarks"] | beam.Map(lambda item: (item[0].uri, item[1].points.shape, item[1].backend)),
-            equal_to([(str(good), (16, 478, 2), "mediapipe")]),
+            out["landmarks"]
+            | beam.Map(
+                lambda item: (
+                    item[0].uri,
+                    item[1].num_rows,
+                    item[1]["num_points"][0].as_py(),
+                    item[1]["backend"][0].as_py(),
+                )
+            ),
+            equal_to([(str(good), 16, 478, "mediapipe")]),
             label="Tracked",
         )
         assert_that(
@@ -70,8 +79,9 @@ def test_shards_hold_every_sample_and_transplant_finds_donors(faces, tmp_path):
         rows = out["samples"] | beam.Map(lambda r: (r.key, r.shard, r.label, r.operator))
         assert_that(rows | beam.combiners.Count.Globally(), equal_to([10]), label="TenSamples")
         assert_that(out["rejects"], equal_to([]), label="NoRejects")
-    tars = sorted(tmp_path.glob("webdataset/*.tar"))
-    assert [t.relative_to(tmp_path).as_posix() for t in tars] == [shard_name(i, 2) for i in range(2)]  # no gaps
+    tars = sorted(tmp_path.glob("webdataset/*/*.tar"))
+    expected = [shard_name("train", i, 2) for i in range(2)]  # no gaps; no split given: train
+    assert [t.relative_to(tmp_path).as_posix() for t in tars] == expected
     assert not list(tmp_path.rglob("*.tmp-*")) and not list(tmp_path.rglob("*.part*"))
     read = list(wds.WebDataset([str(t) for t in tars], shardshuffle=False))
     assert sorted(s["__key__"] for s in read) == sorted(f"{c.key}_{v}" for c in clips for v in ("real", "fake0"))

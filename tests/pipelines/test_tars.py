@@ -56,9 +56,9 @@ def test_joining_parts_is_the_one_writer_tar_and_a_retry_after_the_join_reports_
     whole = io.BytesIO()
     one = SampleTarWriter(whole)
     parts = []
-    (tmp_path / "webdataset").mkdir()
+    (tmp_path / "webdataset" / "train").mkdir(parents=True)
     for g, samples in enumerate(groups):
-        uri = str(tmp_path / part_name(shard_name(0, 1), g))
+        uri = str(tmp_path / part_name(shard_name("train", 0, 1), g))
         with open(uri, "wb") as f:
             writer = SampleTarWriter(f)
             for sample in samples:
@@ -68,14 +68,18 @@ def test_joining_parts_is_the_one_writer_tar_and_a_retry_after_the_join_reports_
         parts.append((g, uri, len(samples)))
     one.close()
     join = JoinShardFn(str(tmp_path))
-    (record,) = join.process((0, list(reversed(parts))), num_shards=1)  # arrival order is not group order
-    tar = tmp_path / shard_name(0, 1)
+    (record,) = join.process(
+        (("train", 0), list(reversed(parts))), num_shards={"train": 1}
+    )  # arrival order is not group order
+    tar = tmp_path / shard_name("train", 0, 1)
     assert tar.read_bytes() == whole.getvalue()
     assert (record.path, record.samples, record.sha256) == (
-        shard_name(0, 1),
+        shard_name("train", 0, 1),
         6,
         hashlib.sha256(whole.getvalue()).hexdigest(),
     )
     assert not [p for _, p, _ in parts if (tmp_path / p).exists()]  # the parts are gone
-    (again,) = join.process((0, parts), num_shards=1)  # a retried bundle: parts deleted, tar complete
+    (again,) = join.process(
+        (("train", 0), parts), num_shards={"train": 1}
+    )  # a retried bundle: parts deleted, tar complete
     assert again == record

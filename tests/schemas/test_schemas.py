@@ -36,12 +36,23 @@ def test_each_record_has_exactly_its_tables_fields(record, schema):
 
 
 def test_layout_names_what_a_run_writes_and_nothing_else():
-    assert table_prefix("samples") == "parquet/samples/samples" and table_glob("rejects") == "rejects/*.parquet"
+    assert (
+        table_prefix("samples", "val") == "parquet/samples/val/samples" and table_glob("rejects") == "rejects/*.parquet"
+    )
+    assert table_glob("clips") == "parquet/clips/*/*.parquet" and shard_name("test", 3, 12).startswith(
+        "webdataset/test/"
+    )
+    with pytest.raises(ValueError, match="expected a split to be given"):
+        table_prefix("samples")
+    with pytest.raises(ValueError, match="expected a split not to be given"):
+        table_prefix("files", "train")
     owned = [
         "manifest.json",
         "manifest.json.tmp-0a1b2c3d4e5f",
-        shard_name(3, 12),
-        "parquet/samples/samples-00000-of-00001.parquet",
+        shard_name("train", 3, 12),
+        shard_name("val_2", 0, 1) + ".part00003",
+        "parquet/samples/test/samples-00000-of-00001.parquet",
+        "parquet/files/files-00000-of-00001.parquet",
         "parquet/landmarks/beam-temp-landmarks-0f3a/part.parquet",
         "rejects/rejects-00000-of-00001.parquet",
         "validate.json",
@@ -52,7 +63,12 @@ def test_layout_names_what_a_run_writes_and_nothing_else():
     foreign = [
         "parquet/my_features.parquet",
         "webdataset/extra.tar",
-        "parquet/samples/samples-0-of-1.parquet",
+        "webdataset/shard-00000-of-00001.tar",  # shards live in a split's folder
+        "webdataset/Train/shard-00000-of-00001.tar",  # split names are lower case
+        "webdataset/a/b/shard-00000-of-00001.tar",
+        "parquet/samples/samples-00000-of-00001.parquet",
+        "parquet/samples/train/samples-0-of-1.parquet",
+        "parquet/files/train/files-00000-of-00001.parquet",
         "rejects/notes.txt",
         "notes.txt",
         "audit/assets/../../x.mp4",

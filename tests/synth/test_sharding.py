@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 from collections import Counter
@@ -156,12 +157,13 @@ def test_shards_are_contiguous_balanced_runs_without_gaps():
     # 47 clips of one video and 5 of another, 4 per shard: 13 shards of 4 (and none empty),
     # whatever order the clips arrive in.
     plan = ClipPlan(16)
-    clips = plan.clips(info_with(765), InputRecord("/v/a.mp4", "a")) + plan.clips(
-        info_with(80), InputRecord("/v/b.mp4", "b")
+    clips = plan.clips(info_with(765), InputRecord("/v/a.mp4", "a", "train")) + plan.clips(
+        info_with(80), InputRecord("/v/b.mp4", "b", "train")
     )
     assert len(clips) == 52
     groups = assign_groups(list(reversed(clips)), 4, 3)
-    ordered = [groups[c.key] for c in sorted(clips, key=lambda c: (c.video_id, c.clip))]
+    assert {(batch, split) for batch, split, _, _ in groups.values()} == {(0, "train")}
+    ordered = [groups[c.key][2:] for c in sorted(clips, key=lambda c: (c.video_id, c.clip))]
     shards = [shard for shard, _ in ordered]
     assert shards == sorted(shards) and sorted(set(shards)) == list(range(13))
     assert {shards.count(s) for s in set(shards)} == {4}
@@ -169,6 +171,14 @@ def test_shards_are_contiguous_balanced_runs_without_gaps():
     assert ordered[:8] == [(0, 0), (0, 0), (0, 1), (0, 1), (1, 0), (1, 0), (1, 1), (1, 1)]
     sizes = Counter(assign_groups(clips, 26, 8).values())  # 2 shards of 26: 4 groups of 7, 7, 6, 6 each
     assert sorted(sizes.values()) == [6, 6, 6, 6, 7, 7, 7, 7] and len(sizes) == 8
-    odd = [shard for shard, _ in assign_groups(clips[:50], 4, 8).values()]  # 50 clips in 13 shards: 3 or 4 each
+    odd = [shard for _, _, shard, _ in assign_groups(clips[:50], 4, 8).values()]  # 50 clips in 13 shards: 3 or 4 each
     assert {odd.count(s) for s in range(13)} == {3, 4}
-    assert video_offsets([("b", 5), ("a", 47)]) == ({"a": 0, "b": 47}, 52)
+    # Each split is sharded on its own: a donor group never mixes splits, shard numbers restart.
+    test = plan.clips(info_with(80), InputRecord("/v/c.mp4", "c", "test"))
+    split_groups = assign_groups(clips + test, 4, 3)
+    assert {split_groups[c.key][:3] for c in test} == {(0, "test", 0), (0, "test", 1)}
+    assert {split_groups[c.key] for c in clips} == set(groups.values())
+    appended = [dataclasses.replace(c, batch=1) for c in test]  # an --append's clips: groups of their own
+    assert {assign_groups(clips + appended, 4, 3)[c.key][:3] for c in appended} == {(1, "test", 0), (1, "test", 1)}
+    offsets = video_offsets([("train", "b", 5), ("test", "c", 3), ("train", "a", 47)])
+    assert offsets == ({("train", "a"): 0, ("train", "b"): 47, ("test", "c"): 0}, {"test": 3, "train": 52})

@@ -106,7 +106,7 @@ def test_dlib_fits_in_sub_pixels_on_small_faces(two_clips, dlib_backend):
 
 def test_landmark_table_round_trip(two_clips, mediapipe_backend, tmp_path):
     lm = extract_landmarks(two_clips[0], mediapipe_backend, 35.0)
-    pq.write_table(landmarks_table("vid", 3, 64, 256, 256, lm), tmp_path / "lm.parquet")
+    pq.write_table(landmarks_table("vid", 3, "train", 64, 256, 256, lm), tmp_path / "lm.parquet")
     table = pq.read_table(tmp_path / "lm.parquet")
     assert table.column("source_frame").to_pylist() == list(range(64, 64 + FRAMES))
     back = read_clip_landmarks(table)
