@@ -13,7 +13,7 @@ import yaml
 from kinefake.schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
 from kinefake.schemas.common import description
 from kinefake.schemas.inputs import DEFAULT_SPLIT, split_order
-from kinefake.schemas.layout import SPLIT_TABLES, TABLE_FOLDERS, shard_glob, table_glob
+from kinefake.schemas.layout import SPLIT_TABLES, TABLE_FOLDERS, table_glob
 from kinefake.schemas.members import LABEL_TYPE, MASK_ARRAYS, MEMBERS
 
 #: First line of the body: marks a card kinefake wrote (and may replace on a re-run).
@@ -59,9 +59,14 @@ def contract_sections() -> list[str]:
 
 
 def configs(splits: list[str]) -> list[dict]:
-    """The card's HuggingFace ``configs``: one per table (``samples`` the default) and one for
-    the WebDataset shards, each split of the corpus a data-files entry of its own (the tables
-    without splits, rejects and files, in :data:`~kinefake.schemas.inputs.DEFAULT_SPLIT`)."""
+    """The card's HuggingFace ``configs``: one per table (``samples`` the default), each split
+    of the corpus a data-files entry of its own (the tables without splits, rejects and files,
+    in :data:`~kinefake.schemas.inputs.DEFAULT_SPLIT`).
+
+    None for the WebDataset shards: ``datasets`` 5 infers one builder for a whole repository
+    from its files, so a tar config beside Parquet ones was read as Parquet and failed
+    (``ArrowInvalid: Parquet magic bytes not found``). The card and README give the
+    ``load_dataset("webdataset", ...)`` call instead (:func:`kinefake.corpus.reader.webdataset_files`)."""
     splits = sorted(splits, key=split_order)
     found = splits or [DEFAULT_SPLIT]
     out = []
@@ -69,9 +74,6 @@ def configs(splits: list[str]) -> list[dict]:
         paths = {s: table_glob(name, s) for s in found} if name in SPLIT_TABLES else {DEFAULT_SPLIT: table_glob(name)}
         out.append({"config_name": name, "data_files": [{"split": s, "path": p} for s, p in paths.items()]})
     out[0]["default"] = True
-    if splits:
-        shards = [{"split": s, "path": shard_glob(s)} for s in splits]
-        out.append({"config_name": "webdataset", "data_files": shards})
     return out
 
 
@@ -98,9 +100,11 @@ def dataset_card(manifest: dict) -> str:
         f"- clips: {counts['clips']} from {counts['videos']} videos; rejects: {counts['rejects']}",
         "- source licences: **fill in** (the sources' own terms apply to every clip)",
         "",
-        'Load: `datasets.load_dataset(OUT)` (the samples table; `name="webdataset"` for the samples '
-        "themselves), `pyarrow.dataset.dataset(OUT/parquet/samples)`, or `webdataset.WebDataset(tars)` "
-        "with `kinefake.corpus.reader.decode_sample`.",
+        "Load: `datasets.load_dataset(OUT)` (the samples table, one split per corpus split), "
+        "`pyarrow.dataset.dataset(OUT/parquet/samples)`; the samples themselves with "
+        '`datasets.load_dataset("webdataset", data_files=kinefake.corpus.reader.webdataset_files(OUT), '
+        f"features=kinefake.corpus.reader.huggingface_features({manifest['config']['samples']['size']}), "
+        "streaming=True)` (no cache), or in torch with `kinefake.corpus.reader.training_batches`.",
         "",
         *contract_sections(),
     ]
