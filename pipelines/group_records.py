@@ -12,15 +12,14 @@ The run's last step removes every record.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import posixpath
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from kinefake.fs import read_bytes, read_columns, write_atomic
+from kinefake.pipelines.tables import parquet_bytes, records_table
 from kinefake.schemas import LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, ClipRecord, RejectRecord, SampleRecord
 from kinefake.schemas.layout import GROUP_DONE
 
@@ -46,23 +45,13 @@ class GroupRows:
         return sum(clip.num_frames for clip, _ in self.landmarks)
 
 
-def _parquet(table: pa.Table) -> bytes:
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="snappy")
-    return buf.getvalue()
-
-
-def _records(records: list, schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pylist([dataclasses.asdict(r) for r in records], schema=schema)
-
-
 def write_group(record: str, clips: list[ClipRecord], rows: GroupRows) -> None:
     """Write a finished group's record under the folder ``record``; ``done.json`` last, so a
     record without it (a run killed while writing it) is never read back."""
     landmarks = [table for _, table in rows.landmarks] or [LANDMARK_SCHEMA.empty_table()]
-    write_atomic(posixpath.join(record, "samples.parquet"), _parquet(_records(rows.samples, SAMPLE_SCHEMA)))
-    write_atomic(posixpath.join(record, "landmarks.parquet"), _parquet(pa.concat_tables(landmarks)))
-    write_atomic(posixpath.join(record, "rejects.parquet"), _parquet(_records(rows.rejects, REJECT_SCHEMA)))
+    write_atomic(posixpath.join(record, "samples.parquet"), parquet_bytes(records_table(rows.samples, SAMPLE_SCHEMA)))
+    write_atomic(posixpath.join(record, "landmarks.parquet"), parquet_bytes(pa.concat_tables(landmarks)))
+    write_atomic(posixpath.join(record, "rejects.parquet"), parquet_bytes(records_table(rows.rejects, REJECT_SCHEMA)))
     done = {"clips": sorted(c.key for c in clips), "samples": len(rows.samples)}
     write_atomic(posixpath.join(record, GROUP_DONE), json.dumps(done).encode())
 

@@ -46,7 +46,7 @@ from kinefake.synth.sharding import group_of_rank, shard_count, video_offsets
 from kinefake.synth.threads import one_thread_per_library
 from kinefake.synth.video import working_size
 
-#: Tag of the (ClipRecord, ClipLandmarks) output.
+#: Tag of the ``(ClipRecord, its landmark table rows)`` output.
 LANDMARKS = "landmarks"
 #: Tag of the ``(shard index, (group, part uri, samples))`` of each part file written.
 PARTS = "parts"
@@ -231,7 +231,7 @@ def assign_groups(item, offsets: tuple[dict[tuple[str, str], int], dict[str, int
 
 
 class Synthesize(beam.PTransform):
-    """PCollection[ClipRecord] -> {"samples": SampleRecord, "landmarks": (ClipRecord, ClipLandmarks),
+    """PCollection[ClipRecord] -> {"samples": SampleRecord, "landmarks": (ClipRecord, pa.Table of its rows),
     "rejects": RejectRecord, "files": FileRecord of each tar, "clips": ``{split: clips}`` (a
     singleton)}; the WebDataset shards are written on the way, numbered within each split
     (see the module doc)."""

@@ -54,6 +54,14 @@ def records_table(records: list, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist([dataclasses.asdict(r) for r in records], schema=schema)
 
 
+def parquet_bytes(table: pa.Table) -> bytes:
+    """``table`` as a Parquet file's bytes (snappy), written from one chunk per column, so the
+    bytes never depend on how the rows were assembled."""
+    buf = io.BytesIO()
+    pq.write_table(table.combine_chunks(), buf, compression="snappy")
+    return buf.getvalue()
+
+
 def file_name(prefix: str, index: int, count: int) -> str:
     """``{prefix}-00003-of-00012.parquet``."""
     return prefix + SHARD_TEMPLATE.replace("SSSSS", f"{index:05d}").replace("NNNNN", f"{count:05d}") + ".parquet"
@@ -69,11 +77,8 @@ class _WriteFile(beam.DoFn):
     def process(self, item, num_files: dict):
         (split, index), rows = item
         rows = sorted((r for r in rows if r is not None), key=self.sort_key)
-        # One chunk per column: the file's bytes never depend on how the rows were assembled.
-        table = (self.to_table(rows, self.schema) if rows else self.schema.empty_table()).combine_chunks()
-        buf = io.BytesIO()
-        pq.write_table(table, buf, compression="snappy")
-        data = buf.getvalue()
+        table = self.to_table(rows, self.schema) if rows else self.schema.empty_table()
+        data = parquet_bytes(table)
         uri = posixpath.join(self.out, file_name(table_prefix(self.name, split, self.batch), index, num_files[split]))
         write_atomic(uri, data)
         yield FileRecord(posixpath.relpath(uri, self.out), hashlib.sha256(data).hexdigest(), len(data), table.num_rows)
