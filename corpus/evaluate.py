@@ -15,6 +15,8 @@
    stages: per-clip scores (``DIR/test_clips.csv``), per-video scores, the mean of its
    clips' (``DIR/test_videos.csv``), clip- and video-level AUROC; rows that cannot be
    scored (missing file, label not 0/1, no face) go to ``DIR/test_rejects.csv``.
+5. With ``--card``, the corpus's dataset card (``OUT/README.md``) is written again with these
+   figures in its limitations; the corpus's files and manifest are not touched.
 
 The same corpus, options and seed give the same folds, models and scores.
 """
@@ -27,6 +29,7 @@ import io
 import json
 import multiprocessing
 import os
+import posixpath
 import shutil
 import time
 from dataclasses import dataclass
@@ -64,9 +67,10 @@ from kinefake.corpus.detectors.scoring import auroc, auroc_table, video_folds
 from kinefake.corpus.reader import decode_mp4, decode_npz
 from kinefake.errors import CorpusError, ModelFileError, Rejected, UsageError
 from kinefake.fs import is_remote, open_source, read_bytes, write_atomic
+from kinefake.pipelines.card import dataset_card, is_kinefake_card
 from kinefake.schemas import InputRecord
 from kinefake.schemas.label import Label
-from kinefake.schemas.layout import MANIFEST
+from kinefake.schemas.layout import CARD, MANIFEST
 from kinefake.schemas.members import LABEL, MASKS, MP4
 from kinefake.synth.perturb.policy import MOVING, report_name
 
@@ -137,6 +141,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--no-models",
         action="store_true",
         help="Cross-validation only: do not train and save the final models on the whole corpus (not with --test).",
+    )
+    parser.add_argument(
+        "--card",
+        action="store_true",
+        help="Write the corpus's dataset card (--train's README.md) again with this report's AUROC in its "
+        "limitations (a README.md kinefake did not write is refused; manifest and data are not touched).",
     )
     parser.add_argument("--test-clips", type=int, default=8, help="Clips scored per test video, spread evenly.")
     parser.add_argument(
@@ -579,6 +589,8 @@ def run(argv: list[str]) -> dict:
             raise UsageError(f"--init-weights: {exc}") from None
     manifest = read_manifest(args.train)
     require_intact(args.train, manifest)
+    if args.card:
+        card_path(args.train)  # refused before any work
     backend_name, margin, settings = recorded_settings(manifest, args)
     test = check_test_videos(args.test, args.train) if args.test else None
     os.makedirs(args.out, exist_ok=True)
@@ -662,7 +674,27 @@ def run(argv: list[str]) -> dict:
     write_atomic(os.path.join(args.out, "report.json"), json.dumps(report, indent=2, sort_keys=True).encode())
     models = "" if args.no_models else ", models/"
     print(f"\nwrote {args.out}/report.json, scores.csv{models} ({report['seconds']['total']:.0f} s)")
+    if args.card:
+        write_atomic(card_path(args.train), dataset_card(manifest, report).encode())
+        print(f"wrote the figures into {card_path(args.train)}")
     return report
+
+
+def card_path(train: str) -> str:
+    """The corpus's dataset card, which ``--card`` writes: refused when a ``README.md`` is there
+    that kinefake did not write (the user's own notes are never replaced).
+
+    Raises:
+        UsageError: ``README.md`` is not a kinefake card.
+    """
+    path = posixpath.join(train.rstrip("/"), CARD)
+    try:
+        text = read_bytes(path).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return path
+    if not is_kinefake_card(text):
+        raise UsageError(f"--card: {path} is not a dataset card kinefake wrote; it is left as it is")
+    return path
 
 
 def main(argv: list[str]) -> int:

@@ -56,9 +56,12 @@ def records_table(records: list, schema: pa.Schema) -> pa.Table:
 
 def parquet_bytes(table: pa.Table) -> bytes:
     """``table`` as a Parquet file's bytes (snappy), written from one chunk per column, so the
-    bytes never depend on how the rows were assembled."""
+    bytes never depend on how the rows were assembled. A table of no rows is a file of no row
+    groups (one empty row group made ``datasets``' Parquet reader fail: batch size 0)."""
     buf = io.BytesIO()
-    pq.write_table(table.combine_chunks(), buf, compression="snappy")
+    with pq.ParquetWriter(buf, table.schema, compression="snappy") as writer:
+        if table.num_rows:
+            writer.write_table(table.combine_chunks())
     return buf.getvalue()
 
 

@@ -6,28 +6,47 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from kinefake.schemas.common import with_version
+from kinefake.schemas.common import described, with_version
 
 CLIP_SCHEMA = with_version(
     pa.schema(
         [
-            pa.field("video_id", pa.string(), nullable=False),
-            pa.field("clip", pa.int32(), nullable=False),
-            pa.field("uri", pa.string(), nullable=False),
-            pa.field("split", pa.string(), nullable=False),
-            pa.field("start_frame", pa.int64(), nullable=False),
-            pa.field("num_frames", pa.int32(), nullable=False),
-            pa.field("start_pts", pa.int64()),
-            pa.field("fps_num", pa.int32(), nullable=False),
-            pa.field("fps_den", pa.int32(), nullable=False),
-            pa.field("width", pa.int32(), nullable=False),
-            pa.field("height", pa.int32(), nullable=False),
-            pa.field("rotation", pa.int16(), nullable=False),
-            pa.field("codec", pa.string(), nullable=False),
-            pa.field("video_frames", pa.int64(), nullable=False),
-            pa.field("stream", pa.int16(), nullable=False),
-            pa.field("digest", pa.string(), nullable=False),
-            pa.field("batch", pa.int16(), nullable=False),
+            described(
+                "video_id",
+                pa.string(),
+                "the source video's id (the manifest's video_id, else from its file name)",
+                nullable=False,
+            ),
+            described("clip", pa.int32(), "index of the clip within its video", nullable=False),
+            described("uri", pa.string(), "the source video (absolute local path or gs:// URI)", nullable=False),
+            described(
+                "split",
+                pa.string(),
+                "train, val, test, ...: drawn per source video or given by the input manifest",
+                nullable=False,
+            ),
+            described(
+                "start_frame", pa.int64(), "first frame of the clip in the source (decode order)", nullable=False
+            ),
+            described("num_frames", pa.int32(), "frames in the clip", nullable=False),
+            described(
+                "start_pts", pa.int64(), "presentation timestamp of the first frame, stream time base (null: none)"
+            ),
+            described("fps_num", pa.int32(), "frame rate fps_num / fps_den", nullable=False),
+            described("fps_den", pa.int32(), "frame rate denominator", nullable=False),
+            described("width", pa.int32(), "displayed width after rotation, pixels", nullable=False),
+            described("height", pa.int32(), "displayed height after rotation, pixels", nullable=False),
+            described("rotation", pa.int16(), "display rotation of the stream, degrees", nullable=False),
+            described("codec", pa.string(), "the video stream's codec (ffmpeg name)", nullable=False),
+            described("video_frames", pa.int64(), "frames in the whole source video", nullable=False),
+            described("stream", pa.int16(), "index of the video stream read", nullable=False),
+            described(
+                "digest",
+                pa.string(),
+                "content digest of the source (SHA-256 of size and sampled bytes): duplicates are dropped by it",
+                nullable=False,
+            ),
+            described("batch", pa.int16(), "the run that made the clip: 0, then one more per --append", nullable=False),
         ]
     ),
     "clips",

@@ -15,36 +15,73 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from kinefake.schemas.common import with_version
+from kinefake.schemas.common import described, with_version
 
 LANDMARK_SCHEMA = with_version(
     pa.schema(
         [
-            pa.field("video_id", pa.string(), nullable=False),
-            pa.field("clip", pa.int32(), nullable=False),
-            pa.field("split", pa.string(), nullable=False),
-            pa.field("frame", pa.int32(), nullable=False),  # index within the clip
-            pa.field("source_frame", pa.int64(), nullable=False),  # index within the video
-            pa.field("width", pa.int32(), nullable=False),  # working frame, pixels
-            pa.field("height", pa.int32(), nullable=False),
-            pa.field("layout", pa.string(), nullable=False),  # ibug68 | mesh478
-            pa.field("num_points", pa.int32(), nullable=False),
-            pa.field("landmarks", pa.list_(pa.float32()), nullable=False),  # N * 2, pixels
-            pa.field("landmarks68", pa.list_(pa.float32(), 136), nullable=False),  # iBUG subset, pixels
-            pa.field("confidence", pa.float32(), nullable=False),
-            pa.field("visibility", pa.list_(pa.float32()), nullable=False),  # N, in [0, 1]
-            pa.field("rotation", pa.list_(pa.float32(), 9), nullable=False),  # row-major 3x3
-            pa.field("translation", pa.list_(pa.float32(), 3), nullable=False),  # IOD units
-            pa.field("yaw", pa.float32(), nullable=False),  # degrees
-            pa.field("pitch", pa.float32(), nullable=False),
-            pa.field("roll", pa.float32(), nullable=False),
-            pa.field("bbox", pa.list_(pa.float32(), 4), nullable=False),  # x0, y0, x1, y1 pixels
-            pa.field("iod", pa.float32(), nullable=False),  # pixels
-            pa.field("interpolated", pa.bool_(), nullable=False),
-            pa.field("backend", pa.string(), nullable=False),
-            pa.field("model_version", pa.string(), nullable=False),
-            pa.field("raw_jitter", pa.float64(), nullable=False),  # clip's rigid jitter before smoothing, IOD
-            pa.field("jitter", pa.float64(), nullable=False),  # and after
+            described("video_id", pa.string(), "the source video's id", nullable=False),
+            described("clip", pa.int32(), "index of the clip within its video", nullable=False),
+            described("split", pa.string(), "the clip's split", nullable=False),
+            described("frame", pa.int32(), "index of the frame within the clip", nullable=False),
+            described("source_frame", pa.int64(), "index of the frame within the source video", nullable=False),
+            described(
+                "width",
+                pa.int32(),
+                "working frame width, pixels (the source's, or scaled down to 1080p's area)",
+                nullable=False,
+            ),
+            described("height", pa.int32(), "working frame height, pixels", nullable=False),
+            described("layout", pa.string(), "point layout: ibug68 (dlib) or mesh478 (MediaPipe)", nullable=False),
+            described("num_points", pa.int32(), "N, points in landmarks", nullable=False),
+            described(
+                "landmarks",
+                pa.list_(pa.float32()),
+                "N * 2 floats, x then y per point, working-frame pixels",
+                nullable=False,
+            ),
+            described(
+                "landmarks68",
+                pa.list_(pa.float32(), 136),
+                "the iBUG-68 subset, 68 * 2 floats, x then y, working-frame pixels",
+                nullable=False,
+            ),
+            described(
+                "confidence", pa.float32(), "the face detector's score of the tracked subject, 0-1", nullable=False
+            ),
+            described("visibility", pa.list_(pa.float32()), "N floats, per-point visibility, 0-1", nullable=False),
+            described(
+                "rotation",
+                pa.list_(pa.float32(), 9),
+                "head rotation, row-major 3x3, from the canonical face",
+                nullable=False,
+            ),
+            described("translation", pa.list_(pa.float32(), 3), "head translation, IOD units", nullable=False),
+            described("yaw", pa.float32(), "head yaw, degrees", nullable=False),
+            described("pitch", pa.float32(), "head pitch, degrees", nullable=False),
+            described("roll", pa.float32(), "head roll, degrees", nullable=False),
+            described(
+                "bbox",
+                pa.list_(pa.float32(), 4),
+                "x0, y0, x1, y1 of the landmarks' box, working-frame pixels",
+                nullable=False,
+            ),
+            described("iod", pa.float32(), "inter-ocular distance, pixels", nullable=False),
+            described(
+                "interpolated",
+                pa.bool_(),
+                "the model lost the face on this frame; points interpolated from its neighbours",
+                nullable=False,
+            ),
+            described("backend", pa.string(), "the landmark backend (mediapipe or dlib)", nullable=False),
+            described("model_version", pa.string(), "the landmark model and its package version", nullable=False),
+            described("raw_jitter", pa.float64(), "the clip's rigid jitter before smoothing, IOD", nullable=False),
+            described(
+                "jitter",
+                pa.float64(),
+                "the clip's rigid jitter after smoothing, IOD (gated by --max-jitter)",
+                nullable=False,
+            ),
         ]
     ),
     "landmarks",

@@ -86,22 +86,24 @@ PERTURBATION_TYPE = pa.struct(
             "decouple, desync, amplitude, freeze, transplant, jitter (kinematic and hybrid); blend; blur, flicker",
         ),
         described("family", pa.string(), "kinematic, appearance (blend), hybrid (both on one clip) or control"),
-        pa.field("key", pa.string()),
+        described("key", pa.string(), "the fake's sample key"),
         described("seed", pa.int64(), "the job's seed"),
         described("draws", pa.int32(), "policy draws it took"),
         described("region", pa.string(), "the edited region (blend: face)"),
         described("partner", pa.string(), "the region whose coupling is broken"),
         described("coupling_basis", pa.int32(), "the motion basis the pair shares"),
-        pa.field("params", PARAMS_TYPE),
+        described("params", PARAMS_TYPE, "the operator's parameters (null where the operator has none)"),
         described("window", pa.list_(pa.int32()), "[start, end) frames of the drawn window"),
-        pa.field("ramp_frames", pa.int32()),
+        described("ramp_frames", pa.int32(), "frames over which the edit fades in and out"),
         described("active_frames", pa.list_(pa.int32()), "[start, end) frames that moved; [] if none"),
         described("strength_iod", pa.float64(), "the drawn largest displacement, IOD"),
         described("natural_max_iod", pa.float64(), "the operator's unscaled largest displacement, IOD"),
         described("scale", pa.float64(), "the factor applied to the natural edit"),
         described("flip_reductions", pa.int32(), "halvings that kept the mesh from folding"),
-        pa.field("max_displacement_iod", pa.float64()),
-        pa.field("mean_displacement_iod", pa.float64()),
+        described("max_displacement_iod", pa.float64(), "the largest landmark shift rendered, IOD"),
+        described(
+            "mean_displacement_iod", pa.float64(), "the mean landmark shift over the frames and points that moved, IOD"
+        ),
         described("regions", pa.list_(pa.string()), "names of mask.npz region's columns"),
     ]
 )
@@ -109,28 +111,29 @@ PERTURBATION_TYPE = pa.struct(
 #: The ``json`` member.
 LABEL_TYPE = pa.struct(
     [
-        pa.field("key", pa.string()),
+        described("key", pa.string(), "{video_id}_{clip:04d}_{variant}; the WebDataset key"),
         described("variant", pa.string(), "real or fake{n}"),
         described("label", pa.int8(), "0 real, 1 fake"),
         described("sample_seed", pa.int64(), "63-bit seed of the sample's draws (a real sample draws nothing)"),
         described("seed", pa.int64(), "the job's --seed"),
-        pa.field("perturbation", PERTURBATION_TYPE),
-        pa.field(
+        described("perturbation", PERTURBATION_TYPE, "what was done to a fake (null in a real sample)"),
+        described(
             "source",
             pa.struct(
                 [
-                    pa.field("uri", pa.string()),
-                    pa.field("video_id", pa.string()),
-                    pa.field("clip", pa.int32()),
-                    pa.field("split", pa.string()),
+                    described("uri", pa.string(), "the source video"),
+                    described("video_id", pa.string(), "the source video's id"),
+                    described("clip", pa.int32(), "index of the clip within its video"),
+                    described("split", pa.string(), "the source video's split"),
                     described("start_frame", pa.int64(), "first frame of the clip in the source"),
-                    pa.field("num_frames", pa.int32()),
+                    described("num_frames", pa.int32(), "T, frames in the clip"),
                     described("fps_num", pa.int32(), "frame rate fps_num / fps_den"),
-                    pa.field("fps_den", pa.int32()),
+                    described("fps_den", pa.int32(), "frame rate denominator"),
                 ]
             ),
+            "where the clip comes from",
         ),
-        pa.field(
+        described(
             "crop",
             pa.struct(
                 [
@@ -143,20 +146,29 @@ LABEL_TYPE = pa.struct(
                     ),
                 ]
             ),
+            "how the face crop was cut",
         ),
-        pa.field(
+        described(
             "versions",
             pa.struct(
                 [
-                    pa.field("kinefake", pa.string()),
-                    pa.field("schema", pa.string()),
-                    pa.field("landmarks", pa.string()),
-                    pa.field(
+                    described("kinefake", pa.string(), "kinefake's version"),
+                    described("schema", pa.string(), "the output schema version"),
+                    described("landmarks", pa.string(), "the landmark model and its package version"),
+                    described(
                         "bases",
-                        pa.struct([("kind", pa.string()), ("k", pa.int32()), ("data_sha256", pa.string())]),
+                        pa.struct(
+                            [
+                                described("kind", pa.string(), "autoencoder or pca"),
+                                described("k", pa.int32(), "number of motion bases"),
+                                described("data_sha256", pa.string(), "SHA-256 of the landmark data it was fitted on"),
+                            ]
+                        ),
+                        "the motion-bases model: kind, k, SHA-256 of its data",
                     ),
                 ]
             ),
+            "what made the sample",
         ),
     ]
 )

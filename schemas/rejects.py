@@ -6,20 +6,22 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from kinefake.schemas.common import with_version
+from kinefake.schemas.common import described, with_version
 
 REJECT_SCHEMA = with_version(
     pa.schema(
         [
-            pa.field("uri", pa.string(), nullable=False),
-            pa.field("video_id", pa.string()),
-            pa.field("clip", pa.int32()),
-            pa.field("variant", pa.string()),
-            pa.field("stage", pa.string(), nullable=False),
-            pa.field("reason", pa.string(), nullable=False),
-            pa.field("detail", pa.string(), nullable=False),
-            pa.field("measured", pa.float64()),
-            pa.field("threshold", pa.float64()),
+            described("uri", pa.string(), "the input that was refused (a path, URI or manifest row)", nullable=False),
+            described("video_id", pa.string(), "its video id, when known"),
+            described("clip", pa.int32(), "the clip's index (null: the whole input)"),
+            described("variant", pa.string(), "the sample variant, fake0... (null: the whole clip)"),
+            described(
+                "stage", pa.string(), "the stage that refused it: shard, landmarks, samples, ...", nullable=False
+            ),
+            described("reason", pa.string(), "a short phrase to group by", nullable=False),
+            described("detail", pa.string(), "the specifics, for a person", nullable=False),
+            described("measured", pa.float64(), "the value a numeric gate measured"),
+            described("threshold", pa.float64(), "the gate's threshold"),
         ]
     ),
     "rejects",

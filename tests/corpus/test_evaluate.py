@@ -246,3 +246,30 @@ def test_unreadable_members_are_reject_rows_not_tracebacks(easy, tmp_path):
     with (out / "rejects.csv").open() as f:
         reasons = [r["reason"].split(":")[0] for r in csv.DictReader(f)]
     assert "unreadable label" in reasons and "unreadable members" in reasons and report["fakes"] > 0
+
+
+def test_card_flag_writes_the_corpus_own_figures_into_its_card_and_nothing_else(easy, tmp_path, capsys):
+    import hashlib
+    import shutil
+
+    from huggingface_hub import DatasetCard
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(easy, corpus)
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in corpus.rglob("*") if p.is_file()}
+    argv = ["--train", str(corpus), "--detectors", "kinematic", "--folds", "2", "--max-samples", "24",
+            "--workers", "1", "--no-models", "--card"]  # fmt: skip
+    report = evaluate([*argv, "--out", str(tmp_path / "eval")])
+    auroc = report["detectors"]["kinematic"]["overall"]["auroc"]
+    limits = DatasetCard.load(corpus / "README.md").text.split("## Bias, risks and limitations")[1]
+    assert f"| kinematic | {auroc:.3f} |" in limits and "Not measured" not in limits
+    assert f"{report['samples']} samples ({report['reals']} real, {report['fakes']} fake)" in limits
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in corpus.rglob("*") if p.is_file()}
+    assert {p for p in after if after[p] != before.get(p)} == {corpus / "README.md"}  # manifest, data untouched
+    assert main(["validate", str(corpus), "--max-fakes", "2", "--regenerate", "0"]) == 0
+    # A README.md kinefake did not write is refused before any work, and left as it is.
+    (corpus / "README.md").write_text("# my notes\n")
+    capsys.readouterr()
+    assert main(["evaluate", *argv, "--out", str(tmp_path / "again")]) == 2
+    assert "is not a dataset card kinefake wrote" in capsys.readouterr().err
+    assert (corpus / "README.md").read_text() == "# my notes\n" and not (tmp_path / "again").exists()

@@ -179,6 +179,45 @@ def test_the_dataset_card_names_the_tables_fields_and_counts(corpus):
     assert "- samples: 10 (5 real, 5 fake" in card
 
 
+def test_the_dataset_card_is_one_the_hub_reads(corpus):
+    """huggingface_hub parses the card; its dataset_info declares what the files hold (features
+    datasets reads back, rows per split) and every config loads; the sections a hub card needs
+    are there, with this run's settings and counts."""
+    import datasets
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCard
+
+    out, manifest = corpus
+    card = DatasetCard.load(out / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "other" and data["license_name"] and data["license_link"] == "README.md#licensing"
+    assert data["task_categories"] == ["video-classification"] and data["size_categories"] == ["n<1K"]
+    assert data["annotations_creators"] == ["machine-generated"] and data["source_datasets"] == ["original"]
+    assert data["pretty_name"] == "kinefake kinematic pseudo-fake face videos"
+    schemas = {"samples": SAMPLE_SCHEMA, "clips": CLIP_SCHEMA, "landmarks": LANDMARK_SCHEMA, "rejects": REJECT_SCHEMA}
+    infos = DatasetInfosDict.from_dataset_card_data(card.data)
+    assert sorted(infos) == sorted(schemas)
+    for name, info in infos.items():
+        assert info.features == datasets.Features.from_arrow_schema(schemas[name]), name
+        loaded = datasets.load_dataset(str(out), name)
+        table = read_tables(out, f"{'rejects' if name == 'rejects' else 'parquet/' + name}/**/*.parquet")
+        assert {s: info.splits[s].num_examples for s in info.splits} == {s: len(d) for s, d in loaded.items()}
+        assert sum(len(d) for d in loaded.values()) == table.num_rows > 0, name
+        assert loaded["train"].features == info.features, name
+    text = card.text
+    for heading in ("## Uses", "### Direct use", "### Out-of-scope use", "## Dataset structure",
+                    "## Dataset creation", "## Personal and sensitive information",
+                    "## Bias, risks and limitations", "## Licensing", "## Citation"):  # fmt: skip
+        assert f"\n{heading}\n" in text, heading
+    c = manifest["counts"]["splits"]["train"]
+    operators = sorted(manifest["counts"]["fakes_by_operator"])
+    assert f"| split | videos | clips | real | fake | {' | '.join(operators)} |" in text
+    by_op = " | ".join(str(c["fakes_by_operator"][o]) for o in operators)
+    assert f"| train | {c['videos']} | {c['clips']} | {c['real_samples']} | {c['fake_samples']} | {by_op} |" in text
+    assert "| seed | 0 |" in text and "| crops | 256 px, margin 1.3, bilinear |" in text
+    assert "**Not measured for this corpus.**" in text and "@misc{kinefake_corpus," in text
+
+
 def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["--input", str(inputs), "--output", str(out), "--clip-frames", "16"]
