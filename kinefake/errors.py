@@ -48,6 +48,10 @@ class OutputError(Exception):
     """The output folder cannot be written (read-only, under a file, full, over a size limit)."""
 
 
+class JobLeftRunning(OutputError):
+    """An interrupted launcher could not stop its remote job: the output it writes is left."""
+
+
 class ModelFileError(ValueError):
     """A model file (motion bases, saved detectors) that cannot be used: missing, corrupted,
     truncated, altered, foreign, or holding unexpected types."""

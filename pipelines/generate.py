@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from apache_beam.runners.runner import PipelineRunner
 
 from kinefake.command import run_command
 from kinefake.corpus.contents import read_manifest, read_table
-from kinefake.errors import OutputError, UsageError, describe_os_error, storage_failure
+from kinefake.errors import JobLeftRunning, OutputError, UsageError, describe_os_error, storage_failure
 from kinefake.fs import is_remote, local_copy
 from kinefake.interrupt import Interrupted, received
 from kinefake.pipelines.lock import Locked, output_lock
@@ -30,9 +31,11 @@ from kinefake.pipelines.options import (
     clip_plan,
     parse_options,
     print_flags,
+    recorded_flags,
     require,
     split_plan,
     synth_config,
+    with_config,
 )
 from kinefake.pipelines.output import (
     FINISHED,
@@ -44,7 +47,16 @@ from kinefake.pipelines.output import (
     prepare_output,
     remove_partial_run,
 )
-from kinefake.pipelines.progress import PROGRESS_PREFIX, Progress, remove_stale_progress, summary
+from kinefake.pipelines.progress import (
+    PROGRESS_PREFIX,
+    MetricTotals,
+    Progress,
+    cancel_job,
+    folder_totals,
+    job_line,
+    remove_stale_progress,
+    summary,
+)
 from kinefake.pipelines.shard_videos import KnownVideos, ShardVideos
 from kinefake.pipelines.synthesize import Synthesize, SynthesizeGroupFn
 from kinefake.pipelines.tables import WriteTable, table_file_counts
@@ -107,6 +119,7 @@ def build(
     the videos in ``known`` are rejects."""
     out = opts.output.rstrip("/")
     batch = len(batches) - 1 if batches else 0
+    flags = recorded_flags(opts)
     specs = pipeline | "InputSpecs" >> beam.Create(list(opts.input))
     shard = specs | "Shard" >> ShardVideos(plan, opts.decode_timeout, split_plan(opts), batch, known)
     fn = SynthesizeGroupFn(out, opts.landmark_backend, opts.bases, config, progress, batch)
@@ -143,7 +156,7 @@ def build(
         _ = (
             files
             | "AllWritten" >> beam.combiners.Count.Globally()
-            | "Finish" >> beam.Map(lambda _: finish_run(out, job, batches))
+            | "Finish" >> beam.Map(lambda _: finish_run(out, job, batches, flags))
         )
 
 
@@ -188,17 +201,25 @@ def pipeline_runner(options: PipelineOptions) -> PipelineRunner | None:
     return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
 
 
-def run(argv: list[str] | None = None, progress: str | None = None, counters: dict | None = None) -> dict:
+def run(
+    argv: list[str] | None = None,
+    progress: str | None = None,
+    counters: dict | None = None,
+    watch: Progress | None = None,
+) -> dict:
     """Run the job and return the manifest it wrote.
 
     Args:
         progress: a local folder where workers of a local run report each group they finish
-            (:class:`kinefake.pipelines.progress.Progress`); ignored on a remote runner.
-        counters: filled with the run's ``groups_made`` and ``groups_kept`` (donor groups
-            made, and kept from the interrupted run a ``--resume`` finished), or with
+            (:func:`kinefake.pipelines.progress.folder_totals`); ignored on a remote runner.
+        counters: filled with the totals of the job's counters (``groups_made`` and
+            ``groups_kept``: donor groups made, and kept from the interrupted run a ``--resume``
+            finished; ``clips``, ``frames``, ``samples``, ``rejects``), or with
             ``finished_before`` when ``--resume`` found the run finished.
+        watch: the progress line; on a remote runner it is told the job's id and follows the
+            job's counters. Without it, the job's line is printed on stderr.
     """
-    options, opts = parse_options(argv)
+    options, opts = parse_options(with_config(argv))
     require(opts, "input", "output")
     # Local inputs are recorded as absolute paths, so the corpus's clips table finds its sources
     # (``kinefake regenerate``, ``validate --regenerate``) from whatever folder those run in.
@@ -220,12 +241,12 @@ def run(argv: list[str] | None = None, progress: str | None = None, counters: di
             done = {"finished_before": 1}
             if found != FINISHED:
                 job = (config, progress if runs_locally(options) else None, batches, kept)
-                done = run_pipeline(pipeline, opts, plan, synth, *job)
+                done = run_pipeline(pipeline, opts, plan, synth, *job, watch=None if runs_locally(options) else watch)
             if counters is not None:
                 counters.update(done)
             return read_manifest(opts.output)
-        except BaseException:
-            if received() is None:
+        except BaseException as exc:
+            if received() is None or isinstance(exc, JobLeftRunning):
                 raise
             remove_partial_run(opts.output, kept)  # "rerun the same command to start over"
             raise Interrupted(received()) from None
@@ -240,18 +261,32 @@ def run_pipeline(
     progress: str | None,
     batches: list[list[str]] | None = None,
     kept: frozenset[str] = frozenset(),
-) -> dict[str, int]:
-    """Run the job to its end; the counts of donor groups made and kept. A full disk or a size
+    watch: Progress | None = None,
+) -> dict:
+    """Run the job to its end; its counters' totals (:meth:`MetricTotals.read`: clips,
+    frames, samples, rejects, and the donor groups made and kept). A full disk or a size
     limit becomes one :class:`OutputError`, with what the run had written removed (all but
-    ``kept``, the corpus an ``--append`` adds to)."""
+    ``kept``, the corpus an ``--append`` adds to). With ``watch`` (a remote run's progress
+    line), the job's id is said and its counters followed while it runs."""
     quiet = QuietStorageFailures()
     logging.getLogger("apache_beam.runners.common").addFilter(quiet)
     try:
         known = known_videos(opts.output) if batches and len(batches) > 1 else None
         build(pipeline, opts, plan, synth, progress, job, batches, known)
         result = pipeline.run()
-        result.wait_until_finish()
-        return {name: counter_total(result, name) for name in ("groups_made", "groups_kept")}
+        line = job_line(result, pipeline.options)
+        say = watch.say if watch is not None else functools.partial(print, file=sys.stderr)
+        if line:
+            say(line)
+            if watch is not None:
+                watch.follow(MetricTotals(result))
+        try:
+            result.wait_until_finish()
+        except BaseException:
+            if line and received() is not None:
+                cancel_job(result, say)  # before run() removes what the job wrote
+            raise
+        return MetricTotals(result).read()
     except Exception as exc:
         failure = storage_failure(exc)
         if failure is None:
@@ -273,14 +308,6 @@ def known_videos(out: str) -> KnownVideos:
     )
 
 
-def counter_total(result, name: str) -> int:
-    """A counter's total over the job (committed where the runner reports it, else attempted)."""
-    from apache_beam.metrics.metric import MetricsFilter
-
-    found = result.metrics().query(MetricsFilter().with_name(name))["counters"]
-    return sum((c.committed if c.committed is not None else c.attempted) or 0 for c in found)
-
-
 def main(argv: list[str]) -> int:
     """``kinefake generate``: a progress line while it runs (not with ``-q``), a last block;
     exit status 1 when every input was rejected."""
@@ -291,12 +318,11 @@ def main(argv: list[str]) -> int:
     argv = [a for a in argv if a not in ("-q", "--quiet")]
     start = time.perf_counter()
     remove_stale_progress()
-    with (
-        tempfile.TemporaryDirectory(prefix=f"{PROGRESS_PREFIX}{os.getpid()}-") as folder,
-        contextlib.nullcontext() if quiet else Progress(folder),
-    ):
-        counters: dict[str, int] = {}
-        manifest = run(argv, progress=folder, counters=counters)
+    with tempfile.TemporaryDirectory(prefix=f"{PROGRESS_PREFIX}{os.getpid()}-") as folder:
+        watch = None if quiet else Progress(functools.partial(folder_totals, folder))
+        with watch or contextlib.nullcontext():
+            counters: dict[str, int] = {}
+            manifest = run(argv, progress=folder, counters=counters, watch=watch)
     counts = manifest["counts"]
     if not quiet:
         print(summary(manifest, parse_options(argv)[1].output, time.perf_counter() - start, counters))

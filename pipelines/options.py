@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import math
 import sys
@@ -35,6 +36,12 @@ class KinefakeOptions(PipelineOptions):
             "'video_id', 'split'); local or gs://. Repeat for several.",
         )
         parser.add_argument("--output", help="Output folder, local or gs://.")
+        parser.add_argument(
+            "--config",
+            metavar="MANIFEST",
+            help="Run with the flags a corpus was made with: its manifest.json or its folder (local or gs://); "
+            "its first batch's --input unless --input is given, and any flag given here wins.",
+        )
         parser.add_argument(
             "--overwrite",
             action="store_true",
@@ -201,6 +208,106 @@ class KinefakeOptions(PipelineOptions):
         parser.add_argument(
             "--landmarks-only", action="store_true", help="Stop after the landmark tables (no samples)."
         )
+
+
+#: Flags a manifest does not record: where a run reads and writes, what it does to what is there,
+#: and the threads, which change how fast a machine runs it, not what it writes.
+UNRECORDED = (
+    "input",
+    "output",
+    "config",
+    "overwrite",
+    "resume",
+    "append",
+    "decode_threads",
+    "decode_ahead",
+    "sample_threads",
+)
+
+
+def kinefake_actions() -> dict[str, argparse.Action]:
+    """Every kinefake flag's argparse action, by its attribute name."""
+    parser = argparse.ArgumentParser(add_help=False)
+    KinefakeOptions._add_argparse_args(parser)
+    return {action.dest: action for action in parser._actions}
+
+
+def recorded_flags(opts: KinefakeOptions) -> dict:
+    """The kinefake flags of a run, defaults included (``{"seed": 0, "clip_frames": 32, ...}``):
+    what the manifest records for ``--config``, so a corpus can be made again from it alone."""
+    return {dest: getattr(opts, dest) for dest in kinefake_actions() if dest not in UNRECORDED}
+
+
+def with_config(argv: list[str] | None) -> list[str]:
+    """``argv`` with ``--config MANIFEST`` replaced by the flags that manifest records, put
+    first so that a flag given on the command line wins; its first batch's inputs are added
+    when no ``--input`` is given.
+
+    Raises:
+        UsageError: the file cannot be read, is not a kinefake manifest, records no flags (a
+            corpus made before they were recorded) or a flag this kinefake does not have.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    rest, path = [], None
+    args = iter(argv)
+    for arg in args:
+        if arg == "--config":
+            path = next(args, None)
+            if path is None or path.startswith("--"):
+                raise UsageError("--config: expected a manifest.json or a corpus folder after it")
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    if path is None:
+        return argv
+    manifest = _read_config(path)
+    actions = kinefake_actions()
+    unknown = sorted(set(manifest["flags"]) - set(actions))
+    if unknown:
+        raise UsageError(f"--config: {path} records flags this kinefake does not have: {', '.join(unknown)}")
+    flags: list[str] = []
+    for dest, value in manifest["flags"].items():
+        option = actions[dest].option_strings[0]
+        if isinstance(actions[dest], argparse._StoreTrueAction):
+            flags += [option] if value else []
+        elif value is not None and dest not in UNRECORDED:
+            flags += [option, str(value)]
+    if not any(a == "--input" or a.startswith("--input=") for a in rest):
+        batches = manifest.get("batches") or [manifest["config"]["input"]]
+        if len(batches) > 1:
+            print(
+                f"kinefake generate: --config: {path} was made in {len(batches)} batches; this run takes the "
+                "first one's inputs (add the others with --append --input ...)",
+                file=sys.stderr,
+            )
+        flags += [item for spec in batches[0] for item in ("--input", spec)]
+    return flags + rest
+
+
+def _read_config(path: str) -> dict:
+    """The manifest at ``path`` (a file, or a corpus folder holding ``manifest.json``)."""
+    import json
+    import posixpath
+
+    from kinefake.fs import read_bytes
+    from kinefake.schemas.layout import MANIFEST
+
+    uri = path if path.endswith(".json") else posixpath.join(path.rstrip("/"), MANIFEST)
+    try:
+        manifest = json.loads(read_bytes(uri))
+    except FileNotFoundError:
+        raise UsageError(f"--config: no file {uri}") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--config: {uri} is not a readable JSON manifest ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        raise UsageError(f"--config: {uri} is not a kinefake manifest (no config)")
+    if not isinstance(manifest.get("flags"), dict):
+        raise UsageError(
+            f"--config: {uri} records no flags (made before manifests recorded them); "
+            "its settings are in its config, to be given as flags"
+        )
+    return manifest
 
 
 def require(opts: KinefakeOptions, *names: str) -> None:

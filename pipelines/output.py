@@ -278,12 +278,12 @@ def remove_empty_folders(out: str) -> None:
                 os.rmdir(path)
 
 
-def finish_run(out: str, config: dict, batches: list[list[str]] | None = None) -> dict:
+def finish_run(out: str, config: dict, batches: list[list[str]] | None = None, flags: dict | None = None) -> dict:
     """The run's last step (on a worker, after every tar and table is written): the dataset
     card and ``manifest.json``, then the run's own records (finished groups, its state, and
     any file a run owns that the manifest does not list, e.g. of inputs changed before a
     ``--resume``) removed. Returns the manifest."""
-    manifest = write_manifest(out, config, batches)
+    manifest = write_manifest(out, config, batches, flags)
     keep = {s["path"] for s in manifest["shards"]} | {MANIFEST, CARD}
     stale = [p for p in earlier_files(out) if posixpath.relpath(p, out.rstrip("/")) not in keep]
     if stale:
@@ -312,8 +312,9 @@ def file_record(uri: str, out: str) -> FileRecord:
     return FileRecord(posixpath.relpath(uri, out.rstrip("/")), sha256_of(uri), size, rows)
 
 
-def write_manifest(out: str, config: dict, batches: list[list[str]] | None = None) -> dict:
-    """Count, list every file with its checksum, and write ``OUT/manifest.json`` atomically.
+def write_manifest(out: str, config: dict, batches: list[list[str]] | None = None, flags: dict | None = None) -> dict:
+    """Count, list every file with its checksum, and write ``OUT/manifest.json`` atomically
+    (with ``flags``, the run's kinefake flags that ``generate --config`` reads back).
 
     Checksums come from the files table the workers wrote (``parquet/files/``), so the
     launcher does not read the corpus back; only that table is hashed here.
@@ -388,6 +389,7 @@ def write_manifest(out: str, config: dict, batches: list[list[str]] | None = Non
         "schema_version": SCHEMA_VERSION,
         "config": config,
         "batches": run_state(config, batches)["batches"],
+        **({"flags": flags} if flags is not None else {}),
         "counts": counts,
         "shards": shards,
     }

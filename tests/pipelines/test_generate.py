@@ -187,7 +187,8 @@ def test_the_dataset_card_is_one_the_hub_reads(corpus):
     from datasets.info import DatasetInfosDict
     from huggingface_hub import DatasetCard
 
-    out, manifest = corpus
+    out, _ = corpus
+    manifest = json.loads((out / "manifest.json").read_text())
     card = DatasetCard.load(out / "README.md")
     data = card.data.to_dict()
     assert data["license"] == "other" and data["license_name"] and data["license_link"] == "README.md#licensing"

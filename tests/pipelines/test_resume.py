@@ -61,7 +61,7 @@ def test_a_run_killed_twice_resumes_to_the_bytes_of_an_uninterrupted_run(videos,
 
     counters: dict[str, int] = {}
     manifest = run(["--input", str(videos), "--output", str(out), *FLAGS, "--resume"], counters=counters)
-    assert counters == {"groups_made": 0, "groups_kept": 12}
+    assert (counters["groups_made"], counters["groups_kept"]) == (0, 12)
     assert digests(out) == digests(whole)  # every file, its name and bytes; no record, lock or temporary left
     assert manifest == json.loads((whole / "manifest.json").read_text())
 
