@@ -232,14 +232,12 @@ def _counts(manifest: dict) -> list[str]:
     counts = manifest["counts"]
     splits = sorted(counts["splits"], key=split_order)
     operators = sorted(counts["fakes_by_operator"])
-    lines = [
-        f"| split | videos | clips | real | fake | {' | '.join(operators)} |",
-        "|---|---|---|---|---|" + "---|" * len(operators),
-    ]
+    lines = ["| split | videos | clips | real | fake |" + "".join(f" {o} |" for o in operators)]
+    lines.append("|---|---|---|---|---|" + "---|" * len(operators))
     for name in splits:
         s = counts["splits"][name]
-        by_op = " | ".join(str(s["fakes_by_operator"].get(o, 0)) for o in operators)
-        lines.append(f"| {name} | {s['videos']} | {s['clips']} | {s['real_samples']} | {s['fake_samples']} | {by_op} |")
+        by_op = "".join(f" {s['fakes_by_operator'].get(o, 0)} |" for o in operators)
+        lines.append(f"| {name} | {s['videos']} | {s['clips']} | {s['real_samples']} | {s['fake_samples']} |{by_op}")
     return lines
 
 

@@ -325,12 +325,21 @@ def parse_options(argv: list[str] | None) -> tuple[PipelineOptions, KinefakeOpti
     neither kinefake nor Beam defines is an error with the closest known spelling.
 
     Raises:
-        UsageError: an unknown flag, a NaN or infinite number, ``--decode-timeout <= 0``.
+        UsageError: an unknown flag, a value of the wrong type, a NaN or infinite number,
+            ``--decode-timeout <= 0``.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     options = PipelineOptions(argv)
     parsers = []
-    options.get_all_options(add_extra_args_fn=parsers.append)  # the parser Beam builds from every options class
+
+    def keep(parser: argparse.ArgumentParser) -> None:  # the parser Beam builds from every options class
+        parser.exit_on_error = False  # a bad value is one line, not Beam's 140-line usage
+        parsers.append(parser)
+
+    try:
+        options.get_all_options(add_extra_args_fn=keep)
+    except argparse.ArgumentError as exc:
+        raise UsageError(str(exc).replace("argument ", "", 1)) from None
     (parser,) = parsers
     _, unknown = parser.parse_known_args(argv)
     known = sorted({s for action in parser._actions for s in action.option_strings if s.startswith("--")})

@@ -104,3 +104,12 @@ def test_an_evaluate_report_puts_the_corpus_own_figures_in_the_limits():
     assert "| kinematic | 0.612 | 0.612 |" in limits and "| pixel | n/a | n/a |" in limits
     assert "Not measured" not in limits and "2 folds by source video, seed 0" in limits
     assert "Not measured for this corpus" in DatasetCard(dataset_card(MANIFEST)).text
+
+
+def test_a_corpus_without_fakes_has_no_empty_operator_column():
+    reals_only = copy.deepcopy(MANIFEST)
+    reals_only["counts"]["fakes_by_operator"] = {}
+    reals_only["counts"]["splits"]["train"]["fakes_by_operator"] = {}
+    lines = DatasetCard(dataset_card(reals_only)).text.splitlines()
+    header = lines.index("| split | videos | clips | real | fake |")
+    assert lines[header + 1 : header + 3] == ["|---|---|---|---|---|", "| train | 1 | 2 | 2 | 2 |"]

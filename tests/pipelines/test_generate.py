@@ -267,13 +267,16 @@ def test_rerun_replaces_and_conflict_is_refused(inputs, tmp_path, capsys):
         (["--max-clip-per-video", "1"], "unknown flag --max-clip-per-video; did you mean --max-clips-per-video?"),
         (["--detect_every", "3"], "unknown flag --detect_every; did you mean --detect-every?"),
         (["--frobnicate"], "unknown flag --frobnicate"),
+        (["--seed", "abc"], "kinefake generate: --seed: invalid int value: 'abc'\n"),  # one line, not Beam's usage
+        (["--preset", "warp"], "kinefake generate: --preset: invalid choice: 'warp'"),
         (["--runner", "DirectRuner"], "Unexpected pipeline runner: DirectRuner"),
     ],
 )
 def test_bad_sample_flags_are_refused_before_any_work(tmp_path, capsys, flags, message):
     out = tmp_path / "out"
     assert main(["generate", "--input", str(tmp_path), "--output", str(out), *flags]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1, err
     assert not out.exists()
 
 
