@@ -589,8 +589,7 @@ def run(argv: list[str]) -> dict:
             raise UsageError(f"--init-weights: {exc}") from None
     manifest = read_manifest(args.train)
     require_intact(args.train, manifest)
-    if args.card:
-        card_path(args.train)  # refused before any work
+    card = card_path(args.train) if args.card else None  # refused before any work
     backend_name, margin, settings = recorded_settings(manifest, args)
     test = check_test_videos(args.test, args.train) if args.test else None
     os.makedirs(args.out, exist_ok=True)
@@ -674,9 +673,9 @@ def run(argv: list[str]) -> dict:
     write_atomic(os.path.join(args.out, "report.json"), json.dumps(report, indent=2, sort_keys=True).encode())
     models = "" if args.no_models else ", models/"
     print(f"\nwrote {args.out}/report.json, scores.csv{models} ({report['seconds']['total']:.0f} s)")
-    if args.card:
-        write_atomic(card_path(args.train), dataset_card(manifest, report).encode())
-        print(f"wrote the figures into {card_path(args.train)}")
+    if card is not None:
+        write_atomic(card, dataset_card(manifest, report).encode())
+        print(f"wrote the figures into {card}")
     return report
 
 

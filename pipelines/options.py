@@ -268,13 +268,16 @@ def with_config(argv: list[str] | None) -> list[str]:
         raise UsageError(f"--config: {path} records flags this kinefake does not have: {', '.join(unknown)}")
     flags: list[str] = []
     for dest, value in manifest["flags"].items():
+        if dest in UNRECORDED or value is None or value is False:  # a manifest never switches on --overwrite
+            continue
         option = actions[dest].option_strings[0]
-        if isinstance(actions[dest], argparse._StoreTrueAction):
-            flags += [option] if value else []
-        elif value is not None and dest not in UNRECORDED:
-            flags += [option, str(value)]
+        flags += [option] if isinstance(actions[dest], argparse._StoreTrueAction) else [option, str(value)]
     if not any(a == "--input" or a.startswith("--input=") for a in rest):
-        batches = manifest.get("batches") or [manifest["config"]["input"]]
+        batches = manifest.get("batches") or [manifest["config"].get("input")]
+        if not (
+            isinstance(batches, list) and isinstance(batches[0], list) and all(isinstance(b, str) for b in batches[0])
+        ):
+            raise UsageError(f"--config: {path} names no inputs as a list of paths; give --input")
         if len(batches) > 1:
             print(
                 f"kinefake generate: --config: {path} was made in {len(batches)} batches; this run takes the "

@@ -131,6 +131,26 @@ def test_both_spellings_of_config(spelling, tmp_path):
     assert with_config([*argv, "--input", "c"]) == ["--seed", "3", "--output", "o", "--input", "c"]
 
 
+def test_a_manifest_cannot_switch_on_what_it_does_not_record(tmp_path):
+    """Someone else's manifest names settings, never --overwrite, --append, --resume or where to write."""
+    from kinefake.errors import UsageError
+    from kinefake.pipelines.options import with_config
+
+    hostile = {"overwrite": True, "append": True, "resume": True, "output": "/elsewhere", "landmarks_only": True}
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"config": {}, "batches": [["a"]], "flags": hostile}))
+    assert with_config(["--config", str(manifest), "--output", "o"]) == [
+        "--landmarks-only",
+        "--input",
+        "a",
+        "--output",
+        "o",
+    ]
+    manifest.write_text(json.dumps({"config": {}, "batches": ["abc"], "flags": {}}))
+    with pytest.raises(UsageError, match="names no inputs as a list of paths"):
+        with_config(["--config", str(manifest), "--output", "o"])
+
+
 class RemoteJob:
     """Stands for a remote runner's job (no runner here can be cancelled from outside):
     ``cancel`` ends it, or it ignores the cancel, or the service refuses."""
