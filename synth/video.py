@@ -328,23 +328,50 @@ def iter_frames(
         _check_deadline(deadline, timeout_s, f"decoding {produced} frames")
 
 
-def _decoded_from(src, start, start_pts, threads, deadline, timeout_s) -> Iterator[av.VideoFrame]:
+class SkipBefore:
+    """Where a decode may leave frames out: packets whose timestamp is below ``pts`` and that
+    no other frame refers to (H.264's non-reference frames, often every other frame of a
+    stream with B-frames) are not decoded at all (FFmpeg's ``skip_frame`` ``NONREF``). Every
+    frame that is decoded is the same picture, bit for bit: nothing refers to what is left
+    out. A reader sets ``pts`` to its next clip's first timestamp before decoding towards it
+    (None: decode everything)."""
+
+    def __init__(self, pts: int | None = None) -> None:
+        self.pts = pts
+
+
+def _decode(container, stream, skip: SkipBefore) -> Iterator[av.VideoFrame]:
+    """``container.decode(stream)``, leaving out what ``skip`` allows."""
+    context = stream.codec_context
+    for packet in container.demux(stream):
+        before = skip.pts is not None and packet.pts is not None and packet.pts < skip.pts
+        context.skip_frame = "NONREF" if before else "DEFAULT"
+        yield from packet.decode()
+
+
+def _decoded_from(
+    src, start, start_pts, threads, deadline, timeout_s, skip: SkipBefore | None = None
+) -> Iterator[av.VideoFrame]:
     """Decoded frames from index ``start`` on.
 
     Seeks when a timestamp allows it; when the seek lands past the target (MPEG program
     streams have no exact index) the container is reopened and decoded from the start,
-    since a container that was seeked once may not return to frame 0 exactly.
+    since a container that was seeked once may not return to frame 0 exactly. After a seek,
+    the frames before ``start_pts`` that nothing refers to are not decoded; ``skip`` (the
+    caller's, to move its bound later) is what a decode from the start leaves out.
     """
+    skip = SkipBefore() if skip is None else skip
     if start > 0 and start_pts is not None:
         container = _open_decoder(src, threads)
         try:
             stream = video_stream(container)
             if _first_packet_matters(container, stream):
                 container.close()
-                yield from _decoded_from(src, start, None, threads, deadline, timeout_s)
+                yield from _decoded_from(src, start, None, threads, deadline, timeout_s, skip)
                 return
             container.seek(start_pts, stream=stream, backward=True, any_frame=False)
-            decoded = container.decode(stream)
+            skip.pts = start_pts
+            decoded = _decode(container, stream, skip)
             first = next(decoded, None)
             if first is not None and first.pts is not None and first.pts <= start_pts:
                 for frame in itertools.chain([first], decoded):
@@ -359,7 +386,8 @@ def _decoded_from(src, start, start_pts, threads, deadline, timeout_s) -> Iterat
             container.close()
     container = _open_decoder(src, threads)
     try:
-        for index, frame in enumerate(container.decode(video_stream(container))):
+        skip.pts = None  # frames are counted from the first: none may be left out
+        for index, frame in enumerate(_decode(container, video_stream(container), skip)):
             if index >= start:
                 yield frame
             elif index % 64 == 0:
@@ -411,7 +439,9 @@ class ClipReader:
     a whole GOP (often 250 frames) for each 32-frame clip. When the next clip starts at
     or after the frame where the last read stopped, and no more than ``forward_limit``
     frames later, the reader decodes forward instead of seeking again, so a video's
-    consecutive clips cost one decode of the video.
+    consecutive clips cost one decode of the video. Frames before a clip that no other
+    frame refers to are not decoded (:class:`SkipBefore`): on the shared clips, spread two to
+    a video, a third fewer frames decoded.
 
     Args:
         src: local path or seekable binary file object (kept open by the caller).
@@ -426,12 +456,19 @@ class ClipReader:
         self.src, self.threads, self.timeout_s, self.forward_limit = src, threads, timeout_s, forward_limit
         self._frames: Iterator[av.VideoFrame] | None = None
         self._next = 0  # index of the frame self._frames yields next
+        self._skip = SkipBefore()
 
     def __enter__(self) -> ClipReader:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def _seek(self, start: int, start_pts: int | None, deadline: float) -> None:
+        """A new decoder whose first frame is ``start``."""
+        self.close()
+        self._frames = _decoded_from(self.src, start, start_pts, self.threads, deadline, self.timeout_s, self._skip)
+        self._next = start
 
     def close(self) -> None:
         """Release the decoder (the source stays open)."""
@@ -457,9 +494,10 @@ class ClipReader:
             raise ValueError(f"expected start >= 0 and count >= 0, got start={start}, count={count}")
         deadline = time.monotonic() + self.timeout_s
         if self._frames is None or not self._next <= start <= self._next + self.forward_limit:
-            self.close()
-            self._frames = _decoded_from(self.src, start, start_pts, self.threads, deadline, self.timeout_s)
-            self._next = start
+            self._seek(start, start_pts, deadline)
+        # Towards a later clip, frames are told by timestamp, so those nothing refers to need no decode.
+        by_pts = start > self._next and start_pts is not None
+        self._skip.pts = start_pts if by_pts else None
         out: np.ndarray | None = None
         try:
             while self._next < start + count:
@@ -470,6 +508,14 @@ class ClipReader:
                     raise Rejected(
                         "truncated", f"asked for frames {start}..{start + count - 1}, video ended after {produced}"
                     )
+                if by_pts:
+                    if frame.pts is not None and frame.pts < start_pts:
+                        continue
+                    by_pts = False
+                    if frame.pts != start_pts:  # timestamps that do not match the probe's: seek instead
+                        self._seek(start, start_pts, deadline)
+                        continue
+                    self._next = start
                 index = self._next
                 self._next += 1
                 if index >= start:

@@ -17,6 +17,8 @@ from kinefake.synth.video import (
     MAX_INTERVAL_FACTOR,
     MAX_WORK_PIXELS,
     ClipReader,
+    SkipBefore,
+    _decode,
     encode_mp4,
     iter_frames,
     probe,
@@ -170,6 +172,25 @@ def test_clip_reader_decodes_forward_and_matches_separate_reads(faces):
             np.testing.assert_array_equal(clip, read_frames(path, start, count, info.frame_pts[start]))
         with pytest.raises(Rejected, match="truncated"):
             reader.read(760, 16, info.frame_pts[760])
+
+
+def test_frames_nothing_refers_to_are_not_decoded_before_a_clip(faces):
+    path = face(faces, "styletalk")  # x264 with B-frames, one keyframe in its first 250 frames
+    info = probe(path)
+    start = 200
+    with av.open(str(path)) as container:
+        pts = [f.pts for f in _decode(container, container.streams.video[0], SkipBefore(info.frame_pts[start]))]
+    assert pts[-(info.frame_count - start) :] == list(info.frame_pts[start:])  # every frame from the start on
+    assert len(pts) - (info.frame_count - start) < 0.6 * start  # of those before it, measured 52% decoded
+    with ClipReader(path) as reader:  # forward from frame 32 to 200, then to 232: equal to decoding every frame
+        reader.read(0, 32, info.frame_pts[0])
+        np.testing.assert_array_equal(reader.read(start, 16, info.frame_pts[start]), read_frames(path, start, 16))
+        np.testing.assert_array_equal(reader.read(232, 8, info.frame_pts[232]), read_frames(path, 232, 8))
+    # A timestamp that names no frame: the reader seeks, as a fresh reader would.
+    off = info.frame_pts[start] + 1
+    with ClipReader(path) as reader:
+        reader.read(0, 32, info.frame_pts[0])
+        np.testing.assert_array_equal(reader.read(start, 8, off), read_frames(path, start, 8, off))
 
 
 def test_file_object_source_equals_path(faces):

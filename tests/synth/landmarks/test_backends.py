@@ -5,9 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import cv2
+import numpy as np
+
 from kinefake.synth.landmarks import make_backend
-from kinefake.synth.landmarks.backends import _OPEN_GRAPHS
-from tests.conftest import REPO
+from kinefake.synth.landmarks.backends import _OPEN_GRAPHS, landmark_xy, square_crop_transform
+from kinefake.synth.video import read_frames
+from tests.conftest import REPO, face
 
 
 def test_closing_a_mediapipe_backend_twice_is_harmless_and_forgets_it():
@@ -37,3 +41,21 @@ def test_backends_nobody_closed_are_closed_at_exit_and_the_process_exits_zero():
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["before 3", "after 0"]
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+def test_landmark_points_read_from_bytes_equal_the_fields(faces, mediapipe_backend):
+    from mediapipe.framework.formats import landmark_pb2
+
+    frames = read_frames(face(faces, "LivePortrait__d0"), 0, 1)
+    box = mediapipe_backend.detect(frames[0])[0].box
+    crop = cv2.warpAffine(frames[0], square_crop_transform(box, 1.7, 256), (256, 256))
+    mediapipe_backend.reset()
+    mesh = mediapipe_backend._mesh.process(crop).multi_face_landmarks[0]
+    assert len(mesh.landmark) == 478
+    fields = np.array([(p.x, p.y) for p in mesh.landmark], np.float64)
+    np.testing.assert_array_equal(landmark_xy(mesh), fields)
+    # Another layout (a landmark with visibility, one without z) is read field by field.
+    other = landmark_pb2.NormalizedLandmarkList()
+    other.landmark.add(x=0.5, y=0.25, z=0.1, visibility=0.9)
+    other.landmark.add(x=-0.0, y=1.5)
+    np.testing.assert_array_equal(landmark_xy(other), [[0.5, 0.25], [-0.0, 1.5]])
