@@ -1,4 +1,4 @@
-"""Landmark backends release their native graphs, whoever forgets to."""
+"""Landmark backends: their native graphs released whoever forgets to, their points and resets exact."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from kinefake.synth.landmarks import make_backend
 from kinefake.synth.landmarks.backends import _OPEN_GRAPHS, landmark_xy, square_crop_transform
+from kinefake.synth.landmarks.track import track_clip
 from kinefake.synth.video import read_frames
 from tests.conftest import REPO, face
 
@@ -59,3 +60,11 @@ def test_landmark_points_read_from_bytes_equal_the_fields(faces, mediapipe_backe
     other.landmark.add(x=0.5, y=0.25, z=0.1, visibility=0.9)
     other.landmark.add(x=-0.0, y=1.5)
     np.testing.assert_array_equal(landmark_xy(other), [[0.5, 0.25], [-0.0, 1.5]])
+
+
+def test_a_reused_backend_gives_each_clip_the_landmarks_a_fresh_one_gives(faces, mediapipe_backend):
+    clips = [read_frames(face(faces, name), 0, 12) for name in ("LivePortrait__d0", "first-order-model__08")]
+    for frames in (clips[0], clips[1], clips[1]):  # the second clip after another clip, then after itself
+        reused = track_clip(frames, mediapipe_backend).points
+        with make_backend("mediapipe") as fresh:
+            np.testing.assert_array_equal(reused, track_clip(frames, fresh).points)
