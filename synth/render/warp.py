@@ -99,27 +99,23 @@ def warp_frame(
     if x0 >= x1 or y0 >= y1:
         return Warped(frame, (0, 0, 0, 0), np.zeros((0, 0), np.float32))
     index = np.full((y1 - y0, x1 - x0), -1, np.int32)
-    scale = 1 << SHIFT
-    for k, tri in enumerate(dst):
-        pts = np.round((tri - (x0, y0)) * scale).astype(np.int32)
+    corners = np.round((dst - (x0, y0)) * (1 << SHIFT)).astype(np.int32)
+    for k, pts in enumerate(corners):
         cv2.fillConvexPoly(index, pts, k, lineType=cv2.LINE_8, shift=SHIFT)
     # Affine map of each moved triangle, target -> source: [x, y, 1] @ A = source point.
     homogeneous = np.concatenate([dst, np.ones((len(dst), 3, 1))], 2)
     affine = np.linalg.solve(homogeneous, src)  # (m, 3, 2)
-    ys, xs = np.nonzero(index >= 0)
-    a = affine[index[ys, xs]]
-    px, py = xs + x0, ys + y0
-    map_x = np.tile(np.arange(x0, x1, dtype=np.float32), (y1 - y0, 1))
-    map_y = np.tile(np.arange(y0, y1, dtype=np.float32)[:, None], (1, x1 - x0))
-    map_x[ys, xs] = px * a[:, 0, 0] + py * a[:, 1, 0] + a[:, 2, 0]
-    map_y[ys, xs] = px * a[:, 0, 1] + py * a[:, 1, 1] + a[:, 2, 1]
-    resampled = cv2.remap(frame, map_x, map_y, INTERPOLATION[interpolation], borderMode=cv2.BORDER_REFLECT_101)
+    # Over the whole box, pixels outside the moved triangles (index -1) take the last row, the
+    # identity: x * 1 + y * 0 + 0 is x exactly, so they sample themselves and move by 0.
+    a00, a01, a10, a11, a20, a21 = np.concatenate([affine, [[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]]]).reshape(-1, 6).T
+    px = np.arange(x0, x1, dtype=np.float64)[None, :]
+    py = np.arange(y0, y1, dtype=np.float64)[:, None]
+    sx = (px * a00.take(index) + py * a10.take(index) + a20.take(index)).astype(np.float32)
+    sy = (px * a01.take(index) + py * a11.take(index) + a21.take(index)).astype(np.float32)
+    resampled = cv2.remap(frame, sx, sy, INTERPOLATION[interpolation], borderMode=cv2.BORDER_REFLECT_101)
     out = frame.copy()
-    box = out[y0:y1, x0:x1]
-    inside = index >= 0
-    box[inside] = resampled[inside]
-    displacement = np.zeros(index.shape, np.float32)
-    displacement[ys, xs] = np.hypot(map_x[ys, xs] - px, map_y[ys, xs] - py)
+    np.copyto(out[y0:y1, x0:x1], resampled, where=(index >= 0)[..., None])
+    displacement = np.hypot(sx - px, sy - py).astype(np.float32)
     return Warped(out, (int(x0), int(y0), int(x1), int(y1)), displacement)
 
 
