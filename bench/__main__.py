@@ -5,7 +5,8 @@
 The process is pinned to one CPU core (and OpenCV/FFmpeg to one thread), because a
 Beam worker runs one such process per core: figures are per process. The learnability
 study (``--stages learnability``) is not a speed figure: it is opt-in and uses every core.
-So is ``--stages scaling-mirrored`` (1 vs 2 workers on twice the corpus, ~20 minutes).
+So is ``--stages scaling-mirrored`` (1 vs 2 workers on twice the corpus, ~20 minutes), and
+``--stages ab --baseline SITE`` (the whole command against an older kinefake, side by side).
 """
 
 from __future__ import annotations
@@ -16,7 +17,21 @@ import os
 import sys
 from pathlib import Path
 
-from bench import audit, bases, e2e, generate, landmarks, learnability, memory, perturb, render, scaling, video
+from bench import (
+    ab,
+    audit,
+    bases,
+    e2e,
+    generate,
+    landmarks,
+    learnability,
+    memory,
+    parts,
+    perturb,
+    render,
+    scaling,
+    video,
+)
 from bench.results import machine, recorded
 from kinefake.synth.threads import one_thread_per_library
 
@@ -27,15 +42,17 @@ STAGES = {
     "perturb": perturb.run,
     "render": render.run,
     "e2e": e2e.run,
+    "parts": parts.run,
     "generate": generate.run,
     "scaling": scaling.run,
     "scaling-mirrored": scaling.run_mirrored,
     "memory": memory.run,
     "audit": audit.run,
     "learnability": learnability.run,
+    "ab": ab.run,
 }
 #: Stages run when ``--stages`` is not given (the speed figures).
-DEFAULT_STAGES = sorted(set(STAGES) - {"learnability", "scaling-mirrored"})
+DEFAULT_STAGES = sorted(set(STAGES) - {"learnability", "scaling-mirrored", "ab"})
 
 
 def _clips(folder: Path) -> list[Path]:
@@ -71,7 +88,20 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="Also write the printed tables, dated, into this file's latest-run block (make bench: bench/RESULTS.md).",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="ab: a folder holding an older kinefake package (pip install --no-deps --target SITE OLD_CHECKOUT).",
+    )
+    parser.add_argument(
+        "--ab-args",
+        default="--max-clips-per-video 2",
+        help="ab: the generate flags both sides run with (default: %(default)s).",
+    )
     args = parser.parse_args(argv)
+    if "ab" in args.stages and args.baseline is None:
+        parser.error("--stages ab needs --baseline SITE")
     clips = _clips(args.data)
     if not clips:
         print(f"no clips in {args.data}", file=sys.stderr)
@@ -85,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         for stage in [s for s in STAGES if s in args.stages]:
             if stage == "learnability":
                 learnability.run(clips, _clips(args.extra_data), args.quick)
+            elif stage == "ab":
+                ab.run(args.data, args.baseline, args.ab_args.split())
             else:
                 STAGES[stage](clips)
     return 0

@@ -224,7 +224,8 @@ def make_samples(
     config: SampleConfig | None = None,
     donors: Sequence[tuple[str, np.ndarray]] = (),
 ) -> tuple[list[Sample], list[tuple[str, Rejected]]]:
-    """The real sample and ``config.fakes`` pseudo-fakes of one clip.
+    """The real sample and ``config.fakes`` pseudo-fakes of one clip
+    (:func:`real_sample`, then :func:`fake_samples`).
 
     Args:
         clip: the clip (its key, source URI, frame range, frame rate).
@@ -243,10 +244,13 @@ def make_samples(
         not be made (no usable perturbation after the policy's draws, or a mesh that
         would fold), so the caller can account for it.
     """
-    config = SampleConfig() if config is None else config
-    fps = Fraction(clip.fps_num, clip.fps_den)
-    t, s = crops.frames.shape[:2]
-    base = {
+    fakes, failed = fake_samples(clip, crops, lm, motion, bases_info, policy, seed, config, donors)
+    return [real_sample(clip, crops, lm, bases_info, seed, config), *fakes], failed
+
+
+def _label_base(clip: ClipRecord, crops: Crops, lm: ClipLandmarks, bases_info: dict, seed: int, config) -> dict:
+    """The label fields every sample of a clip shares: source, crop, seed, versions."""
+    return {
         "source": {
             "uri": clip.uri,
             "video_id": clip.video_id,
@@ -270,26 +274,50 @@ def make_samples(
             "bases": {k: bases_info.get(k) for k in ("kind", "k", "data_sha256")},
         },
     }
-    real_key = f"{clip.key}_{REAL}"
-    samples = [
-        _sample(
-            real_key,
-            {
-                "key": real_key,
-                "variant": REAL,
-                "label": 0,
-                "sample_seed": sample_seed(seed, real_key),
-                "perturbation": None,
-                **base,
-            },
-            crops.frames,
-            fps,
-            crops.points(lm.ibug68),
-            _real_masks(t, s),
-            config,
-        )
-    ]
-    failed = []
+
+
+def real_sample(
+    clip: ClipRecord, crops: Crops, lm: ClipLandmarks, bases_info: dict, seed: int, config: SampleConfig | None = None
+) -> Sample:
+    """The clip's real sample: its crops encoded, every mask 0. It needs no other clip, so
+    a caller can make it while the landmarks of the next clips are fitted.
+
+    Args: as :func:`make_samples`.
+    """
+    config = SampleConfig() if config is None else config
+    key = f"{clip.key}_{REAL}"
+    label = {
+        "key": key,
+        "variant": REAL,
+        "label": 0,
+        "sample_seed": sample_seed(seed, key),
+        "perturbation": None,
+        **_label_base(clip, crops, lm, bases_info, seed, config),
+    }
+    t, s = crops.frames.shape[:2]
+    fps = Fraction(clip.fps_num, clip.fps_den)
+    return _sample(key, label, crops.frames, fps, crops.points(lm.ibug68), _real_masks(t, s), config)
+
+
+def fake_samples(
+    clip: ClipRecord,
+    crops: Crops,
+    lm: ClipLandmarks,
+    motion: ClipMotion,
+    bases_info: dict,
+    policy: PerturbPolicy,
+    seed: int,
+    config: SampleConfig | None = None,
+    donors: Sequence[tuple[str, np.ndarray]] = (),
+) -> tuple[list[Sample], list[tuple[str, Rejected]]]:
+    """The clip's ``config.fakes`` pseudo-fakes, and ``(variant, Rejected)`` for each not made.
+
+    Args: as :func:`make_samples`.
+    """
+    config = SampleConfig() if config is None else config
+    fps = Fraction(clip.fps_num, clip.fps_den)
+    base = _label_base(clip, crops, lm, bases_info, seed, config)
+    samples, failed = [], []
     for n in range(config.fakes):
         variant = f"{FAKE_PREFIX}{n}"
         key = f"{clip.key}_{variant}"

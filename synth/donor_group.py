@@ -24,7 +24,7 @@ from kinefake.errors import Rejected
 from kinefake.schemas.clips import ClipRecord
 from kinefake.schemas.landmarks import ClipLandmarks
 from kinefake.synth.bases.model import LinearBases
-from kinefake.synth.clip_samples import Sample, SampleConfig, crop_for_samples, make_samples
+from kinefake.synth.clip_samples import Sample, SampleConfig, crop_for_samples, fake_samples, real_sample
 from kinefake.synth.landmarks import GateConfig, LandmarkBackend, TrackConfig, extract_landmarks
 from kinefake.synth.perturb.motion import ClipMotion
 from kinefake.synth.perturb.policy import PerturbPolicy
@@ -221,36 +221,48 @@ def synthesize_group(
         :class:`Failed` for each fake not made; a :class:`Failed` (``stage`` "landmarks")
         for each clip that cannot be decoded or fails the gates.
     """
-    prepared = []
-    for clip, decoded in reader.decode(sorted(clips, key=lambda c: (c.video_id, c.clip))):
-        try:
-            frames = decoded.result()
-            lm = extract_landmarks(frames, backend, clip.fps_num / clip.fps_den, config.track, config.gates)
-        except Rejected as exc:
-            yield Failed("landmarks", clip, exc)
-        else:
-            yield Landmarks(clip, lm)
-            if not config.landmarks_only:
-                crops = crop_for_samples(clip, frames, lm, config.samples)
-                prepared.append((clip, lm, crops, ClipMotion.from_points(lm.ibug68, bases.model)))
-        frames = decoded = None  # only the crops are kept; the next clip may be decoding already
-
-    def samples_of(item):
-        clip, lm, crops, motion = item
-        donors = [(other.key, m.coeffs) for other, _, _, m in prepared if other.key != clip.key]
-        return clip, make_samples(
-            clip, crops, lm, motion, bases.summary, config.policy, config.seed, config.samples, donors
-        )
-
-    # Each clip's samples depend only on the group's landmarks: with sample_threads > 1 they
-    # are made several at once (OpenCV's warp, x264 and numpy release the GIL), in order.
+    # Samples are made on threads (OpenCV's warp, x264 and numpy release the GIL), yielded in
+    # order: a clip's real sample as soon as its crops are cut, while the landmarks of the
+    # next clips are fitted; its fakes once the group's landmarks (their transplant donors) are in.
     pool = ThreadPoolExecutor(config.sample_threads, "samples") if config.sample_threads > 1 else None
+    run = pool.submit if pool is not None else _done
+    prepared = []  # (clip, landmarks, crops, motion, future of the real sample)
     try:
-        for clip, (made, failed) in (pool.map if pool else map)(samples_of, prepared):
+        for clip, decoded in reader.decode(sorted(clips, key=lambda c: (c.video_id, c.clip))):
+            try:
+                frames = decoded.result()
+                lm = extract_landmarks(frames, backend, clip.fps_num / clip.fps_den, config.track, config.gates)
+            except Rejected as exc:
+                yield Failed("landmarks", clip, exc)
+            else:
+                yield Landmarks(clip, lm)
+                if not config.landmarks_only:
+                    crops = crop_for_samples(clip, frames, lm, config.samples)
+                    real = run(real_sample, clip, crops, lm, bases.summary, config.seed, config.samples)
+                    prepared.append((clip, lm, crops, ClipMotion.from_points(lm.ibug68, bases.model), real))
+            frames = decoded = None  # only the crops are kept; the next clip may be decoding already
+
+        def fakes_of(item):
+            clip, lm, crops, motion, _ = item
+            donors = [(other.key, m.coeffs) for other, _, _, m, _ in prepared if other.key != clip.key]
+            return fake_samples(
+                clip, crops, lm, motion, bases.summary, config.policy, config.seed, config.samples, donors
+            )
+
+        fakes = [run(fakes_of, item) for item in prepared]
+        for (clip, *_, real), made in zip(prepared, fakes, strict=True):
+            samples, failed = made.result()
             for variant, exc in failed:
                 yield Failed("samples", clip, exc, variant)
-            for sample in made:
+            for sample in (real.result(), *samples):
                 yield Made(clip, sample)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+
+
+def _done(fn: Callable, *args) -> Future:
+    """``fn(*args)`` run now, its result in a finished :class:`Future` (``sample_threads`` 1: no threads)."""
+    future: Future = Future()
+    future.set_result(fn(*args))
+    return future
