@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime
 import functools
 import importlib
 import json
@@ -27,10 +28,13 @@ import threading
 import time
 from pathlib import Path
 
+from bench.results import machine
 from kinefake.fs import read_columns
 
 CLIPS_PER_VIDEO = 2
-#: Figures of the previous release (ms per input frame by part), or None.
+UNATTRIBUTED = "unattributed (Beam, glue)"
+TOTAL = "total"
+#: The previous release's figures, measured by this stage: ``{"release", "measured", "ms_per_frame": {part: ms}}``.
 PREVIOUS = Path(__file__).with_name("parts_previous.json")
 
 #: Named parts: ``name -> "module:qualname"`` of the functions (or methods) whose self time it is.
@@ -71,7 +75,12 @@ PARTS: dict[str, tuple[str, ...]] = {
     ),
     "encode (x264 + mux)": ("kinefake.synth.clip_samples:encode_mp4",),
     "masks .npz": ("kinefake.synth.clip_samples:_npz",),
-    "labels, .npy, sample": ("kinefake.synth.clip_samples:make_samples", "kinefake.synth.clip_samples:_npy"),
+    "labels, .npy, sample": (
+        "kinefake.synth.clip_samples:make_samples",
+        "kinefake.synth.clip_samples:real_sample",
+        "kinefake.synth.clip_samples:fake_samples",
+        "kinefake.synth.clip_samples:_npy",
+    ),
     "tar writing (parts, join)": ("kinefake.pipelines.synthesize:SampleTarWriter.write",),
     "sample + landmark rows": (
         "kinefake.pipelines.synthesize:sample_record",
@@ -117,7 +126,8 @@ class SelfTimer:
 
     @contextlib.contextmanager
     def patched(self, parts: dict[str, tuple[str, ...]]):
-        """Wrap every part's functions for the block; restore them afterwards."""
+        """Wrap every part's functions for the block; restore them afterwards. A function the
+        code measured does not have (an older release) is left out."""
         undo = []
         try:
             for name, targets in parts.items():
@@ -126,7 +136,9 @@ class SelfTimer:
                     owner = importlib.import_module(module_name)
                     *path, attr = qualname.split(".")
                     for step in path:
-                        owner = getattr(owner, step)
+                        owner = getattr(owner, step, None)
+                    if owner is None or not hasattr(owner, attr):
+                        continue
                     original = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
                     if isinstance(original, (classmethod, staticmethod)):
                         wrapped = type(original)(self.wrap(name, original.__func__))
@@ -166,17 +178,117 @@ def profile(clips: list[Path]) -> tuple[dict[str, float], float, int]:
     return dict(timer.seconds), dict(timer.calls), wall, frames
 
 
+def floors(clips: list[Path]) -> dict[str, float]:
+    """Seconds the unavoidable library calls of some parts take on the clips ``generate`` makes
+    samples of (:func:`profile`'s): FFmpeg decoding each clip's frames and nothing else,
+    YUV -> RGB on them, BlazeFace on the downscaled frame every ``detect_every`` frames, the face
+    mesh in tracking mode on 256² crops, one resize per crop, one remap per fake frame, x264 on
+    every real and fake clip."""
+    import av
+    import cv2
+    import mediapipe as mp
+    import numpy as np
+
+    from kinefake.errors import Rejected
+    from kinefake.synth.landmarks import TrackConfig, extract_landmarks, make_backend
+    from kinefake.synth.landmarks.backends import DETECT_MAX_SIDE, _downscale, native_stderr_silenced
+    from kinefake.synth.render.clip import crop_clip
+    from kinefake.synth.render.crop import crop_origin_scale
+    from kinefake.synth.sharding import ClipPlan, local_input
+    from kinefake.synth.video import encode_mp4, probe, read_frames
+
+    spent: collections.Counter[str] = collections.Counter()
+
+    def timed(name, fn, *args):
+        start = time.perf_counter()
+        result = fn(*args)
+        spent[name] += time.perf_counter() - start
+        return result
+
+    every = TrackConfig().detect_every
+    with native_stderr_silenced():
+        detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+        mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True)
+    backend = make_backend("mediapipe")
+    try:
+        for path in clips:
+            try:
+                planned = ClipPlan(32, max_clips=CLIPS_PER_VIDEO).clips(probe(path), local_input(path))
+            except Rejected:
+                continue
+            with av.open(str(path)) as container:  # FFmpeg's cost per frame, decoding every frame in order
+                stream = container.streams.video[0]
+                stream.codec_context.thread_count = 1
+                start, decoded = time.perf_counter(), sum(1 for _ in container.decode(stream))
+                per_frame = (time.perf_counter() - start) / max(decoded, 1)
+            for clip in planned:
+                frames = read_frames(path, clip.start_frame, clip.num_frames, clip.start_pts)
+                try:
+                    lm = extract_landmarks(frames, backend, clip.fps_num / clip.fps_den)
+                except Rejected:
+                    continue
+                spent["decode: FFmpeg"] += per_frame * len(frames)
+                for frame in frames:
+                    timed(
+                        "decode: YUV -> RGB",
+                        cv2.cvtColor,
+                        cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420),
+                        cv2.COLOR_YUV2RGB_I420,
+                    )
+                for frame in frames[::every]:
+                    timed("detect: BlazeFace model", detector.process, _downscale(frame, DETECT_MAX_SIDE)[0])
+                crops = crop_clip(frames, lm.ibug68, clip.fps_num / clip.fps_den)
+                mesh.reset()
+                for crop in crops.frames:
+                    timed("fit: face mesh model", mesh.process, crop)
+                for frame, box in zip(frames, crops.boxes, strict=True):  # the resampling a crop needs
+                    (x0, y0), _, side = crop_origin_scale(box, crops.size)
+                    patch = frame[max(y0, 0) : y0 + side, max(x0, 0) : x0 + side]
+                    how = cv2.INTER_AREA if side > crops.size else cv2.INTER_LINEAR
+                    timed("crop", cv2.resize, patch, (crops.size, crops.size), None, 0, 0, how)
+                identity = np.indices((256, 256), np.float32)[::-1]
+                for crop in crops.frames:
+                    timed("warp", cv2.remap, crop, identity[0], identity[1], cv2.INTER_LINEAR)
+                for _ in range(2):  # the real sample and its fake
+                    timed("encode (x264 + mux)", encode_mp4, crops.frames, clip.fps_num / clip.fps_den)
+    finally:
+        for model in (detector, mesh, backend):
+            model.close()
+    return dict(spent)
+
+
 def run(clips: list[Path]) -> None:
     seconds, calls, wall, frames = profile(clips)
+    floor = floors(clips)
     previous = json.loads(PREVIOUS.read_text()) if PREVIOUS.exists() else {}
-    print(f"\nkinefake generate split into named parts: self time per input frame, {CLIPS_PER_VIDEO} clips per video,")
-    print("serialised on one core (--decode-ahead 0 --sample-threads 1)")
-    print(f"  {'part':<28} {'ms/frame':>9} {'calls':>7} {'previous':>9} {'ratio':>6}")
+    before = previous.get("ms_per_frame", {})
+    print(f"\nkinefake generate split into named parts, {CLIPS_PER_VIDEO} clips per shared video, 1 fake, one process")
+    print("serialised on one core (--decode-ahead 0 --sample-threads 1): self time per input frame")
+    if previous:
+        print(f"previous: {previous['release']} ({previous['measured']})")
+    print(f"  {'part':<28} {'ms/frame':>9} {'calls':>6} {'floor':>6} {'previous':>9} {'ratio':>6}")
     rows = {name: seconds.get(name, 0.0) for name in PARTS}
-    rows["unattributed (Beam, glue)"] = wall - sum(rows.values())
+    rows[UNATTRIBUTED] = wall - sum(rows.values())
+    rows[TOTAL] = wall
     for name, s in rows.items():
         ms = 1000 * s / frames
-        before = previous.get("parts", {}).get(name)
-        ratio = f"{ms / before:>6.2f}" if before else f"{'-':>6}"
-        print(f"  {name:<28} {ms:>9.2f} {calls.get(name, 0):>7} {before if before is not None else '-':>9} {ratio}")
-    print(f"  {'total':<28} {1000 * wall / frames:>9.2f}   {frames} frames, {wall:.1f} s, {frames / wall:.1f} frames/s")
+        low = f"{1000 * floor[name] / frames:>6.2f}" if name in floor else f"{'':>6}"
+        old = before.get(name)
+        was = f"{old:>9.2f} {ms / old:>6.2f}" if old else f"{'':>9} {'':>6}"
+        count = f"{calls[name]:>6}" if name in calls else f"{'':>6}"
+        print(f"  {name:<28} {ms:>9.2f} {count} {low} {was}")
+    print(f"  {frames} input frames, {wall:.1f} s: {frames / wall:.1f} input frames/s serialised on one core")
+
+
+def write_previous(clips: list[Path], release: str) -> None:
+    """Measure the kinefake that is imported (an older release put first on ``PYTHONPATH``) and
+    save its figures as :data:`PREVIOUS`, which later runs print their ratio to."""
+    seconds, _, wall, frames = profile(clips)
+    rows = {name: seconds.get(name, 0.0) for name in PARTS}
+    rows[UNATTRIBUTED] = wall - sum(rows.values())
+    rows[TOTAL] = wall
+    figures = {name: round(1000 * s / frames, 3) for name, s in rows.items()}
+    measured = f"{datetime.date.today()}, {machine()}, {frames} input frames"
+    PREVIOUS.write_text(
+        json.dumps({"release": release, "measured": measured, "ms_per_frame": figures}, indent=1) + "\n"
+    )
