@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline",
         type=Path,
         default=None,
-        help="ab: a folder holding an older kinefake package (pip install --no-deps --target SITE OLD_CHECKOUT).",
+        help="ab, parts: a folder holding an older kinefake (pip install --no-deps --target SITE OLD_CHECKOUT), "
+        "measured side by side with this checkout.",
     )
     parser.add_argument(
         "--ab-args",
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                 learnability.run(clips, _clips(args.extra_data), args.quick)
             elif stage == "ab":
                 ab.run(args.data, args.baseline, args.ab_args.split())
+            elif stage == "parts":
+                parts.run(clips, args.baseline)
             else:
                 STAGES[stage](clips)
     return 0

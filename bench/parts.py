@@ -23,6 +23,10 @@ import functools
 import importlib
 import json
 import logging
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -257,38 +261,75 @@ def floors(clips: list[Path]) -> dict[str, float]:
     return dict(spent)
 
 
-def run(clips: list[Path]) -> None:
+def figures(clips: list[Path]) -> tuple[dict[str, float], dict[str, int], int]:
+    """``(ms per input frame by part, with the unattributed rest and the total; calls by part;
+    input frames)`` of one :func:`profile` run."""
     seconds, calls, wall, frames = profile(clips)
-    floor = floors(clips)
-    previous = json.loads(PREVIOUS.read_text()) if PREVIOUS.exists() else {}
-    before = previous.get("ms_per_frame", {})
-    print(f"\nkinefake generate split into named parts, {CLIPS_PER_VIDEO} clips per shared video, 1 fake, one process")
-    print("serialised on one core (--decode-ahead 0 --sample-threads 1): self time per input frame")
-    if previous:
-        print(f"previous: {previous['release']} ({previous['measured']})")
-    print(f"  {'part':<28} {'ms/frame':>9} {'calls':>6} {'floor':>6} {'previous':>9} {'ratio':>6}")
     rows = {name: seconds.get(name, 0.0) for name in PARTS}
     rows[UNATTRIBUTED] = wall - sum(rows.values())
     rows[TOTAL] = wall
-    for name, s in rows.items():
-        ms = 1000 * s / frames
+    return {name: 1000 * s / frames for name, s in rows.items()}, calls, frames
+
+
+#: Runs of each side when the previous release is measured side by side (``--baseline``).
+ROUNDS = 3
+
+
+def side_by_side(clips: list[Path], baseline: Path) -> tuple[dict[str, float], dict[str, float], dict, int]:
+    """``(previous, this checkout, calls, frames)``: median ms per frame by part over
+    :data:`ROUNDS` runs of each, in turns (the order swapped each round), each in a fresh
+    interpreter whose ``PYTHONPATH`` starts with ``baseline`` (an older kinefake) or not."""
+    repo = str(Path(__file__).resolve().parent.parent)
+    code = (
+        "import json, sys\nfrom pathlib import Path\nfrom bench.parts import figures\n"
+        "print(json.dumps(figures([Path(p) for p in sys.argv[1:]])))"
+    )
+    runs: dict[str, list[dict]] = {"previous": [], "now": []}
+    calls, frames = {}, 0
+    with tempfile.TemporaryDirectory() as folder:  # run from elsewhere: a checkout's folder shadows the site
+        for round_ in range(ROUNDS):
+            for side in ("previous", "now") if round_ % 2 == 0 else ("now", "previous"):
+                path = os.pathsep.join([str(baseline), repo] if side == "previous" else [repo])
+                env = {**os.environ, "PYTHONPATH": path}
+                command = [sys.executable, "-c", code, *(str(c.resolve()) for c in clips)]
+                done = subprocess.run(command, env=env, cwd=folder, check=True, capture_output=True, text=True)
+                ms, used, frames = json.loads(done.stdout.strip().splitlines()[-1])
+                runs[side].append(ms)
+                calls = used if side == "now" else calls
+    previous, now = ({name: statistics.median(r[name] for r in runs[side]) for name in runs[side][0]} for side in runs)
+    return previous, now, calls, frames
+
+
+def run(clips: list[Path], baseline: Path | None = None) -> None:
+    """Print the parts of this checkout beside their floors and the previous release's figures:
+    measured side by side with ``baseline`` (medians of :data:`ROUNDS` runs each) when given,
+    else read from :data:`PREVIOUS`."""
+    if baseline is not None:
+        before, now, calls, frames = side_by_side(clips, baseline)
+        source = f"{baseline}, side by side, medians of {ROUNDS} runs each in turns"
+    else:
+        now, calls, frames = figures(clips)
+        previous = json.loads(PREVIOUS.read_text()) if PREVIOUS.exists() else {}
+        before = previous.get("ms_per_frame", {})
+        source = f"{previous['release']} ({previous['measured']})" if previous else "none recorded"
+    floor = floors(clips)
+    print(f"\nkinefake generate split into named parts, {CLIPS_PER_VIDEO} clips per shared video, 1 fake, one process")
+    print("serialised on one core (--decode-ahead 0 --sample-threads 1): self time per input frame")
+    print(f"previous release: {source}")
+    print(f"  {'part':<28} {'ms/frame':>9} {'calls':>6} {'floor':>6} {'previous':>9} {'ratio':>6}")
+    for name, ms in now.items():
         low = f"{1000 * floor[name] / frames:>6.2f}" if name in floor else f"{'':>6}"
         old = before.get(name)
         was = f"{old:>9.2f} {ms / old:>6.2f}" if old else f"{'':>9} {'':>6}"
         count = f"{calls[name]:>6}" if name in calls else f"{'':>6}"
         print(f"  {name:<28} {ms:>9.2f} {count} {low} {was}")
-    print(f"  {frames} input frames, {wall:.1f} s: {frames / wall:.1f} input frames/s serialised on one core")
+    print(f"  {frames} input frames: {1000 / now[TOTAL]:.1f} input frames/s serialised on one core")
 
 
 def write_previous(clips: list[Path], release: str) -> None:
     """Measure the kinefake that is imported (an older release put first on ``PYTHONPATH``) and
     save its figures as :data:`PREVIOUS`, which later runs print their ratio to."""
-    seconds, _, wall, frames = profile(clips)
-    rows = {name: seconds.get(name, 0.0) for name in PARTS}
-    rows[UNATTRIBUTED] = wall - sum(rows.values())
-    rows[TOTAL] = wall
-    figures = {name: round(1000 * s / frames, 3) for name, s in rows.items()}
+    ms, _, frames = figures(clips)
     measured = f"{datetime.date.today()}, {machine()}, {frames} input frames"
-    PREVIOUS.write_text(
-        json.dumps({"release": release, "measured": measured, "ms_per_frame": figures}, indent=1) + "\n"
-    )
+    record = {"release": release, "measured": measured, "ms_per_frame": {k: round(v, 3) for k, v in ms.items()}}
+    PREVIOUS.write_text(json.dumps(record, indent=1) + "\n")

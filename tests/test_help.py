@@ -50,6 +50,7 @@ def test_fit_bases_documents_its_input_flag(capsys):
 NOT_KINEFAKE = {
     "--no-deps": "pip wheel",
     "--stages": "python -m bench",
+    "--baseline": "python -m bench --stages ab",
     "--max-clip-per-video": "the misspelling the unknown-flag check catches",
     "--name": "placeholder in 'a --name that neither kinefake nor Beam defines'",
     "--min": "shorthand in '--min/max-blend-ratio'",
