@@ -14,26 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import resource
+import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from kinefake.fs import read_columns
+from bench.generate import input_frames, timed_generate
 
 ROUNDS = 3
-
-
-def input_frames(out: Path) -> int:
-    """Input frames of the clips that made samples (each clip's real sample)."""
-    frames = 0
-    for path in sorted(out.glob("parquet/samples/*/*.parquet")):
-        for row in read_columns(str(path), ["label", "num_frames"]).to_pylist():
-            frames += row["num_frames"] if row["label"] == 0 else 0
-    return frames
 
 
 def corpus_digest(out: Path) -> str:
@@ -45,33 +33,15 @@ def corpus_digest(out: Path) -> str:
 
 
 def timed_run(inputs: Path, out: Path, args: list[str], site: Path | None) -> tuple[float, float]:
-    """``(wall s, CPU s)`` of one ``kinefake generate`` in a fresh interpreter."""
+    """``(wall s, CPU s)`` of one ``kinefake generate``, with ``site`` first on ``PYTHONPATH``."""
     env = dict(os.environ)
     if site is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [env.get("PYTHONPATH")])])
-    command = [sys.executable, "-m", "kinefake", "generate", "--input", str(inputs.resolve()), "--output", str(out)]
-    command += ["-q", *args]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
     # Run from the output's folder: from a checkout, ``python -m`` would import its kinefake first.
-    subprocess.run(command, env=env, cwd=out.parent, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return timed_generate(["--input", str(inputs.resolve()), "--output", str(out), *args], env, out.parent)
 
 
 def run(inputs: Path, baseline: Path, args: list[str]) -> None:
-    pinned = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else None
-    if pinned is not None:  # the commands run as a user runs them, free to use every core
-        os.sched_setaffinity(0, range(os.cpu_count() or 1))
-    try:
-        _compare(inputs, baseline, args)
-    finally:
-        if pinned is not None:
-            os.sched_setaffinity(0, pinned)
-
-
-def _compare(inputs: Path, baseline: Path, args: list[str]) -> None:
     runs: dict[str, list[tuple[float, float]]] = {"baseline": [], "this checkout": []}
     digests: dict[str, set[str]] = {name: set() for name in runs}
     frames = 0
@@ -83,7 +53,7 @@ def _compare(inputs: Path, baseline: Path, args: list[str]) -> None:
                 runs[name].append(timed_run(inputs, out, args, baseline if name == "baseline" else None))
                 frames = input_frames(out)
                 digests[name].add(corpus_digest(out))
-                subprocess.run(["rm", "-rf", str(out)], check=True)
+                shutil.rmtree(out)
     print(f"\nkinefake generate {' '.join(args)} on {inputs}: {frames} input frames in samples; baseline {baseline}")
     print(f"  {'':<14} {'wall s (each run)':<26} {'median s':>9} {'frames/s':>9} {'CPU s':>7} {'cores':>6}")
     medians = {}

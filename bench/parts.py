@@ -1,17 +1,17 @@
 """Where a frame's time goes: ``kinefake generate`` split into named parts, self time each.
 
-The whole command runs in this process (DirectRunner, the defaults but one decode thread
-ahead off and one sample thread, pinned to one core), with each named part's functions
-wrapped in a timer that keeps *self* time per thread: a part's nested parts are not
-counted twice, and what no part claims (Beam, Python glue, imports) is ``unattributed``.
-Serialised on one core, the parts add up to the command's wall time. Figures are per
-input frame of the clips that made samples.
+The whole command runs in this process (DirectRunner, the default flags but
+``--decode-ahead 0 --sample-threads 1``, pinned to one core), with each named part's
+functions wrapped in a timer that keeps *self* time per thread: a part's nested parts are
+not counted twice, and what no part claims (Beam, Python glue, imports) is
+``unattributed``. Serialised on one core, the parts add up to the command's wall time.
+Figures are per input frame of the clips that made samples.
 
 Beside each part: its *floor*, the cost of the library call it cannot avoid, measured
 here on the same clips (FFmpeg's decode alone, BlazeFace on the downscaled frames every
 ``detect_every`` frames, the face mesh on the crops in tracking mode, x264 on the crops,
-one remap of a crop) or 0 where the part is bookkeeping; and its ratio to the previous
-release's figure (:data:`PREVIOUS`, measured the same way).
+one remap of a crop; none where the part is bookkeeping), and its ratio to the previous
+release's figure: read from :data:`PREVIOUS`, or measured side by side (``--baseline``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench.generate import input_frames
 from bench.results import machine
-from kinefake.fs import read_columns
 
 CLIPS_PER_VIDEO = 2
 UNATTRIBUTED = "unattributed (Beam, glue)"
@@ -165,16 +165,11 @@ def _generate(clips: list[Path], folder: Path, extra: list[str]) -> tuple[float,
     argv = ["--input", str(listing), "--output", str(out), "--max-clips-per-video", str(CLIPS_PER_VIDEO), *extra]
     start = time.perf_counter()
     generate(argv)
-    seconds = time.perf_counter() - start
-    frames = 0
-    for path in sorted(out.glob("parquet/samples/*/*.parquet")):
-        for row in read_columns(str(path), ["label", "num_frames"]).to_pylist():
-            frames += row["num_frames"] if row["label"] == 0 else 0
-    return seconds, frames
+    return time.perf_counter() - start, input_frames(out)
 
 
-def profile(clips: list[Path]) -> tuple[dict[str, float], float, int]:
-    """``(seconds by part, wall seconds, input frames)`` of one serialised generate run."""
+def profile(clips: list[Path]) -> tuple[dict[str, float], dict[str, int], float, int]:
+    """``(seconds by part, calls by part, wall seconds, input frames)`` of one serialised generate run."""
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
     timer = SelfTimer()
     with tempfile.TemporaryDirectory() as folder, timer.patched(PARTS):

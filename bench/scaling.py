@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from kinefake.corpus.contents import read_table
+from bench.generate import input_frames, timed_generate
 from kinefake.synth.video import encode_mp4, iter_frames, probe
 
 WORKERS = (1, 2)
@@ -35,35 +31,13 @@ SETTINGS = (("one thread per worker", ["--decode-ahead", "0", "--sample-threads"
 REPEATS = 3
 
 
-def _all_cores() -> None:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, range(os.cpu_count() or 1))
-
-
-def input_frames(out: Path) -> int:
-    """Input frames that became samples: those of every clip with a real sample."""
-    table = read_table(str(out), "samples", ["label", "num_frames"]).to_pydict()
-    return sum(n for label, n in zip(table["label"], table["num_frames"], strict=True) if label == 0)
-
-
-def _children_cpu() -> float:
-    """CPU seconds of the finished child processes, their own waited-for children (Beam's
-    workers) included."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def generate_seconds(listing: Path, out: Path, flags: list[str], workers: int) -> tuple[float, float, dict]:
     """Wall time and CPU time (launcher and workers) of one ``kinefake generate -q`` process,
     and the manifest it wrote."""
-    argv = ["generate", "--input", str(listing), "--output", str(out), "-q", *flags]
+    argv = ["--input", str(listing), "--output", str(out), *flags]
     argv += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
-    start, cpu = time.perf_counter(), _children_cpu()
-    command = [sys.executable, "-m", "kinefake", *argv]
-    done = subprocess.run(command, preexec_fn=_all_cores, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"kinefake {' '.join(argv)} exited {done.returncode}: {done.stderr}")
-    return time.perf_counter() - start, _children_cpu() - cpu, json.loads((out / "manifest.json").read_text())
+    wall, cpu = timed_generate(argv)
+    return wall, cpu, json.loads((out / "manifest.json").read_text())
 
 
 def mirrored(clips: list[Path], folder: Path) -> list[Path]:
