@@ -47,17 +47,27 @@ def timed_generate(argv: list[str], env: dict | None = None, cwd: Path | None = 
     return time.perf_counter() - start, children_cpu() - cpu
 
 
-def run(clips: list[Path]) -> None:
+def listing(clips: list[Path], folder: Path) -> Path:
+    """A ``videos.csv`` of ``clips`` (absolute paths) in ``folder``: a ``--input`` for them alone."""
+    path = folder / "videos.csv"
+    path.write_text("uri\n" + "".join(f"{p.resolve()}\n" for p in clips))
+    return path
+
+
+def generate_here(clips: list[Path], folder: Path, flags: list[str]) -> tuple[float, dict, int]:
+    """``(wall s, manifest, input frames)`` of ``kinefake generate FLAGS`` on ``clips`` run in this
+    process (DirectRunner), writing ``folder/out``."""
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    out = folder / "out"
+    start = time.perf_counter()
+    manifest = generate(["--input", str(listing(clips, folder)), "--output", str(out), *flags])
+    return time.perf_counter() - start, manifest, input_frames(out)
+
+
+def run(clips: list[Path]) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        listing = Path(folder) / "videos.csv"
-        listing.write_text("uri\n" + "".join(f"{p.resolve()}\n" for p in clips))
-        out = Path(folder) / "out"
-        argv = ["--input", str(listing), "--output", str(out), "--max-clips-per-video", str(CLIPS_PER_VIDEO)]
-        start = time.perf_counter()
-        manifest = generate([*argv, "--clips-per-shard", "8"])
-        seconds = time.perf_counter() - start
-        frames = input_frames(out)
+        flags = ["--max-clips-per-video", str(CLIPS_PER_VIDEO), "--clips-per-shard", "8"]
+        seconds, manifest, frames = generate_here(clips, Path(folder), flags)
     counts = manifest["counts"]
     print(f"\nkinefake generate, DirectRunner, one process, {CLIPS_PER_VIDEO} clips per shared video (spread), 1 fake")
     print(

@@ -22,7 +22,6 @@ import datetime
 import functools
 import importlib
 import json
-import logging
 import os
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.generate import input_frames
+from bench.generate import generate_here
 from bench.results import machine
 
 CLIPS_PER_VIDEO = 2
@@ -156,24 +155,12 @@ class SelfTimer:
                 setattr(owner, attr, original)
 
 
-def _generate(clips: list[Path], folder: Path, extra: list[str]) -> tuple[float, int]:
-    from kinefake.pipelines.generate import run as generate
-
-    listing = folder / "videos.csv"
-    listing.write_text("uri\n" + "".join(f"{p.resolve()}\n" for p in clips))
-    out = folder / "out"
-    argv = ["--input", str(listing), "--output", str(out), "--max-clips-per-video", str(CLIPS_PER_VIDEO), *extra]
-    start = time.perf_counter()
-    generate(argv)
-    return time.perf_counter() - start, input_frames(out)
-
-
 def profile(clips: list[Path]) -> tuple[dict[str, float], dict[str, int], float, int]:
     """``(seconds by part, calls by part, wall seconds, input frames)`` of one serialised generate run."""
-    logging.getLogger("apache_beam").setLevel(logging.ERROR)
     timer = SelfTimer()
+    flags = ["--max-clips-per-video", str(CLIPS_PER_VIDEO), "--decode-ahead", "0", "--sample-threads", "1"]
     with tempfile.TemporaryDirectory() as folder, timer.patched(PARTS):
-        wall, frames = _generate(clips, Path(folder), ["--decode-ahead", "0", "--sample-threads", "1"])
+        wall, _, frames = generate_here(clips, Path(folder), flags)
     return dict(timer.seconds), dict(timer.calls), wall, frames
 
 

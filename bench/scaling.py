@@ -18,7 +18,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bench.generate import input_frames, timed_generate
+from bench.generate import input_frames, listing, timed_generate
 from kinefake.synth.video import encode_mp4, iter_frames, probe
 
 WORKERS = (1, 2)
@@ -31,10 +31,10 @@ SETTINGS = (("one thread per worker", ["--decode-ahead", "0", "--sample-threads"
 REPEATS = 3
 
 
-def generate_seconds(listing: Path, out: Path, flags: list[str], workers: int) -> tuple[float, float, dict]:
+def generate_seconds(videos: Path, out: Path, flags: list[str], workers: int) -> tuple[float, float, dict]:
     """Wall time and CPU time (launcher and workers) of one ``kinefake generate -q`` process,
     and the manifest it wrote."""
-    argv = ["--input", str(listing), "--output", str(out), *flags]
+    argv = ["--input", str(videos), "--output", str(out), *flags]
     argv += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
     wall, cpu = timed_generate(argv)
     return wall, cpu, json.loads((out / "manifest.json").read_text())
@@ -64,13 +64,12 @@ def run(clips: list[Path], settings: tuple = SETTINGS, corpus: str = "every clip
     cpu: dict[tuple[str, int], list[float]] = {}
     shards = []
     with tempfile.TemporaryDirectory() as folder:
-        listing = Path(folder) / "videos.csv"
-        listing.write_text("uri\n" + "".join(f"{p.resolve()}\n" for p in clips))
+        videos = listing(clips, Path(folder))
         for _ in range(REPEATS):
             for label, flags in settings:
                 for n in WORKERS:
                     out = Path(folder) / f"out{len(shards)}"
-                    wall, used, manifest = generate_seconds(listing, out, flags, n)
+                    wall, used, manifest = generate_seconds(videos, out, flags, n)
                     seconds.setdefault((label, n), []).append(wall)
                     cpu.setdefault((label, n), []).append(used)
                     if not shards:

@@ -248,6 +248,19 @@ def make_samples(
     return [real_sample(clip, crops, lm, bases_info, seed, config), *fakes], failed
 
 
+def _label(key: str, variant: str, perturbation: dict | None, seed: int, base: dict) -> dict:
+    """A sample's ``json`` member: its own fields (label 1 exactly when it has a perturbation)
+    and ``base``, the fields every sample of its clip shares (:func:`_label_base`)."""
+    return {
+        "key": key,
+        "variant": variant,
+        "label": int(perturbation is not None),
+        "sample_seed": sample_seed(seed, key),
+        "perturbation": perturbation,
+        **base,
+    }
+
+
 def _label_base(clip: ClipRecord, crops: Crops, lm: ClipLandmarks, bases_info: dict, seed: int, config) -> dict:
     """The label fields every sample of a clip shares: source, crop, seed, versions."""
     return {
@@ -286,14 +299,7 @@ def real_sample(
     """
     config = SampleConfig() if config is None else config
     key = f"{clip.key}_{REAL}"
-    label = {
-        "key": key,
-        "variant": REAL,
-        "label": 0,
-        "sample_seed": sample_seed(seed, key),
-        "perturbation": None,
-        **_label_base(clip, crops, lm, bases_info, seed, config),
-    }
+    label = _label(key, REAL, None, seed, _label_base(clip, crops, lm, bases_info, seed, config))
     t, s = crops.frames.shape[:2]
     fps = Fraction(clip.fps_num, clip.fps_den)
     return _sample(key, label, crops.frames, fps, crops.points(lm.ibug68), _real_masks(t, s), config)
@@ -328,14 +334,7 @@ def fake_samples(
         except Rejected as exc:
             failed.append((variant, exc))
             continue
-        label = {
-            "key": key,
-            "variant": variant,
-            "label": 1,
-            "sample_seed": sample_seed(seed, key),
-            "perturbation": fake.label,
-            **base,
-        }
+        label = _label(key, variant, fake.label, seed, base)
         masks = _npz(pixel=rendered.pixel, region=region.astype(np.float16), patch=rendered.patch)
         samples.append(_sample(key, label, rendered.fake, fps, rendered.target, masks, config))
     return samples, failed

@@ -510,6 +510,7 @@ class ClipReader:
                     )
                 if by_pts:
                     if frame.pts is not None and frame.pts < start_pts:
+                        _check_deadline(deadline, self.timeout_s, f"decoding towards frame {start}")
                         continue
                     by_pts = False
                     if frame.pts != start_pts:  # timestamps that do not match the probe's: seek instead
