@@ -78,16 +78,17 @@ def storage_failure(exc: BaseException) -> OSError | None:
     """The storage error (disk full, file size limit, read-only, permission) behind ``exc``,
     if any. Beam re-raises a worker's exception as another type with the original in its
     message (``RuntimeError: OSError: [Errno 28] No space left on device [while running
-    ...]``), and Rust libraries write ``File too large (os error 27)``, so the message is read too."""
+    ...]``; from a worker thread or process, the whole traceback), and Rust libraries write
+    ``File too large (os error 27)``, so the message is read too, one line of it."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
             return exc
-        match = re.search(r"\[Errno (\d+)\] ([^\[\]:]+)", str(exc))
+        match = re.search(r"\[Errno (\d+)\] ([^\[\]:\n]+)", str(exc))
         if match and int(match.group(1)) in STORAGE_ERRNOS:
             return OSError(int(match.group(1)), match.group(2).strip())
-        match = re.search(r"([^:]+) \(os error (\d+)\)", str(exc))  # Rust's form (safetensors)
+        match = re.search(r"([^:\n]+) \(os error (\d+)\)", str(exc))  # Rust's form (safetensors)
         if match and int(match.group(2)) in STORAGE_ERRNOS:
             return OSError(int(match.group(2)), match.group(1).strip())
         exc = exc.__cause__ or exc.__context__

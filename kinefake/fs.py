@@ -17,6 +17,7 @@ from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from kinefake.errors import Rejected
+from kinefake.interrupt import refuse_after_signal
 
 
 def is_remote(uri: str) -> bool:
@@ -129,12 +130,15 @@ def atomic_writer(uri: str) -> Iterator[BinaryIO]:
     The bytes go to a temporary sibling (``{uri}.tmp-{random}``), renamed onto ``uri`` at
     the end: readers never see a half-written file, a failed write removes its temporary,
     and one interrupted by a crash leaves only a ``.tmp-*`` name that the next run's
-    cleanup removes.
+    cleanup removes. A worker thread of an interrupted job neither starts nor finishes one
+    (:func:`~kinefake.interrupt.refuse_after_signal`).
     """
+    refuse_after_signal()
     tmp = f"{uri}.tmp-{uuid.uuid4().hex[:12]}"
     try:
         with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             yield f
+        refuse_after_signal()
     except BaseException:
         if FileSystems.exists(tmp):
             FileSystems.delete([tmp])

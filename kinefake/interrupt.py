@@ -5,14 +5,24 @@ and remembers which arrived. Beam re-raises a worker's exception under another t
 (``RuntimeError: KeyboardInterrupt [while running ...]``) and logs it with its traceback
 first, so a job asks :func:`received` rather than the exception's type whether it was
 interrupted, and :class:`QuietAfterInterrupt` drops those logged tracebacks.
+
+On DirectRunner's ``multi_threading`` workers (the default of a local ``generate``), the job's
+work runs on threads Beam started: the handler stops them
+(:func:`~kinefake.worker_threads.stop_worker_threads`) before the main thread unwinds, so
+nothing runs on or writes after the cleanup.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import signal
+import sys
+import threading
 from collections.abc import Iterator
+
+from kinefake.worker_threads import stop_worker_threads
 
 _received: list[int] = []
 
@@ -32,7 +42,29 @@ def received() -> int | None:
 
 def _raise(signum, frame) -> None:
     _received.append(signum)
+    stop_worker_threads()
     raise KeyboardInterrupt
+
+
+def refuse_after_signal() -> None:
+    """Raise :class:`KeyboardInterrupt` in a thread other than the main one once this process
+    received a signal: a job's worker thread (DirectRunner ``multi_threading``) that runs on
+    after the launcher stopped writes nothing more (a backstop to
+    :func:`~kinefake.worker_threads.stop_worker_threads`)."""
+    if received() is not None and threading.current_thread() is not threading.main_thread():
+        raise KeyboardInterrupt
+
+
+#: Where Beam logs a failed bundle's traceback: on the main thread, and on a worker thread
+#: (a logger's filters see only its own records, not those of the loggers below it).
+BUNDLE_ERROR_LOGGERS = ("apache_beam", "apache_beam.runners.common", "apache_beam.runners.worker.sdk_worker")
+
+
+def _drop_interrupts(hook, unraisable) -> None:
+    """``sys.unraisablehook`` that drops the interrupt itself, raised where Python can only
+    print it (a generator's finaliser on a worker thread), once a signal arrived."""
+    if received() is None or not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        hook(unraisable)
 
 
 class QuietAfterInterrupt(logging.Filter):
@@ -52,14 +84,16 @@ def handle_signals() -> Iterator[None]:
     except ValueError:  # not the main thread
         yield
         return
-    quiet = QuietAfterInterrupt()
-    logging.getLogger("apache_beam").addFilter(quiet)
-    logging.getLogger("apache_beam.runners.common").addFilter(quiet)
+    quiet, unraisable = QuietAfterInterrupt(), sys.unraisablehook
+    for name in BUNDLE_ERROR_LOGGERS:
+        logging.getLogger(name).addFilter(quiet)
+    sys.unraisablehook = functools.partial(_drop_interrupts, unraisable)
     _received.clear()
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        logging.getLogger("apache_beam").removeFilter(quiet)
-        logging.getLogger("apache_beam.runners.common").removeFilter(quiet)
+        for name in BUNDLE_ERROR_LOGGERS:
+            logging.getLogger(name).removeFilter(quiet)
+        sys.unraisablehook = unraisable

@@ -17,14 +17,14 @@ import time
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.runner import PipelineRunner
 
 from kinefake.command import run_command
 from kinefake.corpus.contents import read_manifest, read_table
 from kinefake.errors import JobLeftRunning, OutputError, UsageError, describe_os_error, storage_failure
 from kinefake.fs import is_remote, local_copy
-from kinefake.interrupt import Interrupted, received
+from kinefake.interrupt import BUNDLE_ERROR_LOGGERS, Interrupted, received
 from kinefake.pipelines.lock import Locked, output_lock
 from kinefake.pipelines.options import (
     KinefakeOptions,
@@ -64,6 +64,7 @@ from kinefake.schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_S
 from kinefake.synth.bases.storage import load_bases
 from kinefake.synth.donor_group import Bases, SynthConfig
 from kinefake.synth.sharding import ClipPlan
+from kinefake.worker_threads import worker_prints_dropped
 
 
 def bases_summary(path: str | None) -> dict:
@@ -178,6 +179,12 @@ def runs_locally(options: PipelineOptions) -> bool:
     return name is None or name in {n.lower() for n in StandardOptions.LOCAL_RUNNERS}
 
 
+def runs_on_fn_api(options: PipelineOptions) -> bool:
+    """Whether ``--runner`` is unset, DirectRunner or FnApiRunner: a job kinefake runs on
+    Beam's FnApiRunner in this process (:func:`pipeline_runner`)."""
+    return runner_name(options) in (None, "directrunner", "switchingdirectrunner", "fnapirunner")
+
+
 def pipeline_runner(options: PipelineOptions) -> PipelineRunner | None:
     """The runner for ``--runner`` unset, DirectRunner or FnApiRunner: Beam's FnApiRunner,
     set up as DirectRunner sets it up for a batch job (the pipeline options handed to the
@@ -190,7 +197,7 @@ def pipeline_runner(options: PipelineOptions) -> PipelineRunner | None:
     ``--direct_running_mode``. Every other ``--runner`` (None returned) is Beam's to resolve;
     ``--runner=PrismRunner`` still asks for Prism.
     """
-    if runner_name(options) not in (None, "directrunner", "switchingdirectrunner", "fnapirunner"):
+    if not runs_on_fn_api(options):
         return None
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner
@@ -199,6 +206,30 @@ def pipeline_runner(options: PipelineOptions) -> PipelineRunner | None:
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
     info = beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
     return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
+
+
+#: Worker threads of a local job when no ``--direct_running_mode`` or ``--direct_num_workers``
+#: is given (two cores or more): DirectRunner's ``multi_threading`` mode, one process.
+LOCAL_WORKER_THREADS = 2
+
+
+def default_local_workers(options: PipelineOptions, argv: list[str]) -> None:
+    """Run a job on FnApiRunner (:func:`runs_on_fn_api`) on
+    :data:`LOCAL_WORKER_THREADS` worker threads of this process when ``argv`` leaves
+    DirectRunner's worker flags unset and this process may use two cores or more.
+
+    One worker thread leaves a core idle while a donor group's Python parts run (landmark
+    bookkeeping, masks, tars); two overlap one group's Python with another's MediaPipe,
+    FFmpeg and OpenCV calls, which release the GIL: 1.17x the input frames/s of one on two
+    cores, the same bytes (``bench/RESULTS.md``). More threads than that contend for the GIL;
+    more cores call for worker processes (``--direct_running_mode=multi_processing``).
+    """
+    if any(a.split("=", 1)[0] in ("--direct_running_mode", "--direct_num_workers") for a in argv):
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if cores >= 2:
+        direct = options.view_as(DirectOptions)
+        direct.direct_running_mode, direct.direct_num_workers = "multi_threading", LOCAL_WORKER_THREADS
 
 
 def run(
@@ -219,7 +250,8 @@ def run(
         watch: the progress line; on a remote runner it is told the job's id and follows the
             job's counters. Without it, the job's line is printed on stderr.
     """
-    options, opts = parse_options(with_config(argv))
+    argv = with_config(argv)
+    options, opts = parse_options(argv)
     require(opts, "input", "output")
     # Local inputs are recorded as absolute paths, so the corpus's clips table finds its sources
     # (``kinefake regenerate``, ``validate --regenerate``) from whatever folder those run in.
@@ -230,6 +262,8 @@ def run(
         raise UsageError("--append adds to a corpus and --overwrite replaces it: pass one of them")
     plan, synth = clip_plan(opts), synth_config(opts)
     config = job_config(opts, plan, synth)
+    if runs_on_fn_api(options):
+        default_local_workers(options, argv)
     pipeline = beam.Pipeline(runner=pipeline_runner(options), options=options)  # an unknown --runner fails here
     check_writable(opts.output)
     with output_lock(opts.output):
@@ -269,11 +303,13 @@ def run_pipeline(
     ``kept``, the corpus an ``--append`` adds to). With ``watch`` (a remote run's progress
     line), the job's id is said and its counters followed while it runs."""
     quiet = QuietStorageFailures()
-    logging.getLogger("apache_beam.runners.common").addFilter(quiet)
+    for name in BUNDLE_ERROR_LOGGERS:
+        logging.getLogger(name).addFilter(quiet)
     try:
         known = known_videos(opts.output) if batches and len(batches) > 1 else None
         build(pipeline, opts, plan, synth, progress, job, batches, known)
-        result = pipeline.run()
+        with worker_prints_dropped():
+            result = pipeline.run()
         line = job_line(result, pipeline.options)
         say = watch.say if watch is not None else functools.partial(print, file=sys.stderr)
         if line:
@@ -295,7 +331,8 @@ def run_pipeline(
         message = f"writing {opts.output} failed: {describe_os_error(failure)}; what it had written is removed"
         raise OutputError(message) from None
     finally:
-        logging.getLogger("apache_beam.runners.common").removeFilter(quiet)
+        for name in BUNDLE_ERROR_LOGGERS:
+            logging.getLogger(name).removeFilter(quiet)
 
 
 def known_videos(out: str) -> KnownVideos:

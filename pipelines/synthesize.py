@@ -180,12 +180,10 @@ class SynthesizeGroupFn(beam.DoFn):
                     rows.rejects.append(reject)
                 elif isinstance(event, Made):
                     if writer is None:
-                        writer = SampleTarWriter(stack.enter_context(atomic_writer(uri)))
+                        writer = stack.enter_context(SampleTarWriter(stack.enter_context(atomic_writer(uri))))
                     writer.write({"__key__": event.sample.key, **event.sample.members})
                     size, seed = self.config.samples.size, self.config.seed
                     rows.samples.append(sample_record(event.clip, event.sample, shard, size, seed))
-            if writer is not None:
-                writer.close()
         return rows
 
 
@@ -211,12 +209,11 @@ class JoinShardFn(beam.DoFn):
         samples = 0
         with atomic_writer(uri) as f:
             sink = HashingWriter(f)
-            writer = SampleTarWriter(sink)
-            for _, part, _ in parts:
-                for sample in read_samples(part):
-                    writer.write(sample)
-                    samples += 1
-            writer.close()
+            with SampleTarWriter(sink) as writer:
+                for _, part, _ in parts:
+                    for sample in read_samples(part):
+                        writer.write(sample)
+                        samples += 1
         FileSystems.delete([part for _, part, _ in parts])
         yield FileRecord(shard, sink.digest.hexdigest(), sink.bytes, samples=samples)
 

@@ -18,10 +18,20 @@ from apache_beam.io.filesystems import FileSystems
 
 
 class SampleTarWriter:
-    """Samples ``{"__key__": key, member: bytes, ...}`` -> a tar stream on ``f`` (left open)."""
+    """Samples ``{"__key__": key, member: bytes, ...}`` -> a tar stream on ``f`` (left open).
+
+    As a context manager it closes the tar on the way out, error or not: before the file it
+    writes to is closed (an open tar stream collected later would flush into a closed file).
+    """
 
     def __init__(self, f) -> None:
         self.tar = tarfile.open(fileobj=f, mode="w|")  # noqa: SIM115 (closed by close())
+
+    def __enter__(self) -> SampleTarWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def write(self, sample: dict[str, bytes | str]) -> None:
         key = sample["__key__"]

@@ -18,6 +18,7 @@ import contextlib
 import importlib.util
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -91,6 +92,9 @@ def square_crop_transform(box: np.ndarray, margin: float, size: int) -> np.ndarr
     return np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float64)
 
 
+_STDERR_REDIRECT = threading.RLock()
+
+
 @contextlib.contextmanager
 def native_stderr_silenced() -> Iterator[None]:
     """Send file descriptor 2 to ``/dev/null`` for the block.
@@ -99,17 +103,21 @@ def native_stderr_silenced() -> Iterator[None]:
     delegate``, ``inference_feedback_manager ... Disabling support for feedback tensors``)
     straight to the process's stderr, which no Python logging setting reaches; a worker
     would print two such lines per clip. Errors still surface as Python exceptions.
+
+    One thread at a time holds the block (graphs started by two worker threads at once
+    would otherwise each save the other's ``/dev/null`` and leave stderr on it for good).
     """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with _STDERR_REDIRECT:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 #: One landmark of a serialised ``NormalizedLandmarkList`` as MediaPipe's face mesh writes it:

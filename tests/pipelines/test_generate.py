@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 import webdataset as wds
 import yaml
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from google.protobuf import json_format
 
 from kinefake.cli import main
-from kinefake.pipelines.generate import pipeline_runner, run, runs_locally
+from kinefake.pipelines.generate import default_local_workers, pipeline_runner, run, runs_locally
 from kinefake.pipelines.output import OutputConflict
 from kinefake.schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
 from kinefake.schemas.layout import shard_name
@@ -362,7 +362,8 @@ def test_two_workers_write_the_same_bytes_as_one_process(inputs, tmp_path, caplo
     # file of a corpus is the same whatever the runner's parallelism.
     caplog.set_level(logging.INFO, logger="apache_beam")
     argv = ["--input", str(inputs), "--max-clips-per-video", "3", "--clips-per-shard", "2", "--fakes-per-clip", "2"]
-    one = run([*argv, "--output", str(tmp_path / "one")])
+    # One process on its main thread; the default (two worker threads) is pinned by the golden test.
+    one = run([*argv, "--output", str(tmp_path / "one"), "--direct_num_workers=1"])
     two = run(
         [
             *argv,
@@ -404,6 +405,24 @@ def test_local_runs_use_the_fn_api_runner_and_hand_it_the_options(argv, expected
     if runner is not None:  # the workers get every option, kinefake's and Beam's
         given = json_format.MessageToDict(runner._provision_info.provision_info.pipeline_options)
         assert (given["beam:option:direct_num_workers:v1"], given["beam:option:clip_frames:v1"]) == ("2", "16")
+
+
+@pytest.mark.parametrize(
+    ("argv", "cores", "expected"),
+    [
+        ([], {0, 1}, ("multi_threading", 2)),
+        ([], {0}, ("in_memory", 1)),
+        (["--direct_num_workers=1"], {0, 1}, ("in_memory", 1)),
+        (["--direct_running_mode", "multi_processing"], {0, 1, 2, 3}, ("multi_processing", 1)),
+        (["--direct_running_mode=multi_threading", "--direct_num_workers=3"], {0, 1}, ("multi_threading", 3)),
+    ],
+)
+def test_a_local_job_runs_on_two_worker_threads_unless_told_otherwise(argv, cores, expected, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cores)
+    options = PipelineOptions(argv)
+    default_local_workers(options, argv)
+    direct = options.view_as(DirectOptions)
+    assert (direct.direct_running_mode, direct.direct_num_workers) == expected
 
 
 def test_a_job_on_an_object_store_reads_and_writes_only_through_beam_filesystems(faces, tmp_path):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
+import sys
 import tarfile
 
+import pytest
 import webdataset as wds
 
 from kinefake.pipelines.tars import HashingWriter, SampleTarWriter, read_samples, tar_members
@@ -83,3 +86,19 @@ def test_joining_parts_is_the_one_writer_tar_and_a_retry_after_the_join_reports_
         (("train", 0), parts), num_shards={"train": 1}
     )  # a retried bundle: parts deleted, tar complete
     assert again == record
+
+
+def test_a_tar_cut_short_by_an_error_is_closed_before_its_file(tmp_path):
+    # A disk that fills mid-part: the tar stream is closed on the way out, before its file;
+    # one collected later would flush its buffer into the closed file (printed as ignored).
+    caught, hook = [], sys.unraisablehook
+    sys.unraisablehook = caught.append
+    try:
+        with pytest.raises(OSError), open(tmp_path / "part.tar", "wb") as f, SampleTarWriter(f) as writer:
+            writer.write({"__key__": "a", "txt": b"x" * 100})
+            raise OSError(28, "No space left on device")
+        del writer
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert caught == []

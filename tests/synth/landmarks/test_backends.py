@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
+import time
 
 import cv2
 import numpy as np
 
 from kinefake.synth.landmarks import make_backend
-from kinefake.synth.landmarks.backends import _OPEN_GRAPHS, landmark_xy, square_crop_transform
+from kinefake.synth.landmarks.backends import (
+    _OPEN_GRAPHS,
+    landmark_xy,
+    native_stderr_silenced,
+    square_crop_transform,
+)
 from kinefake.synth.landmarks.track import track_clip
 from kinefake.synth.video import read_frames
 from tests.conftest import REPO, face
@@ -68,3 +76,34 @@ def test_a_reused_backend_gives_each_clip_the_landmarks_a_fresh_one_gives(faces,
         reused = track_clip(frames, mediapipe_backend).points
         with make_backend("mediapipe") as fresh:
             np.testing.assert_array_equal(reused, track_clip(frames, fresh).points)
+
+
+def test_stderr_comes_back_when_two_threads_silence_it_at_once():
+    # Two worker threads starting their graphs together: without one holder at a time, the
+    # second saves the first's /dev/null as "stderr" and puts it back last, for good.
+    before = os.fstat(2)
+    inside, trying, left = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def first():
+        with native_stderr_silenced():
+            inside.set()
+            trying.wait(5)
+            time.sleep(0.05)  # the second thread is at the door now
+        left.set()
+
+    def second():
+        inside.wait(5)
+        trying.set()
+        with native_stderr_silenced():
+            seen.append(os.fstat(2).st_ino)
+            left.wait(5)  # leaves last
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+    assert seen and seen[0] != before.st_ino  # silenced inside the second block too

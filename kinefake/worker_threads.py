@@ -1,0 +1,101 @@
+"""DirectRunner's ``multi_threading`` workers: the threads Beam started in this process to run
+a job's bundles (the default of a local ``generate``, see
+:func:`kinefake.pipelines.generate.default_local_workers`).
+
+Two things differ from a job run on the main thread. A signal interrupts the main thread
+only, so the workers are stopped by :func:`stop_worker_threads`. And Beam prints a failed
+bundle's traceback on ``sys.stderr`` from the worker before the runner re-raises it in the
+main thread (where a command turns a full disk into one line and keeps the traceback of a
+bug), so :func:`worker_prints_dropped` drops what those threads print.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+
+def is_worker_thread(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is one Beam started (its bundle-running pool, its gRPC helpers)."""
+    return type(thread).__module__.startswith("apache_beam.")
+
+
+def _package_folders() -> tuple[str, ...]:
+    """The folders of kinefake's imported modules, each ending in a path separator."""
+    names = (m.__file__ for n, m in list(sys.modules.items()) if n.partition(".")[0] == "kinefake")
+    return tuple({os.path.dirname(f) + os.sep for f in names if f})
+
+
+def _runs_our_code(frame, folders: tuple[str, ...]) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(folders):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def busy_worker_threads() -> list[int]:
+    """Idents of the worker threads running kinefake's code now."""
+    folders, frames = _package_folders(), sys._current_frames()
+    return [
+        t.ident for t in threading.enumerate() if is_worker_thread(t) and _runs_our_code(frames.get(t.ident), folders)
+    ]
+
+
+def stop_worker_threads(timeout: float = 30.0, again: float = 0.5) -> bool:
+    """Stop the job's work on the worker threads and wait until none runs kinefake's code;
+    whether they all stopped within ``timeout`` seconds. Called from the signal handler,
+    before the main thread unwinds.
+
+    Left alone, the workers would go on decoding, fitting and writing while the runner shut
+    down under them (closing their MediaPipe graphs) and after the launcher removed what the
+    run had written (leaving parts behind), and the interpreter's exit would kill them inside
+    native code (a segmentation fault). Each gets the main thread's ``KeyboardInterrupt``
+    (``PyThreadState_SetAsyncExc``: raised at its next Python instruction), so its cleanup
+    runs as the main thread's does; asked again after ``again`` seconds, as one that lands in
+    a generator's finaliser is printed and dropped. Threads the job's code started itself
+    (decode ahead, sample threads) end with it.
+    """
+    asked: dict[int, float] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        busy, now = busy_worker_threads(), time.monotonic()
+        if not busy or now > deadline:
+            return not busy
+        for ident in busy:
+            if now - asked.get(ident, -again) >= again:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt))
+                asked[ident] = now
+        time.sleep(0.01)
+
+
+class _MainThreadsStderr:
+    """``sys.stderr`` for the block of :func:`worker_prints_dropped`: writes from worker
+    threads go nowhere, everything else to the stream it stands in for."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return len(text) if is_worker_thread(threading.current_thread()) else self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def worker_prints_dropped() -> Iterator[None]:
+    """Within the block, what worker threads print on ``sys.stderr`` is dropped (Beam's own
+    print of a failed bundle's traceback, which the runner raises again in the main thread
+    with the same text); every other thread's output passes."""
+    stream = sys.stderr
+    sys.stderr = _MainThreadsStderr(stream)
+    try:
+        yield
+    finally:
+        sys.stderr = stream
