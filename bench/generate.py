@@ -1,4 +1,8 @@
-"""``kinefake generate`` itself on DirectRunner, one process: Beam, probing, tables and manifest included."""
+"""``kinefake generate`` itself on DirectRunner, one process: Beam, probing, tables and manifest included.
+
+The ``generate`` stage runs the command as a user does (a fresh interpreter, the defaults,
+free to use every core); the helpers here serve the ``ab``, ``parts`` and ``scaling`` stages too.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kinefake.corpus.contents import read_table
+from kinefake.corpus.contents import read_manifest, read_table
 from kinefake.pipelines.generate import run as generate
 
 CLIPS_PER_VIDEO = 3
@@ -66,12 +70,16 @@ def generate_here(clips: list[Path], folder: Path, flags: list[str]) -> tuple[fl
 
 def run(clips: list[Path]) -> None:
     with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "out"
         flags = ["--max-clips-per-video", str(CLIPS_PER_VIDEO), "--clips-per-shard", "8"]
-        seconds, manifest, frames = generate_here(clips, Path(folder), flags)
-    counts = manifest["counts"]
-    print(f"\nkinefake generate, DirectRunner, one process, {CLIPS_PER_VIDEO} clips per shared video (spread), 1 fake")
+        seconds, cpu = timed_generate(["--input", str(listing(clips, Path(folder))), "--output", str(out), *flags])
+        counts, frames = read_manifest(str(out))["counts"], input_frames(out)
+    print(
+        f"\nkinefake generate, defaults (DirectRunner, two worker threads of one process), free to use every "
+        f"core, {CLIPS_PER_VIDEO} clips per shared video (spread), 1 fake"
+    )
     print(
         f"  {counts['clips']} clips, {counts['real_samples']} with samples ({counts['samples']} samples), "
-        f"{counts['rejects']} rejects; {seconds:.1f} s wall"
+        f"{counts['rejects']} rejects; {seconds:.1f} s wall, {cpu:.1f} CPU s"
     )
     print(f"  {frames} input frames in samples: {frames / seconds:.1f} input frames/s end to end")

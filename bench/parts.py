@@ -1,7 +1,7 @@
 """Where a frame's time goes: ``kinefake generate`` split into named parts, self time each.
 
 The whole command runs in this process (DirectRunner, the default flags but
-``--decode-ahead 0 --sample-threads 1``, pinned to one core), with each named part's
+``--decode-ahead 0 --sample-threads 1 --direct_num_workers=1``, pinned to one core), with each named part's
 functions wrapped in a timer that keeps *self* time per thread: a part's nested parts are
 not counted twice, and what no part claims (Beam, Python glue, imports) is
 ``unattributed``. Serialised on one core, the parts add up to the command's wall time.
@@ -159,6 +159,7 @@ def profile(clips: list[Path]) -> tuple[dict[str, float], dict[str, int], float,
     """``(seconds by part, calls by part, wall seconds, input frames)`` of one serialised generate run."""
     timer = SelfTimer()
     flags = ["--max-clips-per-video", str(CLIPS_PER_VIDEO), "--decode-ahead", "0", "--sample-threads", "1"]
+    flags.append("--direct_num_workers=1")  # on the main thread, whatever cores it may use
     with tempfile.TemporaryDirectory() as folder, timer.patched(PARTS):
         wall, _, frames = generate_here(clips, Path(folder), flags)
     return dict(timer.seconds), dict(timer.calls), wall, frames
