@@ -4,15 +4,16 @@ a job's bundles (the default of a local ``generate``, see
 
 Two things differ from a job run on the main thread. A signal interrupts the main thread
 only, so the workers are stopped by :func:`stop_worker_threads`. And Beam prints a failed
-bundle's traceback on ``sys.stderr`` from the worker before the runner re-raises it in the
-main thread (where a command turns a full disk into one line and keeps the traceback of a
-bug), so :func:`worker_prints_dropped` drops what those threads print.
+bundle's traceback on ``sys.stderr`` from the worker, and logs it, before the runner raises it
+again in the main thread (where a command turns a full disk into one line and keeps the
+traceback of a bug), so :func:`worker_reports_dropped` drops the first two.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import sys
 import threading
@@ -75,7 +76,7 @@ def stop_worker_threads(timeout: float = 30.0, again: float = 0.5) -> bool:
 
 
 class _MainThreadsStderr:
-    """``sys.stderr`` for the block of :func:`worker_prints_dropped`: writes from worker
+    """``sys.stderr`` for the block of :func:`worker_reports_dropped`: writes from worker
     threads go nowhere, everything else to the stream it stands in for."""
 
     def __init__(self, stream) -> None:
@@ -88,14 +89,25 @@ class _MainThreadsStderr:
         return getattr(self._stream, name)
 
 
+class _NotBundleErrors(logging.Filter):
+    """Drops the SDK worker's log record of a failed bundle (the runner raises the same text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Error processing instruction")
+
+
 @contextlib.contextmanager
-def worker_prints_dropped() -> Iterator[None]:
-    """Within the block, what worker threads print on ``sys.stderr`` is dropped (Beam's own
-    print of a failed bundle's traceback, which the runner raises again in the main thread
-    with the same text); every other thread's output passes."""
-    stream = sys.stderr
+def worker_reports_dropped() -> Iterator[None]:
+    """Within the block, a failed bundle is reported once, by the exception the runner raises
+    on the main thread with the worker's traceback in its text: what worker threads print on
+    ``sys.stderr`` (Beam prints that traceback itself) and the SDK worker's log record of it
+    are dropped; every other thread's output and every other record pass."""
+    stream, quiet = sys.stderr, _NotBundleErrors()
+    logger = logging.getLogger("apache_beam.runners.worker.sdk_worker")
     sys.stderr = _MainThreadsStderr(stream)
+    logger.addFilter(quiet)
     try:
         yield
     finally:
         sys.stderr = stream
+        logger.removeFilter(quiet)

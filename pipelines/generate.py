@@ -64,7 +64,7 @@ from kinefake.schemas import CLIP_SCHEMA, FILE_SCHEMA, LANDMARK_SCHEMA, REJECT_S
 from kinefake.synth.bases.storage import load_bases
 from kinefake.synth.donor_group import Bases, SynthConfig
 from kinefake.synth.sharding import ClipPlan
-from kinefake.worker_threads import worker_prints_dropped
+from kinefake.worker_threads import worker_reports_dropped
 
 
 def bases_summary(path: str | None) -> dict:
@@ -308,7 +308,7 @@ def run_pipeline(
     try:
         known = known_videos(opts.output) if batches and len(batches) > 1 else None
         build(pipeline, opts, plan, synth, progress, job, batches, known)
-        with worker_prints_dropped():
+        with worker_reports_dropped():
             result = pipeline.run()
         line = job_line(result, pipeline.options)
         say = watch.say if watch is not None else functools.partial(print, file=sys.stderr)

@@ -22,6 +22,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from google.protobuf import json_format
 
 from kinefake.cli import main
+from kinefake.pipelines import synthesize
 from kinefake.pipelines.generate import default_local_workers, pipeline_runner, run, runs_locally
 from kinefake.pipelines.output import OutputConflict
 from kinefake.schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
@@ -355,6 +356,20 @@ def test_a_run_that_hits_a_file_size_limit_says_so_in_one_line_and_leaves_nothin
     assert f"kinefake generate: writing {out} failed: File too large (file size limit, see ulimit -f)" in err
     assert "Traceback" not in err
     assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+def test_a_bug_on_a_worker_thread_is_reported_once_with_its_traceback(faces, tmp_path, capsys, caplog, monkeypatch):
+    # Beam prints a failed bundle's traceback from the worker thread and logs it, then raises
+    # it on the main thread: only the last is left, where a bug keeps its traceback.
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug in the worker")
+
+    monkeypatch.setattr(synthesize, "synthesize_group", broken)
+    argv = ["generate", "--input", str(face(faces, "LivePortrait__d0")), "--output", str(tmp_path / "out")]
+    with pytest.raises(RuntimeError, match="ZeroDivisionError: a bug in the worker"):
+        main([*argv, "--max-clips-per-video", "1"])
+    assert "Traceback" not in capsys.readouterr().err
+    assert not [r for r in caplog.records if r.getMessage().startswith("Error processing instruction")]
 
 
 def test_two_workers_write_the_same_bytes_as_one_process(inputs, tmp_path, caplog):
