@@ -214,16 +214,18 @@ LOCAL_WORKER_THREADS = 2
 
 
 def default_local_workers(options: PipelineOptions, argv: list[str]) -> None:
-    """Run a job on FnApiRunner (:func:`runs_on_fn_api`) on
-    :data:`LOCAL_WORKER_THREADS` worker threads of this process when ``argv`` leaves
-    DirectRunner's worker flags unset and this process may use two cores or more.
+    """Set a job that runs on FnApiRunner in this process (:func:`runs_on_fn_api`) to
+    :data:`LOCAL_WORKER_THREADS` worker threads when ``argv`` leaves DirectRunner's worker
+    flags unset and this process may use two cores or more.
 
     One worker thread leaves a core idle while a donor group's Python parts run (landmark
     bookkeeping, masks, tars); two overlap one group's Python with another's MediaPipe,
-    FFmpeg and OpenCV calls, which release the GIL: 1.17x the input frames/s of one on two
-    cores, the same bytes (``bench/RESULTS.md``). More threads than that contend for the GIL;
-    more cores call for worker processes (``--direct_running_mode=multi_processing``).
+    FFmpeg and OpenCV calls, which release the GIL: 1.13-1.17x the input frames/s of one on
+    two cores, the same bytes (``bench/RESULTS.md``). More threads than that contend for the
+    GIL; more cores call for worker processes (``--direct_running_mode=multi_processing``).
     """
+    if not runs_on_fn_api(options):
+        return
     if any(a.split("=", 1)[0] in ("--direct_running_mode", "--direct_num_workers") for a in argv):
         return
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -262,8 +264,7 @@ def run(
         raise UsageError("--append adds to a corpus and --overwrite replaces it: pass one of them")
     plan, synth = clip_plan(opts), synth_config(opts)
     config = job_config(opts, plan, synth)
-    if runs_on_fn_api(options):
-        default_local_workers(options, argv)
+    default_local_workers(options, argv)
     pipeline = beam.Pipeline(runner=pipeline_runner(options), options=options)  # an unknown --runner fails here
     check_writable(opts.output)
     with output_lock(opts.output):

@@ -430,6 +430,7 @@ def test_local_runs_use_the_fn_api_runner_and_hand_it_the_options(argv, expected
         (["--direct_num_workers=1"], {0, 1}, ("in_memory", 1)),
         (["--direct_running_mode", "multi_processing"], {0, 1, 2, 3}, ("multi_processing", 1)),
         (["--direct_running_mode=multi_threading", "--direct_num_workers=3"], {0, 1}, ("multi_threading", 3)),
+        (["--runner=DataflowRunner"], {0, 1}, ("in_memory", 1)),  # Dataflow's workers are its own
     ],
 )
 def test_a_local_job_runs_on_two_worker_threads_unless_told_otherwise(argv, cores, expected, monkeypatch):
