@@ -75,8 +75,8 @@ def run(clips: list[Path]) -> None:
         seconds, cpu = timed_generate(["--input", str(listing(clips, Path(folder))), "--output", str(out), *flags])
         counts, frames = read_manifest(str(out))["counts"], input_frames(out)
     print(
-        f"\nkinefake generate, defaults (DirectRunner, two worker threads of one process), free to use every "
-        f"core, {CLIPS_PER_VIDEO} clips per shared video (spread), 1 fake"
+        f"\nkinefake generate, defaults (DirectRunner, one process), free to use every core, "
+        f"{CLIPS_PER_VIDEO} clips per shared video (spread), 1 fake"
     )
     print(
         f"  {counts['clips']} clips, {counts['real_samples']} with samples ({counts['samples']} samples), "

@@ -2,8 +2,7 @@
 
 Each input is one real face clip scaled up (letterboxed) to the size, plus the all-grey
 8192x4320 clip that once took 4.4 GB; ``generate`` runs on it in a child process that
-reports its own peak RSS (``VmHWM``) at exit; its two clips are two donor groups, one on
-each of the two worker threads a local run has by default. (``os.wait4``'s figure would not do: Linux
+reports its own peak RSS (``VmHWM``) at exit. (``os.wait4``'s figure would not do: Linux
 carries the forking parent's peak into the child's.) Frames above ``MAX_WORK_PIXELS`` are scaled
 down right after decode, so the peak should stay near the 1080p figure whatever the input.
 """
@@ -20,7 +19,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.generate import all_cores
 from kinefake.synth.video import encode_mp4, iter_frames, probe
 
 SIZES = [(512, 512), (1920, 1080), (3840, 2160), (7680, 4320)]
@@ -63,14 +61,10 @@ runpy.run_module("kinefake.pipelines.generate", run_name="__main__")
 
 
 def generate_peak_mb(args: list[str]) -> tuple[float, float, int]:
-    """Run ``generate ARGS`` in a child process free to use every core, as a user runs it
-    (two worker threads, each with a donor group in memory, where ARGS make two groups):
-    (its peak RSS MB, wall seconds, exit status)."""
+    """Run ``generate ARGS`` in a child process: (its peak RSS MB, wall seconds, exit status)."""
     start = time.perf_counter()
     argv = [sys.executable, "-c", _GENERATE_REPORTING_PEAK, *args]
-    done = subprocess.run(
-        argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False, preexec_fn=all_cores
-    )
+    done = subprocess.run(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
     lines = [line for line in done.stderr.splitlines() if line.startswith("VmHWM")]
     peak = int(lines[-1].split()[1]) / 1024 if lines else float("nan")
     return peak, time.perf_counter() - start, done.returncode
@@ -78,10 +72,7 @@ def generate_peak_mb(args: list[str]) -> tuple[float, float, int]:
 
 def run(clips: list[Path]) -> None:
     source = next((p for p in clips if p.stem == FACE_CLIP), clips[0])
-    print(
-        f"\npeak RSS of one generate process (DirectRunner, two worker threads), {FRAMES}-frame input, 2 clips "
-        f"in 2 donor groups; target < {TARGET_MB} MB"
-    )
+    print(f"\npeak RSS of one generate process (DirectRunner), {FRAMES}-frame input, 2 clips; target < {TARGET_MB} MB")
     print(f"  {'input':<40} {'file MB':>8} {'peak MB':>8} {'wall s':>7} {'exit':>5}")
     with tempfile.TemporaryDirectory() as folder:
         cases = [(f"{w}x{h} {source.stem}", (w, h), letterboxed(source, (w, h))) for w, h in SIZES]
@@ -90,7 +81,7 @@ def run(clips: list[Path]) -> None:
             video = Path(folder) / f"{size[0]}x{size[1]}_{len(label)}.mp4"
             video.write_bytes(encode_mp4(frames, probe(source).fps, crf=23, preset="ultrafast"))
             out = Path(folder) / f"out_{video.stem}"
-            args = ["--input", str(video), "--output", str(out), "--max-clips-per-video", "2", "--clips-per-shard", "1"]
+            args = ["--input", str(video), "--output", str(out), "--max-clips-per-video", "2"]
             peak, seconds, code = generate_peak_mb(args)
             flag = "" if peak < TARGET_MB else "  over target"
             print(f"  {label:<40} {video.stat().st_size / 1e6:>8.1f} {peak:>8.0f} {seconds:>7.1f} {code:>5}{flag}")

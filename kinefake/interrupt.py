@@ -6,7 +6,7 @@ and remembers which arrived. Beam re-raises a worker's exception under another t
 first, so a job asks :func:`received` rather than the exception's type whether it was
 interrupted, and :class:`QuietAfterInterrupt` drops those logged tracebacks.
 
-On DirectRunner's ``multi_threading`` workers (the default of a local ``generate``), the job's
+On DirectRunner's ``multi_threading`` workers (``--direct_running_mode=multi_threading``), the job's
 work runs on threads Beam started: the handler stops them
 (:func:`~kinefake.worker_threads.stop_worker_threads`) before the main thread unwinds, so
 nothing runs on or writes after the cleanup.

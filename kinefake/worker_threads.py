@@ -1,6 +1,5 @@
 """DirectRunner's ``multi_threading`` workers: the threads Beam started in this process to run
-a job's bundles (the default of a local ``generate``, see
-:func:`kinefake.pipelines.generate.default_local_workers`).
+a job's bundles (``generate --direct_running_mode=multi_threading --direct_num_workers=2``).
 
 Two things differ from a job run on the main thread. A signal interrupts the main thread
 only, so the workers are stopped by :func:`stop_worker_threads`. And Beam prints a failed

@@ -17,7 +17,7 @@ import time
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.runner import PipelineRunner
 
 from kinefake.command import run_command
@@ -208,32 +208,6 @@ def pipeline_runner(options: PipelineOptions) -> PipelineRunner | None:
     return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
 
 
-#: Worker threads of a local job when no ``--direct_running_mode`` or ``--direct_num_workers``
-#: is given (two cores or more): DirectRunner's ``multi_threading`` mode, one process.
-LOCAL_WORKER_THREADS = 2
-
-
-def default_local_workers(options: PipelineOptions, argv: list[str]) -> None:
-    """Set a job that runs on FnApiRunner in this process (:func:`runs_on_fn_api`) to
-    :data:`LOCAL_WORKER_THREADS` worker threads when ``argv`` leaves DirectRunner's worker
-    flags unset and this process may use two cores or more.
-
-    One worker thread leaves a core idle while a donor group's Python parts run (landmark
-    bookkeeping, masks, tars); two overlap one group's Python with another's MediaPipe,
-    FFmpeg and OpenCV calls, which release the GIL: 1.13-1.17x the input frames/s of one on
-    two cores, the same bytes (``bench/RESULTS.md``). More threads than that contend for the
-    GIL; more cores call for worker processes (``--direct_running_mode=multi_processing``).
-    """
-    if not runs_on_fn_api(options):
-        return
-    if any(a.split("=", 1)[0] in ("--direct_running_mode", "--direct_num_workers") for a in argv):
-        return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if cores >= 2:
-        direct = options.view_as(DirectOptions)
-        direct.direct_running_mode, direct.direct_num_workers = "multi_threading", LOCAL_WORKER_THREADS
-
-
 def run(
     argv: list[str] | None = None,
     progress: str | None = None,
@@ -252,8 +226,7 @@ def run(
         watch: the progress line; on a remote runner it is told the job's id and follows the
             job's counters. Without it, the job's line is printed on stderr.
     """
-    argv = with_config(argv)
-    options, opts = parse_options(argv)
+    options, opts = parse_options(with_config(argv))
     require(opts, "input", "output")
     # Local inputs are recorded as absolute paths, so the corpus's clips table finds its sources
     # (``kinefake regenerate``, ``validate --regenerate``) from whatever folder those run in.
@@ -264,7 +237,6 @@ def run(
         raise UsageError("--append adds to a corpus and --overwrite replaces it: pass one of them")
     plan, synth = clip_plan(opts), synth_config(opts)
     config = job_config(opts, plan, synth)
-    default_local_workers(options, argv)
     pipeline = beam.Pipeline(runner=pipeline_runner(options), options=options)  # an unknown --runner fails here
     check_writable(opts.output)
     with output_lock(opts.output):

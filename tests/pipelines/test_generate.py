@@ -18,12 +18,12 @@ import pyarrow.parquet as pq
 import pytest
 import webdataset as wds
 import yaml
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 from google.protobuf import json_format
 
 from kinefake.cli import main
 from kinefake.pipelines import synthesize
-from kinefake.pipelines.generate import default_local_workers, pipeline_runner, run, runs_locally
+from kinefake.pipelines.generate import pipeline_runner, run, runs_locally
 from kinefake.pipelines.output import OutputConflict
 from kinefake.schemas import CLIP_SCHEMA, LANDMARK_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA
 from kinefake.schemas.layout import shard_name
@@ -358,6 +358,10 @@ def test_a_run_that_hits_a_file_size_limit_says_so_in_one_line_and_leaves_nothin
     assert [p for p in out.rglob("*") if p.is_file()] == []
 
 
+#: DirectRunner's worker threads: opt-in, see docs/commands.md.
+WORKER_THREADS = ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]
+
+
 def test_a_bug_on_a_worker_thread_is_reported_once_with_its_traceback(faces, tmp_path, capsys, caplog, monkeypatch):
     # Beam prints a failed bundle's traceback from the worker thread and logs it, then raises
     # it on the main thread: only the last is left, where a bug keeps its traceback.
@@ -367,7 +371,7 @@ def test_a_bug_on_a_worker_thread_is_reported_once_with_its_traceback(faces, tmp
     monkeypatch.setattr(synthesize, "synthesize_group", broken)
     argv = ["generate", "--input", str(face(faces, "LivePortrait__d0")), "--output", str(tmp_path / "out")]
     with pytest.raises(RuntimeError, match="ZeroDivisionError: a bug in the worker"):
-        main([*argv, "--max-clips-per-video", "1"])
+        main([*argv, "--max-clips-per-video", "1", *WORKER_THREADS])
     assert "Traceback" not in capsys.readouterr().err
     assert not [r for r in caplog.records if r.getMessage().startswith("Error processing instruction")]
 
@@ -377,8 +381,7 @@ def test_two_workers_write_the_same_bytes_as_one_process(inputs, tmp_path, caplo
     # file of a corpus is the same whatever the runner's parallelism.
     caplog.set_level(logging.INFO, logger="apache_beam")
     argv = ["--input", str(inputs), "--max-clips-per-video", "3", "--clips-per-shard", "2", "--fakes-per-clip", "2"]
-    # One process on its main thread; the default (two worker threads) is pinned by the golden test.
-    one = run([*argv, "--output", str(tmp_path / "one"), "--direct_num_workers=1"])
+    one = run([*argv, "--output", str(tmp_path / "one")])
     two = run(
         [
             *argv,
@@ -420,25 +423,6 @@ def test_local_runs_use_the_fn_api_runner_and_hand_it_the_options(argv, expected
     if runner is not None:  # the workers get every option, kinefake's and Beam's
         given = json_format.MessageToDict(runner._provision_info.provision_info.pipeline_options)
         assert (given["beam:option:direct_num_workers:v1"], given["beam:option:clip_frames:v1"]) == ("2", "16")
-
-
-@pytest.mark.parametrize(
-    ("argv", "cores", "expected"),
-    [
-        ([], {0, 1}, ("multi_threading", 2)),
-        ([], {0}, ("in_memory", 1)),
-        (["--direct_num_workers=1"], {0, 1}, ("in_memory", 1)),
-        (["--direct_running_mode", "multi_processing"], {0, 1, 2, 3}, ("multi_processing", 1)),
-        (["--direct_running_mode=multi_threading", "--direct_num_workers=3"], {0, 1}, ("multi_threading", 3)),
-        (["--runner=DataflowRunner"], {0, 1}, ("in_memory", 1)),  # Dataflow's workers are its own
-    ],
-)
-def test_a_local_job_runs_on_two_worker_threads_unless_told_otherwise(argv, cores, expected, monkeypatch):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cores)
-    options = PipelineOptions(argv)
-    default_local_workers(options, argv)
-    direct = options.view_as(DirectOptions)
-    assert (direct.direct_running_mode, direct.direct_num_workers) == expected
 
 
 def test_a_job_on_an_object_store_reads_and_writes_only_through_beam_filesystems(faces, tmp_path):

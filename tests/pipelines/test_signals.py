@@ -31,13 +31,18 @@ def wait_for(condition, what: str, timeout: float = 90.0) -> None:
 
 @pytest.mark.parametrize(
     ("signum", "workers"),
-    [(signal.SIGINT, []), (signal.SIGTERM, []), (signal.SIGINT, ["--direct_num_workers=1"])],
-    ids=["ctrl-c", "sigterm", "ctrl-c-main-thread"],
+    [
+        (signal.SIGINT, []),
+        (signal.SIGTERM, []),
+        (signal.SIGINT, ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]),
+        (signal.SIGTERM, ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]),
+    ],
+    ids=["ctrl-c", "sigterm", "ctrl-c-worker-threads", "sigterm-worker-threads"],
 )
 def test_a_signal_mid_run_stops_it_in_one_line_and_removes_what_it_wrote(faces, tmp_path, signum, workers):
-    # By default the job runs on two worker threads, which the signal does not reach: they
-    # are stopped before the cleanup (a late write would leave a part behind, an exit with
-    # them inside MediaPipe a segmentation fault). With one worker it runs on the main thread.
+    # On DirectRunner's worker threads the signal reaches the main thread only: they are
+    # stopped before the cleanup (a late write would leave a part behind, an exit with them
+    # inside MediaPipe a segmentation fault).
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     stale = tmpdir / "kinefake-progress-999999999-dead"  # a progress folder of a run killed outright
