@@ -58,14 +58,14 @@ def listing(clips: list[Path], folder: Path) -> Path:
     return path
 
 
-def generate_here(clips: list[Path], folder: Path, flags: list[str]) -> tuple[float, dict, int]:
-    """``(wall s, manifest, input frames)`` of ``kinefake generate FLAGS`` on ``clips`` run in this
+def generate_here(clips: list[Path], folder: Path, flags: list[str]) -> tuple[float, int]:
+    """``(wall s, input frames)`` of ``kinefake generate FLAGS`` on ``clips`` run in this
     process (DirectRunner), writing ``folder/out``."""
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
     out = folder / "out"
     start = time.perf_counter()
-    manifest = generate(["--input", str(listing(clips, folder)), "--output", str(out), *flags])
-    return time.perf_counter() - start, manifest, input_frames(out)
+    generate(["--input", str(listing(clips, folder)), "--output", str(out), *flags])
+    return time.perf_counter() - start, input_frames(out)
 
 
 def run(clips: list[Path]) -> None:

@@ -161,7 +161,7 @@ def profile(clips: list[Path]) -> tuple[dict[str, float], dict[str, int], float,
     flags = ["--max-clips-per-video", str(CLIPS_PER_VIDEO), "--decode-ahead", "0", "--sample-threads", "1"]
     flags.append("--direct_num_workers=1")  # on the main thread, whatever cores it may use
     with tempfile.TemporaryDirectory() as folder, timer.patched(PARTS):
-        wall, _, frames = generate_here(clips, Path(folder), flags)
+        wall, frames = generate_here(clips, Path(folder), flags)
     return dict(timer.seconds), dict(timer.calls), wall, frames
 
 
