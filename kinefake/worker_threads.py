@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from types import FrameType
 
 
 def is_worker_thread(thread: threading.Thread) -> bool:
@@ -39,18 +40,30 @@ def _runs_our_code(frame, folders: tuple[str, ...]) -> bool:
     return False
 
 
-def busy_worker_threads() -> list[int]:
-    """Idents of the worker threads running kinefake's code now."""
-    folders, frames = _package_folders(), sys._current_frames()
+def busy_worker_threads(frames: dict[int, FrameType] | None = None) -> list[int]:
+    """Idents of the worker threads running kinefake's code now (``frames``: their stacks, as
+    :func:`sys._current_frames` gives them; taken now if not given)."""
+    folders, frames = _package_folders(), sys._current_frames() if frames is None else frames
     return [
         t.ident for t in threading.enumerate() if is_worker_thread(t) and _runs_our_code(frames.get(t.ident), folders)
     ]
 
 
+def _instruction(frame: FrameType | None) -> FrameType | None:
+    """The frame of the SDK worker's instruction (a bundle) that the stack ending in ``frame``
+    runs: Beam's ``SdkHarness._execute``, which prints and logs a failed bundle's traceback
+    before it answers the runner. None outside one."""
+    harness = sys.modules.get("apache_beam.runners.worker.sdk_worker")
+    code = harness.SdkHarness._execute.__code__ if harness is not None else None
+    while frame is not None and frame.f_code is not code:
+        frame = frame.f_back
+    return frame
+
+
 def stop_worker_threads(timeout: float = 30.0, again: float = 0.5) -> bool:
-    """Stop the job's work on the worker threads and wait until none runs kinefake's code;
-    whether they all stopped within ``timeout`` seconds. Called from the signal handler,
-    before the main thread unwinds.
+    """Stop the job's work on the worker threads and wait until none runs kinefake's code or
+    is still ending the bundle it was stopped in; whether they all stopped within ``timeout``
+    seconds. Called from the signal handler, before the main thread unwinds.
 
     Left alone, the workers would go on decoding, fitting and writing while the runner shut
     down under them (closing their MediaPipe graphs) and after the launcher removed what the
@@ -58,19 +71,24 @@ def stop_worker_threads(timeout: float = 30.0, again: float = 0.5) -> bool:
     native code (a segmentation fault). Each gets the main thread's ``KeyboardInterrupt``
     (``PyThreadState_SetAsyncExc``: raised at its next Python instruction), so its cleanup
     runs as the main thread's does; asked again after ``again`` seconds, as one that lands in
-    a generator's finaliser is printed and dropped. Threads the job's code started itself
+    a generator's finaliser is printed and dropped. A stopped thread is waited for until it
+    has left that bundle: Beam prints its traceback there, which must happen while
+    :func:`worker_reports_dropped` still drops it. Threads the job's code started itself
     (decode ahead, sample threads) end with it.
     """
-    asked: dict[int, float] = {}
+    asked: dict[int, tuple[float, FrameType | None]] = {}
     deadline = time.monotonic() + timeout
     while True:
-        busy, now = busy_worker_threads(), time.monotonic()
-        if not busy or now > deadline:
-            return not busy
+        frames, now = sys._current_frames(), time.monotonic()
+        busy = busy_worker_threads(frames)
+        ending = [i for i, (_, bundle) in asked.items() if bundle is not None and _instruction(frames.get(i)) is bundle]
+        if not (busy or ending) or now > deadline:
+            return not (busy or ending)
         for ident in busy:
-            if now - asked.get(ident, -again) >= again:
+            if now - asked.get(ident, (-again, None))[0] >= again:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt))
-                asked[ident] = now
+                asked[ident] = (now, _instruction(frames.get(ident)))
+        del frames
         time.sleep(0.01)
 
 
