@@ -51,7 +51,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "fit: face mesh model": ("mediapipe.python.solutions.face_mesh:FaceMesh.process",),
     "tracking logic": ("kinefake.synth.landmarks.extract:track_clip",),
     "smoothing": ("kinefake.synth.landmarks.extract:smooth_points",),
-    "pose (PnP)": ("kinefake.synth.landmarks.extract:solve_pose",),
+    "pose (PnP)": ("kinefake.synth.landmarks.extract:solve_poses", "kinefake.synth.landmarks.extract:solve_pose"),
     "visibility, gates, jitter": (
         "kinefake.synth.landmarks.extract:describe_track",
         "kinefake.synth.landmarks.extract:visibility",

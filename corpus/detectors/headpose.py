@@ -37,11 +37,8 @@ def headpose_features(points: np.ndarray, width: int, height: int) -> np.ndarray
     model = layout_model(IBUG68)
     camera = camera_matrix(width, height)
     whole, central = list(WHOLE_FACE), list(CENTRAL_FACE)
-    rows = []
-    for frame in np.asarray(points, np.float64):
-        r_a, t_a, _ = pnp(model[whole], frame[whole], camera)
-        r_c, t_c, _ = pnp(model[central], frame[central], camera)
-        # The face's facing direction is where the canonical face's +z axis points.
-        cosine = float(r_a[:, 2] @ r_c[:, 2])
-        rows.append(np.concatenate([[1.0 - cosine], (r_a - r_c).reshape(-1), t_a - t_c]))
-    return np.array(rows, np.float64)
+    r_a, t_a, _ = pnp(model[whole], points[:, whole], camera)
+    r_c, t_c, _ = pnp(model[central], points[:, central], camera)
+    # The face's facing direction is where the canonical face's +z axis points.
+    cosine = np.sum(r_a[:, :, 2].astype(np.float64) * r_c[:, :, 2], axis=1)
+    return np.concatenate([1.0 - cosine[:, None], (r_a - r_c).reshape(-1, 9), t_a - t_c], axis=1, dtype=np.float64)

@@ -9,7 +9,7 @@ import numpy as np
 from kinefake.errors import Rejected
 from kinefake.schemas.landmarks import ClipLandmarks
 from kinefake.synth.landmarks.backends import LandmarkBackend
-from kinefake.synth.landmarks.pose import camera_matrix, euler_degrees, solve_pose, visibility
+from kinefake.synth.landmarks.pose import camera_matrix, euler_degrees, solve_poses, visibility
 from kinefake.synth.landmarks.regions import inter_ocular, to_ibug68
 from kinefake.synth.landmarks.smooth import rigid_jitter, smooth_points
 from kinefake.synth.landmarks.track import Track, TrackConfig, points_box, track_clip
@@ -72,11 +72,9 @@ def describe_track(
     iod = inter_ocular(ibug).astype(np.float32)
     camera = camera_matrix(width, height)
     try:
-        poses = [solve_pose(p, backend.layout, camera) for p in points]
+        rotation, translation, _ = solve_poses(points, backend.layout, camera)
     except ValueError as exc:
         raise Rejected("no pose", f"head pose could not be solved: {exc}") from None
-    rotation = np.stack([r for r, _, _ in poses])
-    translation = np.stack([t for _, t, _ in poses])
     euler = euler_degrees(rotation)
     result = ClipLandmarks(
         layout=backend.layout,

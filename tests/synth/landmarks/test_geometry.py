@@ -11,7 +11,8 @@ from kinefake.synth.landmarks.pose import (
     canonical_face,
     euler_degrees,
     layout_model,
-    solve_pose,
+    pnp,
+    solve_poses,
     visibility,
 )
 from kinefake.synth.landmarks.regions import IBUG68, IBUG68_REGIONS, MESH478, MESH478_REGIONS, inter_ocular, to_ibug68
@@ -58,11 +59,44 @@ def test_canonical_face_is_in_iod_units():
 def test_pose_recovers_a_known_rotation(layout, yaw, pitch, roll):
     camera = camera_matrix(640, 480)
     pts, rot, t = project(layout_model(layout), yaw, pitch, roll, distance=8.0, camera=camera)
-    r, t_est, rms = solve_pose(pts, layout, camera)
+    (r,), (t_est,), (rms,) = solve_poses(pts[None], layout, camera)
     assert rms < 1e-3
     np.testing.assert_allclose(r, rot, atol=1e-4)
     np.testing.assert_allclose(euler_degrees(r), [yaw, pitch, roll], atol=0.05)
     np.testing.assert_allclose(t_est, t, atol=1e-3)
+
+
+def test_pose_of_noisy_landmarks_is_their_least_reprojection_error():
+    # What OpenCV's Levenberg-Marquardt finds when run to convergence, frame by frame; the
+    # frames of a clip are solved together, each as if alone.
+    camera = camera_matrix(640, 480)
+    model = layout_model(MESH478)[:468].astype(np.float64)
+    noise = np.random.default_rng(0)
+    turns = [(0, 0, 0), (30, -10, 5), (-40, 15, -20), (10, 25, 0)]
+    frames = np.stack([project(model, *turn, 8.0, camera)[0] for turn in turns])
+    frames = frames + noise.normal(0, 1.5, frames.shape)
+    rotation, translation, rms = pnp(model, frames, camera)
+    converged = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-14)
+    for t, frame in enumerate(frames):
+        _, rvec, tvec = cv2.solvePnP(model, frame, camera, None, flags=cv2.SOLVEPNP_SQPNP)
+        rvec, tvec = cv2.solvePnPRefineLM(model, frame, camera, None, rvec, tvec, converged)
+        off = cv2.Rodrigues(cv2.Rodrigues(rvec)[0].T @ rotation[t].astype(np.float64))[0]
+        assert np.degrees(np.linalg.norm(off)) < 0.002
+        np.testing.assert_allclose(translation[t], tvec[:, 0], atol=1e-4)
+        projected, _ = cv2.projectPoints(model, rvec, tvec, camera, None)
+        assert rms[t] == pytest.approx(np.sqrt(np.mean(np.sum((projected[:, 0] - frame) ** 2, 1))), rel=1e-5)
+        alone = pnp(model, frame[None], camera)
+        np.testing.assert_allclose(alone[0][0], rotation[t], atol=1e-6)
+    assert 1.5 < rms.mean() < 3  # the noise, not a pose off by more
+
+
+def test_pose_of_degenerate_landmarks_is_refused():
+    camera = camera_matrix(640, 480)
+    model = layout_model(IBUG68).astype(np.float64)
+    with pytest.raises(ValueError, match="no pose"):
+        pnp(model, np.full((1, 68, 2), 100.0), camera)
+    with pytest.raises(ValueError, match=r"expected \(T, 68, 2\) image points, got \(68, 2\)"):
+        pnp(model, np.zeros((68, 2)), camera)
 
 
 def test_visibility_drops_on_the_far_side_of_a_turned_head():
