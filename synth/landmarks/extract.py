@@ -87,7 +87,7 @@ def describe_track(
         rotation=rotation,
         translation=translation,
         euler=euler,
-        bbox=np.stack([points_box(p) for p in points]),
+        bbox=points_box(points),
         iod=iod,
         interpolated=raw.lost,
         raw_jitter=rigid_jitter(to_ibug68(raw.points, backend.layout)),

@@ -103,8 +103,8 @@ def _check_competition(subject: Detection, detections: list[Detection], config: 
 
 
 def points_box(points: np.ndarray) -> np.ndarray:
-    """``(N, 2)`` points -> their bounding box ``(4,)`` float32."""
-    return np.concatenate([points.min(0), points.max(0)]).astype(np.float32)
+    """``(..., N, 2)`` points -> their bounding boxes ``(..., 4)`` float32 (x0, y0, x1, y1)."""
+    return np.concatenate([points.min(-2), points.max(-2)], -1).astype(np.float32)
 
 
 def follow_box(anchor_box: np.ndarray, anchor_points: np.ndarray, points: np.ndarray) -> np.ndarray:
