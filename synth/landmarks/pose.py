@@ -24,8 +24,8 @@ from kinefake.synth.landmarks.regions import IBUG68, IBUG68_REGIONS, MESH478, ME
 PNP_IBUG68 = tuple(i for i in range(68) if i not in IBUG68_REGIONS["jaw"])
 #: Gauss-Newton steps from SQPnP's pose to the least reprojection error. SQPnP starts at
 #: the optimum's doorstep and each step divides the distance left by about five: after four,
-#: 468-point poses of the shared clips are within 0.005° of the optimum (mean 0.0002°), closer
-#: than ``cv2.solvePnPRefineLM`` stopped at a 1e-4 change got (0.016°, mean 0.004°), and the
+#: 468-point poses of the shared clips are within 0.005° of the converged optimum (mean
+#: 0.0002°; ``cv2.solvePnPRefineLM`` stopped at a 1e-4 change: 0.002°, mean 0.0003°), and the
 #: steps of a clip's frames are taken together (0.63 -> 0.22 ms per frame with SQPnP, here).
 REFINE_STEPS = 4
 #: Centre of the sphere-like head model whose radii give landmark normals (IOD units).
