@@ -15,7 +15,6 @@ from importlib import resources
 
 import cv2
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from kinefake.synth.landmarks.regions import IBUG68, IBUG68_REGIONS, MESH478, MESH_TO_IBUG68
 
@@ -97,6 +96,8 @@ def pnp(model: np.ndarray, image: np.ndarray, camera: np.ndarray) -> tuple[np.nd
         ValueError: ``image`` is not ``(T, K, 2)``, or PnP finds no pose for a frame
             (degenerate points).
     """
+    from scipy.spatial.transform import Rotation  # not at import: the launcher stays free of scipy
+
     model = np.asarray(model, np.float64)
     image = np.asarray(image, np.float64)
     if image.ndim != 3 or image.shape[1:] != (len(model), 2):
@@ -120,7 +121,9 @@ def pnp(model: np.ndarray, image: np.ndarray, camera: np.ndarray) -> tuple[np.nd
             raise ValueError("PnP found no pose for these landmarks (degenerate configuration)") from None
         moved_rotation = Rotation.from_rotvec(-step[:, :3]).as_matrix() @ rotation
         moved_translation = translation - step[:, 3:]
-        moved_residual, moved_jacobian = _linearised(model, observed, camera, moved_rotation, moved_translation, left)
+        moved_residual, moved_jacobian = _linearised(
+            model, observed, camera, moved_rotation, moved_translation, left > 0
+        )
         moved_cost = np.square(moved_residual).sum(1)
         better = moved_cost < cost  # a frame at its optimum (or a step too far) stays where it is
         rotation, translation = _where(better, moved_rotation, rotation), _where(better, moved_translation, translation)
