@@ -30,7 +30,7 @@ from kinefake.schemas.layout import shard_name
 from kinefake.synth.bases.model import LinearBases
 from kinefake.synth.bases.storage import load_bases, save_bases
 from kinefake.synth.video import probe
-from tests.conftest import face
+from tests.conftest import WORKER_THREADS, face
 from tests.media import write_noise_video, write_two_streams, write_variable_rate
 
 
@@ -356,10 +356,6 @@ def test_a_run_that_hits_a_file_size_limit_says_so_in_one_line_and_leaves_nothin
     assert f"kinefake generate: writing {out} failed: File too large (file size limit, see ulimit -f)" in err
     assert "Traceback" not in err
     assert [p for p in out.rglob("*") if p.is_file()] == []
-
-
-#: DirectRunner's worker threads: opt-in, see docs/commands.md.
-WORKER_THREADS = ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]
 
 
 def test_a_bug_on_a_worker_thread_is_reported_once_with_its_traceback(faces, tmp_path, capsys, caplog, monkeypatch):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from kinefake.cli import main
-from tests.conftest import REPO, face
+from tests.conftest import REPO, WORKER_THREADS, face
 
 
 def start_generate(folder, out, tmpdir, *flags):
@@ -34,8 +34,8 @@ def wait_for(condition, what: str, timeout: float = 90.0) -> None:
     [
         (signal.SIGINT, []),
         (signal.SIGTERM, []),
-        (signal.SIGINT, ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]),
-        (signal.SIGTERM, ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]),
+        (signal.SIGINT, WORKER_THREADS),
+        (signal.SIGTERM, WORKER_THREADS),
     ],
     ids=["ctrl-c", "sigterm", "ctrl-c-worker-threads", "sigterm-worker-threads"],
 )
