@@ -102,11 +102,18 @@ def read_bytes(uri: str) -> bytes:
 
 
 def read_columns(uri: str, columns: list[str] | None = None):
-    """A Parquet file's ``columns`` as a pyarrow Table, reading only those column chunks."""
+    """A Parquet file's ``columns`` as a pyarrow Table, reading only those column chunks.
+
+    ``ParquetFile.read`` on this thread, not ``pq.read_table``: on a file object the latter
+    (threaded, or through its dataset scanner) leaves work behind that aborts the interpreter
+    at exit ("terminate called without an active exception", apache/arrow#33975), most exits
+    of a script that had read a table with pyarrow 23; this way 100 of 100 exits under load
+    were clean, and our tables read as fast (an 8.5 MB landmarks table: 12-16 ms against 10-71).
+    """
     import pyarrow.parquet as pq
 
     with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return pq.read_table(f, columns=columns)
+        return pq.ParquetFile(f).read(columns=columns, use_threads=False)
 
 
 def parquet_footer(uri: str):

@@ -196,7 +196,7 @@ def read_input_manifest(f: BinaryIO, manifest_uri: str) -> tuple[list[InputRecor
     data = f.read()
     try:
         if manifest_uri.lower().endswith(".parquet"):
-            table = pq.read_table(io.BytesIO(data))
+            table = pq.ParquetFile(io.BytesIO(data)).read(use_threads=False)  # why: kinefake.fs.read_columns
         else:
             table = pyarrow.csv.read_csv(
                 io.BytesIO(data),
