@@ -421,25 +421,29 @@ def _first_packet_matters(container: av.container.InputContainer, stream) -> boo
     return False
 
 
-def _keyframe_pts(src: Source, deadline: float, timeout_s: float) -> list[int]:
-    """Timestamps of the video stream's keyframes, from its packets (nothing decoded); none
-    for a stream that is decoded from its start instead of sought (:func:`_first_packet_matters`).
-    A file object is left at the position it had, so a decoder reading it goes on unharmed."""
+def _keyframe_between(src: Source, after: int, upto: int, deadline: float, timeout_s: float) -> bool:
+    """Whether the video stream has a keyframe timestamped in ``(after, upto]``, from its
+    packets there (a seek to ``after``, then packets up to ``upto``; nothing decoded, so
+    no more is read than a decode through the gap would read). False for a stream that is
+    decoded from its start instead of sought (:func:`_first_packet_matters`). A file object
+    is left at the position it had, so a decoder reading it goes on unharmed."""
     position = None if isinstance(src, (str, os.PathLike)) else src.tell()
     try:
         with _open(src) as container:
             stream = video_stream(container)
             if _first_packet_matters(container, stream):
-                return []
-            keyframes = []
+                return False
+            container.seek(after, stream=stream, backward=True, any_frame=False)
             for index, packet in enumerate(container.demux(stream)):
-                if packet.is_keyframe and packet.pts is not None:
-                    keyframes.append(packet.pts)
-                if index % 256 == 0:
-                    _check_deadline(deadline, timeout_s, "listing keyframes")
-            return keyframes
+                if packet.is_keyframe and packet.pts is not None and after < packet.pts <= upto:
+                    return True
+                if packet.dts is not None and packet.dts > upto:  # a frame's dts is at most its pts
+                    return False
+                if index % 64 == 0:
+                    _check_deadline(deadline, timeout_s, "looking for a keyframe")
+            return False
     except av.error.FFmpegError as exc:
-        raise Rejected("decode error", f"FFmpeg failed while listing keyframes: {exc}") from None
+        raise Rejected("decode error", f"FFmpeg failed while looking for a keyframe: {exc}") from None
     finally:
         if position is not None:
             src.seek(position)
@@ -463,11 +467,11 @@ class ClipReader:
     a whole GOP (often 250 frames) for each 32-frame clip. When the next clip starts at
     or after the frame where the last read stopped, and no more than ``forward_limit``
     frames later, the reader decodes forward instead of seeking again, so a video's
-    consecutive clips cost one decode of the video; unless a keyframe lies in the gap (the
-    video's keyframes are listed from its packets the first time a gap asks), where a seek
-    to it decodes fewer. Frames before a clip that no other frame refers to are not decoded
-    (:class:`SkipBefore`). On the shared clips, spread two to a video: 1,914 frames decoded
-    for 1,248 (2,893 before keyframes in a gap were looked for).
+    consecutive clips cost one decode of the video; unless a keyframe lies in the gap (told
+    from the gap's packets), where a seek to it decodes fewer. Frames before a clip that no
+    other frame refers to are not decoded (:class:`SkipBefore`). On the shared clips, spread
+    two to a video: 1,914 frames decoded for 1,248 (2,893 before keyframes in a gap were
+    looked for).
 
     Args:
         src: local path or seekable binary file object (kept open by the caller).
@@ -483,7 +487,6 @@ class ClipReader:
         self._frames: Iterator[av.VideoFrame] | None = None
         self._next = 0  # index of the frame self._frames yields next
         self._last_pts: int | None = None  # timestamp of the frame before it
-        self._keyframes: list[int] | None = None  # keyframes' timestamps, once a gap asks for them
         self._skip = SkipBefore()
 
     def __enter__(self) -> ClipReader:
@@ -498,14 +501,12 @@ class ClipReader:
         self._frames = _decoded_from(self.src, start, start_pts, self.threads, deadline, self.timeout_s, self._skip)
         self._next = start
 
-    def _keyframe_between(self, start_pts: int | None, deadline: float) -> bool:
+    def _keyframe_ahead(self, start_pts: int | None, deadline: float) -> bool:
         """Whether a keyframe lies after the last frame decoded and at or before ``start_pts``:
         a seek then decodes fewer frames than going on (those from that keyframe only)."""
         if start_pts is None or self._last_pts is None:
             return False
-        if self._keyframes is None:
-            self._keyframes = _keyframe_pts(self.src, deadline, self.timeout_s)
-        return any(self._last_pts < k <= start_pts for k in self._keyframes)
+        return _keyframe_between(self.src, self._last_pts, start_pts, deadline, self.timeout_s)
 
     def close(self) -> None:
         """Release the decoder (the source stays open)."""
@@ -531,7 +532,7 @@ class ClipReader:
             raise ValueError(f"expected start >= 0 and count >= 0, got start={start}, count={count}")
         deadline = time.monotonic() + self.timeout_s
         forward = self._frames is not None and self._next <= start <= self._next + self.forward_limit
-        if not forward or (start > self._next and self._keyframe_between(start_pts, deadline)):
+        if not forward or (start > self._next and self._keyframe_ahead(start_pts, deadline)):
             self._seek(start, start_pts, deadline)
         # Towards a later clip, frames are told by timestamp, so those nothing refers to need no decode.
         by_pts = start > self._next and start_pts is not None
