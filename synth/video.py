@@ -429,6 +429,8 @@ def _keyframe_between(src: Source, after: int, upto: int, deadline: float, timeo
     is left at the position it had, so a decoder reading it goes on unharmed."""
     position = None if isinstance(src, (str, os.PathLike)) else src.tell()
     try:
+        if position is not None:
+            src.seek(0)
         with _open(src) as container:
             stream = video_stream(container)
             if _first_packet_matters(container, stream):
