@@ -429,9 +429,7 @@ def _keyframe_between(src: Source, after: int, upto: int, deadline: float, timeo
     is left at the position it had, so a decoder reading it goes on unharmed."""
     position = None if isinstance(src, (str, os.PathLike)) else src.tell()
     try:
-        if position is not None:
-            src.seek(0)
-        with _open(src) as container:
+        with _open_decoder(src, 1) as container:
             stream = video_stream(container)
             if _first_packet_matters(container, stream):
                 return False
@@ -501,7 +499,7 @@ class ClipReader:
         """A new decoder whose first frame is ``start``."""
         self.close()
         self._frames = _decoded_from(self.src, start, start_pts, self.threads, deadline, self.timeout_s, self._skip)
-        self._next = start
+        self._next, self._last_pts = start, None
 
     def _keyframe_ahead(self, start_pts: int | None, deadline: float) -> bool:
         """Whether a keyframe lies after the last frame decoded and at or before ``start_pts``:
