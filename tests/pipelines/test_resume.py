@@ -52,7 +52,8 @@ def test_a_run_killed_twice_resumes_to_the_bytes_of_an_uninterrupted_run(videos,
 
     # Resumed, and killed again once the shards are being joined (every group done by then).
     second = start_generate(videos, out, tmp_path, *FLAGS, "-q", "--resume")
-    wait_for(lambda: any(out.glob("webdataset/*/*.tar")) or second.poll() is not None, "a joined shard")
+    # The first tar comes 0.2 s before the manifest here: looked for every 10 ms, not 200.
+    wait_for(lambda: any(out.glob("webdataset/*/*.tar")) or second.poll() is not None, "a joined shard", every=0.01)
     second.send_signal(signal.SIGKILL)
     second.wait()
     assert second.returncode == -signal.SIGKILL and not (out / "manifest.json").exists()

@@ -22,11 +22,11 @@ def start_generate(folder, out, tmpdir, *flags):
     return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(condition, what: str, timeout: float = 90.0) -> None:
+def wait_for(condition, what: str, timeout: float = 90.0, every: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+        time.sleep(every)
 
 
 @pytest.mark.parametrize(
