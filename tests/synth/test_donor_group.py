@@ -1,16 +1,28 @@
 """synthesize_group, the Beam-free stages 2-6: the same events whatever the decode settings,
-bad clips rejected without stopping the group, no decode left running."""
+bad clips rejected without stopping the group, no decode left running; groups taken one
+behind (SamplesBehind) give the events each gives alone."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+import time
+from concurrent.futures import CancelledError
 
 import pytest
 
 from kinefake.synth.bases.storage import load_bases
 from kinefake.synth.clip_samples import SampleConfig
-from kinefake.synth.donor_group import Bases, Landmarks, Made, SynthConfig, VideoReader, synthesize_group
+from kinefake.synth.donor_group import (
+    Bases,
+    DonorGroup,
+    Landmarks,
+    Made,
+    SamplesBehind,
+    SynthConfig,
+    VideoReader,
+    synthesize_group,
+)
 from kinefake.synth.sharding import ClipPlan, local_input
 from kinefake.synth.video import probe
 from tests.conftest import face
@@ -81,6 +93,47 @@ def test_a_consumer_that_stops_early_leaves_no_thread_running(group, mediapipe_b
             assert any(isinstance(e, stop_after) for e in events)
             events.close()
         assert not [t for t in threading.enumerate() if t.name.startswith(("decode", "samples"))]
+
+
+def fitted(clips, backend, bases) -> tuple[DonorGroup, list]:
+    group = DonorGroup(clips, backend, bases, CONFIG)
+    with CONFIG.reader() as reader:
+        return group, summary(group.fit(reader))
+
+
+def test_groups_taken_one_behind_give_the_events_each_gives_alone(group, mediapipe_backend, bases):
+    groups = [group[:2], group[2:]]  # two clips of one video; a clip of another and the missing file
+    alone = [run(clips, mediapipe_backend, bases, CONFIG) for clips in groups]
+    handed = []
+    with SamplesBehind() as behind:
+        for clips in groups:
+            donor, events = fitted(clips, mediapipe_backend, bases)
+            handed.append(behind.push(donor, lambda samples, events=events: events + summary(samples)))
+        handed.append(behind.drain())
+    assert handed == [[], [alone[0]], [alone[1]]]  # each group's events, one push late
+    assert not [t for t in threading.enumerate() if t.name.startswith(("group-samples", "samples"))]
+
+
+def test_closing_abandons_the_group_behind_between_two_samples(group, mediapipe_backend, bases):
+    taken, first, ended = [], threading.Event(), []
+
+    def finish(samples):
+        try:
+            for event in samples:
+                taken.append(event)
+                first.set()
+                time.sleep(0.5)  # close() comes meanwhile
+        except BaseException as exc:
+            ended.append(exc)
+            raise
+
+    donor, _ = fitted(group[:2], mediapipe_backend, bases)  # 4 samples: a real and a fake for each clip
+    behind = SamplesBehind()
+    behind.push(donor, finish)
+    assert first.wait(60)
+    behind.close()  # returns once the thread behind is idle
+    assert len(taken) == 1 and [type(e) for e in ended] == [CancelledError]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("group-samples", "samples"))]
 
 
 def test_decode_settings_are_checked():
