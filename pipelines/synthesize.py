@@ -6,8 +6,9 @@ at most one (:func:`kinefake.synth.sharding.shard_of_rank`), and each shard's cl
 in order into donor groups of at most ``DONOR_GROUP``, of equal size
 (:func:`kinefake.synth.sharding.group_of_rank`): shard names have no gaps, shards are
 balanced, a video's neighbouring clips share a group, and none of it depends on the runner.
-A group is the unit of parallel work: one ``process`` call runs
-:func:`kinefake.synth.donor_group.synthesize_group` on it and streams its samples into a part file
+A group is the unit of parallel work: one ``process`` call fits its landmarks
+(:class:`kinefake.synth.donor_group.DonorGroup`), and its samples, made while the next group
+is fitted, are streamed into a part file
 ``webdataset/{split}/shard-SSSSS-of-NNNNN.tar.partGGGGG``; once every group of a shard is done,
 :class:`JoinShardFn` joins the parts in group order into the shard's tar (a temporary name
 renamed when complete) and deletes them. So a shard's work spreads over workers, and its
@@ -18,13 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import posixpath
+from collections.abc import Iterator
 
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from kinefake.fs import atomic_writer, local_copy, open_source
 from kinefake.pipelines.group_records import GroupRows, read_group, write_group
@@ -32,7 +36,7 @@ from kinefake.pipelines.output import file_record
 from kinefake.pipelines.progress import write_record
 from kinefake.pipelines.reject_rows import REJECTS, reject_record
 from kinefake.pipelines.tars import HashingWriter, SampleTarWriter, read_samples
-from kinefake.schemas import ClipRecord, FileRecord, SampleRecord
+from kinefake.schemas import ClipRecord, FileRecord, RejectRecord, SampleRecord
 from kinefake.schemas.label import Label
 from kinefake.schemas.landmarks import landmarks_table
 from kinefake.schemas.layout import group_record, part_name, shard_name
@@ -40,7 +44,16 @@ from kinefake.schemas.members import LABEL, MP4
 from kinefake.shutdown import skip_final_collections
 from kinefake.synth.bases.storage import load_bases
 from kinefake.synth.clip_samples import Sample
-from kinefake.synth.donor_group import DONOR_GROUP, Bases, Failed, Landmarks, Made, SynthConfig, synthesize_group
+from kinefake.synth.donor_group import (
+    DONOR_GROUP,
+    Bases,
+    DonorGroup,
+    Failed,
+    Landmarks,
+    Made,
+    SamplesBehind,
+    SynthConfig,
+)
 from kinefake.synth.landmarks import make_backend
 from kinefake.synth.sharding import group_of_rank, shard_count, video_offsets
 from kinefake.synth.threads import one_thread_per_library
@@ -93,13 +106,29 @@ def clip_landmark_rows(clip: ClipRecord, landmarks) -> pa.Table:
     return landmarks_table(clip.video_id, clip.clip, clip.split, clip.start_frame, width, height, landmarks)
 
 
+@dataclasses.dataclass(frozen=True)
+class ShardGroup:
+    """A donor group's place: its shard's split and index, its number in the shard, its
+    clips, its part file and the job's clip count (for the progress record)."""
+
+    split: str
+    index: int
+    group: int
+    clips: list[ClipRecord]
+    uri: str
+    total: int
+
+
 class SynthesizeGroupFn(beam.DoFn):
     """``((split, shard, group), clips)`` -> sample rows; tagged ``landmarks`` (``(clip, its
     landmark rows)``), ``rejects`` and ``parts`` outputs.
 
     The landmark model and the motion bases load once per worker, in ``setup``. A group with
     a complete record from an earlier, interrupted run (:mod:`kinefake.pipelines.group_records`)
-    is read back instead of made again; every group made leaves one.
+    is read back instead of made again; every group made leaves one. A group's landmarks are
+    fitted in ``process``; its samples are made while the bundle's next group is fitted
+    (:class:`~kinefake.synth.donor_group.SamplesBehind`), so a group's outputs come from
+    the next ``process`` call, or from ``finish_bundle`` for the bundle's last group.
     """
 
     def __init__(
@@ -130,26 +159,96 @@ class SynthesizeGroupFn(beam.DoFn):
             self.bases = Bases.of(*load_bases(local))
 
     def teardown(self) -> None:
+        behind = getattr(self, "behind", None)
+        if behind is not None:
+            behind.close()
         backend = getattr(self, "backend", None)
         if backend is not None:
             backend.close()
 
+    def start_bundle(self) -> None:
+        self.behind = SamplesBehind()
+
     def process(self, item, num_shards: dict[str, int], total: int):
+        try:
+            yield from self.group_outputs(item, num_shards, total)
+        except BaseException:
+            self.behind.close()  # the group behind writes nothing after an error (or a Ctrl-C) here
+            raise
+
+    def group_outputs(self, item, num_shards: dict[str, int], total: int):
         (split, index, group), clips = item
         clips = list(clips)
         shard = shard_name(split, index, num_shards[split], self.batch)
-        uri = posixpath.join(self.out, part_name(shard, group))
+        part = ShardGroup(split, index, group, clips, posixpath.join(self.out, part_name(shard, group)), total)
         record = posixpath.join(self.out, group_record(shard, group))
         rows = read_group(record, clips)
-        if rows is not None and rows.samples and not FileSystems.exists(uri):
+        if rows is not None and rows.samples and not FileSystems.exists(part.uri):
             rows = rows if FileSystems.exists(posixpath.join(self.out, shard)) else None  # joined, or lost
-        if rows is None:
-            rows = self.make(clips, shard, uri)
-            write_group(record, clips, rows)
-            self.groups_made.inc()
-        else:
-            self.groups_kept.inc()
-        self.clips.inc(len(clips))
+        if rows is not None:
+            yield from self.outputs(part, rows, kept=True)
+            return
+        for made, rows in self.start(part, shard, record):
+            yield from self.outputs(made, rows)
+
+    def finish_bundle(self):
+        try:
+            finished = self.behind.drain()
+        finally:
+            self.behind.close()
+        for made, rows in finished:
+            for output in self.outputs(made, rows):
+                if isinstance(output, beam.pvalue.TaggedOutput):
+                    yield beam.pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
+                else:
+                    yield GlobalWindows.windowed_value(output)
+
+    def start(self, part: ShardGroup, shard: str, record: str) -> list[tuple[ShardGroup, GroupRows]]:
+        """Fit a group's landmarks on this thread and leave its samples to :class:`SamplesBehind`
+        (streamed into its part file, then its record written); the group that was behind,
+        finished, if there was one."""
+        group = DonorGroup(part.clips, self.backend, self.bases, self.config)
+        rows = GroupRows()
+        try:
+            with self.config.reader(open_source) as videos:
+                for event in group.fit(videos):
+                    if isinstance(event, Landmarks):
+                        rows.landmarks.append((event.clip, clip_landmark_rows(event.clip, event.landmarks)))
+                    else:
+                        rows.rejects.append(self.reject(event))
+        except BaseException:
+            group.close()
+            raise
+        return self.behind.push(group, functools.partial(self.finish, part, rows, shard, record))
+
+    def finish(
+        self, part: ShardGroup, rows: GroupRows, shard: str, record: str, events: Iterator[Made | Failed]
+    ) -> tuple[ShardGroup, GroupRows]:
+        """Stream a group's samples into its part file and write the group's record."""
+        with contextlib.ExitStack() as stack:
+            writer = None
+            for event in events:
+                if isinstance(event, Failed):
+                    rows.rejects.append(self.reject(event))
+                    continue
+                if writer is None:
+                    writer = stack.enter_context(SampleTarWriter(stack.enter_context(atomic_writer(part.uri))))
+                writer.write({"__key__": event.sample.key, **event.sample.members})
+                size, seed = self.config.samples.size, self.config.seed
+                rows.samples.append(sample_record(event.clip, event.sample, shard, size, seed))
+        write_group(record, part.clips, rows)
+        return part, rows
+
+    @staticmethod
+    def reject(event: Failed) -> RejectRecord:
+        clip = event.clip
+        return reject_record(event.stage, clip.uri, clip.video_id, event.error, clip.clip, event.variant)
+
+    def outputs(self, part: ShardGroup, rows: GroupRows, kept: bool = False):
+        """A finished group's outputs, its metrics counted and its progress reported; ``kept``:
+        read back from an earlier run's record."""
+        (self.groups_kept if kept else self.groups_made).inc()
+        self.clips.inc(len(part.clips))
         self.frames.inc(rows.frames)
         self.written.inc(len(rows.samples))
         self.rejected.inc(len(rows.rejects))
@@ -159,32 +258,11 @@ class SynthesizeGroupFn(beam.DoFn):
         for reject in rows.rejects:
             yield beam.pvalue.TaggedOutput(REJECTS, reject)
         if self.progress:
-            done = {"clips": len(clips), "frames": rows.frames, "samples": len(rows.samples)}
-            done.update(rejects=len(rows.rejects), total=total)
-            write_record(self.progress, f"{split}-{index:05d}-{group:05d}", done)
+            done = {"clips": len(part.clips), "frames": rows.frames, "samples": len(rows.samples)}
+            done.update(rejects=len(rows.rejects), total=part.total)
+            write_record(self.progress, f"{part.split}-{part.index:05d}-{part.group:05d}", done)
         if rows.samples:
-            yield beam.pvalue.TaggedOutput(PARTS, ((split, index), (group, uri, len(rows.samples))))
-
-    def make(self, clips: list[ClipRecord], shard: str, uri: str) -> GroupRows:
-        """Make a group's samples, streaming them into its part file ``uri``; its rows."""
-        rows = GroupRows()
-        with contextlib.ExitStack() as stack:
-            videos = stack.enter_context(self.config.reader(open_source))
-            writer = None
-            for event in synthesize_group(clips, videos, self.backend, self.bases, self.config):
-                if isinstance(event, Landmarks):
-                    rows.landmarks.append((event.clip, clip_landmark_rows(event.clip, event.landmarks)))
-                elif isinstance(event, Failed):
-                    clip = event.clip
-                    reject = reject_record(event.stage, clip.uri, clip.video_id, event.error, clip.clip, event.variant)
-                    rows.rejects.append(reject)
-                elif isinstance(event, Made):
-                    if writer is None:
-                        writer = stack.enter_context(SampleTarWriter(stack.enter_context(atomic_writer(uri))))
-                    writer.write({"__key__": event.sample.key, **event.sample.members})
-                    size, seed = self.config.samples.size, self.config.seed
-                    rows.samples.append(sample_record(event.clip, event.sample, shard, size, seed))
-        return rows
+            yield beam.pvalue.TaggedOutput(PARTS, ((part.split, part.index), (part.group, part.uri, len(rows.samples))))
 
 
 class JoinShardFn(beam.DoFn):

@@ -364,7 +364,7 @@ def test_a_bug_on_a_worker_thread_is_reported_once_with_its_traceback(faces, tmp
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug in the worker")
 
-    monkeypatch.setattr(synthesize, "synthesize_group", broken)
+    monkeypatch.setattr(synthesize, "DonorGroup", broken)
     argv = ["generate", "--input", str(face(faces, "LivePortrait__d0")), "--output", str(tmp_path / "out")]
     with pytest.raises(RuntimeError, match="ZeroDivisionError: a bug in the worker"):
         main([*argv, "--max-clips-per-video", "1", *WORKER_THREADS])
