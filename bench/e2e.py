@@ -1,12 +1,14 @@
-"""End to end, one process: :func:`kinefake.synth.donor_group.synthesize_group` on real clips.
+"""End to end, one process: donor groups of real clips, as a ``generate`` worker makes them.
 
 What one Beam worker process does per donor group (without Beam's own overhead): decode
 each clip, landmarks (MediaPipe), crops, then the real sample and one pseudo-fake of each
-(perturb, render, encode, members). Each video's first ``CLIPS_PER_VIDEO`` consecutive
-clips are kept; clips the landmark gates reject are left out by an untimed first pass; the
-rest, videos of one size in a row, are cut into donor groups of at most ``DONOR_GROUP``
-as ``generate`` cuts its shards (a row's figures are its groups'). Figures are per *input*
-frame of the clips that make samples.
+(perturb, render, encode, members), each group's samples made while the next group is
+fitted (:class:`kinefake.synth.donor_group.SamplesBehind`). Each video's first
+``CLIPS_PER_VIDEO`` consecutive clips are kept; clips the landmark gates reject are left out
+by an untimed first pass; the rest, videos of one size in a row, are cut into donor groups
+of at most ``DONOR_GROUP`` as ``generate`` cuts its shards. A row's figures are its groups':
+a group's time runs from the start of its fit to the start of the next group's (its samples
+overlap that one). Figures are per *input* frame of the clips that make samples.
 
 Three runs: ``one core, decode inline`` (the process pinned to one core, ``--decode-ahead
 0``): the cost of a frame on one core, what matters when every core runs a worker;
@@ -17,8 +19,10 @@ with FFmpeg choosing its decoder threads (``--decode-threads 0``).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -27,7 +31,16 @@ from pathlib import Path
 from kinefake.errors import Rejected
 from kinefake.synth.bases.storage import load_bases
 from kinefake.synth.clip_samples import SampleConfig
-from kinefake.synth.donor_group import DONOR_GROUP, Bases, Failed, SynthConfig, VideoReader, synthesize_group
+from kinefake.synth.donor_group import (
+    DONOR_GROUP,
+    Bases,
+    DonorGroup,
+    Failed,
+    SamplesBehind,
+    SynthConfig,
+    VideoReader,
+    synthesize_group,
+)
 from kinefake.synth.landmarks import make_backend
 from kinefake.synth.sharding import ClipPlan, local_input
 from kinefake.synth.video import probe
@@ -79,7 +92,7 @@ def run(clips: list[Path]) -> None:
     bases = Bases.of(*load_bases())
     config = SynthConfig(samples=SampleConfig(fakes=1))
     groups = _passing_groups(clips, bases, config)
-    print("\nend to end per input frame: synthesize_group, real + 1 fake sample per clip")
+    print("\nend to end per input frame: donor groups one behind, real + 1 fake sample per clip")
     one_core = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     _table("one core, decode inline", groups, bases, dataclasses.replace(config, decode_ahead=0), {one_core})
     cores = set(range(os.cpu_count() or 1))
@@ -122,26 +135,32 @@ def _table(title: str, groups: list[tuple[str, list]], bases: Bases, config: Syn
         rows = {}  # size label -> [wait, model, wall, cpu, frames, clips]
         with contextlib.closing(make_backend("mediapipe")) as inner:
             backend = TimedBackend(inner)
-            for size, group in groups:
-                if not group:
-                    continue
-                row = rows.setdefault(size, [0.0, 0.0, 0.0, 0.0, 0, 0])
-                reader = TimedReader(
-                    opener=None,
-                    timeout_s=config.decode_timeout,
-                    threads=config.decode_threads,
-                    ahead=config.decode_ahead,
-                )
-                spent, wall, cpu = backend.spent, time.perf_counter(), time.process_time()
-                with reader:
-                    for _ in synthesize_group(group, reader, backend, bases, config):
-                        pass
-                row[2] += time.perf_counter() - wall
-                row[3] += time.process_time() - cpu
-                row[0] += reader.waited
-                row[1] += backend.spent - spent
-                row[4] += sum(c.num_frames for c in group)
-                row[5] += len(group)
+            # The groups one after another, each group's samples made while the next is fitted
+            # (SamplesBehind), as a generate worker takes its bundle's groups: a group's wall
+            # and CPU time run from the start of its fit to the start of the next group's.
+            marks = []  # (size, clips, wall, cpu) at the start of each group's fit
+            with SamplesBehind() as behind:
+                for size, clips in groups:
+                    if not clips:
+                        continue
+                    marks.append((size, clips, time.perf_counter(), time.process_time()))
+                    row = rows.setdefault(size, [0.0, 0.0, 0.0, 0.0, 0, 0])
+                    group = DonorGroup(clips, backend, bases, config)
+                    reader = TimedReader(None, config.decode_timeout, config.decode_threads, config.decode_ahead)
+                    spent = backend.spent
+                    with reader:
+                        collections.deque(group.fit(reader), maxlen=0)
+                    row[0] += reader.waited
+                    row[1] += backend.spent - spent
+                    behind.push(group, functools.partial(collections.deque, maxlen=0))
+                behind.drain()
+            ends = [mark[2:] for mark in marks[1:]] + [(time.perf_counter(), time.process_time())]
+            for (size, clips, wall, cpu), (wall_end, cpu_end) in zip(marks, ends, strict=True):
+                row = rows[size]
+                row[2] += wall_end - wall
+                row[3] += cpu_end - cpu
+                row[4] += sum(c.num_frames for c in clips)
+                row[5] += len(clips)
     finally:
         if pinned is not None:
             os.sched_setaffinity(0, pinned)
