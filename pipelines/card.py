@@ -13,6 +13,7 @@ The sources' licences are the user's to state: kinefake cannot know them.
 from __future__ import annotations
 
 import fnmatch
+import re
 
 import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
@@ -193,6 +194,15 @@ def _fmt(value) -> str:
     return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
+def _code_cell(text: str) -> str:
+    """``text`` (a user's path or glob) as a code span that a table cell keeps whole: its
+    pipes escaped (GitHub's tables split on them even inside code), its fence one backtick
+    longer than the longest run of backticks in it."""
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
+    return fence + pad + text.replace("|", "\\|") + pad + fence
+
+
 def _settings(manifest: dict) -> list[str]:
     """How the corpus was made: the settings that decide the samples, from the manifest."""
     c = manifest["config"]
@@ -201,7 +211,7 @@ def _settings(manifest: dict) -> list[str]:
     splits = (
         ", ".join(f"{k} {v:g}" for k, v in (c.get("splits") or {}).items()) or "from the input manifest, else train"
     )
-    inputs = "; ".join(", ".join(f"`{spec}`" for spec in batch) for batch in manifest["batches"])
+    inputs = "; ".join(", ".join(map(_code_cell, batch)) for batch in manifest["batches"])
     rows = [
         ("kinefake", f"{manifest['version']} (schema {manifest['schema_version']})"),
         ("inputs (per batch)", inputs),
@@ -215,7 +225,7 @@ def _settings(manifest: dict) -> list[str]:
         ("fakes per clip", samples["fakes"]),
         ("operator weights", weights),
         ("strength", f"{policy['strength'][0]:g} to {policy['strength'][1]:g} IOD"),
-        ("motion bases", f"{c['bases']['kind']}, k {c['bases']['k']}, {c['bases']['path']}"),
+        ("motion bases", f"{c['bases']['kind']}, k {c['bases']['k']}, {c['bases']['path']}".replace("|", "\\|")),
     ]
     return [
         "| setting | value |",

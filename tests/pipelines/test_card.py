@@ -4,6 +4,7 @@ categories, tables without rows, and the learnability figures an ``evaluate`` re
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 from huggingface_hub import DatasetCard
@@ -113,3 +114,17 @@ def test_a_corpus_without_fakes_has_no_empty_operator_column():
     lines = DatasetCard(dataset_card(reals_only)).text.splitlines()
     header = lines.index("| split | videos | clips | real | fake |")
     assert lines[header + 1 : header + 3] == ["|---|---|---|---|---|", "| train | 1 | 2 | 2 | 2 |"]
+
+
+def test_paths_with_pipes_and_backticks_keep_the_settings_table_whole():
+    # A path is the user's: a pipe would start a new cell, a backtick end the code span.
+    odd = copy.deepcopy(MANIFEST)
+    odd["batches"] = [["/videos/a|b", "/videos/``x`"], ["`/edge`"]]
+    odd["config"]["bases"]["path"] = "/models/k|16.npz"
+    lines = DatasetCard(dataset_card(odd)).text.splitlines()
+    rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| inputs") or line.startswith("| motion")}
+    unescaped = re.compile(r"(?<!\\)\|")
+    assert all(len(unescaped.findall(row)) == 3 for row in rows.values())
+    inputs = r"`/videos/a\|b`, ``` /videos/``x` ```; `` `/edge` ``"
+    assert rows["| inputs (per batch)"] == f"| inputs (per batch) | {inputs} |"
+    assert rows["| motion bases"] == r"| motion bases | autoencoder, k 16, /models/k\|16.npz |"
