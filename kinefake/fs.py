@@ -83,6 +83,17 @@ def list_entries(pattern: str) -> list[str]:
     return sorted(glob.glob(pattern))
 
 
+def is_folder(spec: str) -> bool:
+    """A local directory; remotely, a prefix written with a trailing slash, or a name with no
+    wildcard that is not an object but has objects under it (``gs://bucket/videos`` as
+    ``gs://bucket/videos/``: object stores have no folders to ask about)."""
+    if not is_remote(spec):
+        return os.path.isdir(spec)
+    if spec.endswith("/"):
+        return True
+    return not any(c in spec for c in "*?[") and not FileSystems.exists(spec) and bool(list_entries(spec + "/*"))
+
+
 @contextlib.contextmanager
 def local_copy(uri: str) -> Iterator[str]:
     """A local path holding ``uri``'s bytes: the path itself when local, else a temporary copy."""

@@ -13,7 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from kinefake.errors import Rejected
-from kinefake.fs import is_remote, list_entries, open_source, read_bytes, source_size
+from kinefake.fs import is_folder, is_remote, list_entries, open_source, read_bytes, source_size
 from kinefake.pipelines.reject_rows import REJECTS, reject_record
 from kinefake.schemas import InputRecord, RejectRecord
 from kinefake.synth.sharding import (
@@ -28,17 +28,6 @@ from kinefake.synth.sharding import (
 from kinefake.synth.video import DEFAULT_TIMEOUT_S, probe
 
 STAGE = "shard"
-
-
-def _is_folder(spec: str) -> bool:
-    """A local directory; remotely, a prefix written with a trailing slash, or a name with no
-    wildcard that is not an object but has objects under it (``gs://bucket/videos`` as
-    ``gs://bucket/videos/``: object stores have no folders to ask about)."""
-    if not is_remote(spec):
-        return os.path.isdir(spec)
-    if spec.endswith("/"):
-        return True
-    return not any(c in spec for c in "*?[") and not FileSystems.exists(spec) and bool(list_entries(spec + "/*"))
 
 
 class ExpandInputSpecs(beam.DoFn):
@@ -59,7 +48,7 @@ class ExpandInputSpecs(beam.DoFn):
             if is_manifest(spec) and "*" not in spec:
                 yield from self._manifest(spec)
                 return
-            folder = _is_folder(spec)
+            folder = is_folder(spec)
             paths = list_entries(posixpath.join(spec, "*") if folder else spec)
             if folder:
                 paths = [p for p in paths if is_video_name(p)]
