@@ -1,6 +1,6 @@
 """``kinefake fit-bases``: train motion bases from landmark tables, or from videos via Beam.
 
-    kinefake fit-bases --landmarks 'OUT/parquet/landmarks/*/*.parquet' --out bases.safetensors
+    kinefake fit-bases --landmarks OUT --out bases.safetensors
     kinefake fit-bases --input ../shared/data/faces --out bases.safetensors [generate's flags]
 
 With ``--input`` the shard and landmark stages of ``generate`` run first (DirectRunner or
@@ -16,7 +16,7 @@ import posixpath
 import pyarrow as pa
 
 from kinefake.command import command_parser
-from kinefake.fs import list_files, read_columns, write_atomic
+from kinefake.fs import is_folder, list_files, read_columns, write_atomic
 from kinefake.pipelines import generate
 from kinefake.pipelines.output import OutputConflict
 from kinefake.schemas.layout import table_glob
@@ -29,7 +29,9 @@ LANDMARK_COLUMNS = ["video_id", "clip", "frame", "landmarks68"]
 
 def parser() -> argparse.ArgumentParser:
     p = command_parser(prog="kinefake fit-bases", description=__doc__.split("\n\n")[0])
-    p.add_argument("--landmarks", action="append", help="Glob of landmark Parquet tables; repeatable.")
+    p.add_argument(
+        "--landmarks", action="append", help="A corpus folder, or a glob of landmark Parquet tables; repeatable."
+    )
     p.add_argument(
         "--input",
         action="append",
@@ -48,10 +50,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def read_landmarks(patterns: list[str]) -> pa.Table:
-    paths = sorted({path for pattern in patterns for path in list_files(pattern)})
-    if not paths:
-        raise ValueError(f"no landmark tables match {patterns}")
+def landmark_tables(spec: str) -> list[str]:
+    """The landmark tables ``spec`` names, local or remote: a corpus folder (its
+    ``parquet/landmarks/*/*.parquet``), a table file, or a glob of them."""
+    tables = list_files(posixpath.join(spec.rstrip("/"), table_glob("landmarks")) if is_folder(spec) else spec)
+    if not tables:
+        raise ValueError(f"no landmark tables in {spec} (a corpus folder, a Parquet table, or a glob of them)")
+    return tables
+
+
+def read_landmarks(specs: list[str]) -> pa.Table:
+    paths = sorted({path for spec in specs for path in landmark_tables(spec)})
     return pa.concat_tables([read_columns(p, LANDMARK_COLUMNS) for p in paths])
 
 
@@ -65,7 +74,7 @@ def run(argv: list[str]) -> dict:
             raise ValueError("give --landmarks TABLES, or --input VIDEOS to extract landmarks first")
         work = args.work_dir or f"{args.out}.landmarks"
         generate.run([*beam_argv, "--output", work, "--overwrite", "--landmarks-only"])
-        patterns = [posixpath.join(work, table_glob("landmarks"))]
+        patterns = [work]
     elif beam_argv:
         raise ValueError(f"unrecognised arguments: {' '.join(beam_argv)}")
     config = TrainConfig(

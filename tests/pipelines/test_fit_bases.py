@@ -30,8 +30,25 @@ def test_fit_bases_from_videos_reproduces_the_default_model(faces, tmp_path):
     pca, pca_info = load_bases(pca_out)
     assert (pca.kind, pca.k) == ("pca", 8)
     assert pca_info["data_sha256"] == info["data_sha256"]  # same frames, same split, whatever the model
+    # ... and from the corpus folder itself: the same tables.
+    again = tmp_path / "again.safetensors"
+    assert (
+        main(["fit-bases", "--landmarks", str(tmp_path / "work"), "--out", str(again), "--kind", "pca", "--k", "8"])
+        == 0
+    )
+    assert load_bases(again)[1]["data_sha256"] == info["data_sha256"]
 
 
 def test_fit_bases_needs_an_input(tmp_path, capsys):
     assert main(["fit-bases", "--out", str(tmp_path / "m.safetensors")]) == 2
     assert "give --landmarks TABLES, or --input VIDEOS" in capsys.readouterr().err
+
+
+def test_a_folder_or_glob_without_landmark_tables_is_named_in_one_line(tmp_path, capsys):
+    empty = tmp_path / "not-a-corpus"
+    empty.mkdir()
+    for spec in (str(empty), str(tmp_path / "missing" / "*.parquet")):
+        assert main(["fit-bases", "--landmarks", spec, "--out", str(tmp_path / "m.safetensors")]) == 2
+        err = capsys.readouterr().err
+        assert f"no landmark tables in {spec} (a corpus folder" in err and "Traceback" not in err
+    assert not (tmp_path / "m.safetensors").exists()
