@@ -194,13 +194,18 @@ def _fmt(value) -> str:
     return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
+def _cell(text: str) -> str:
+    """``text`` (a user's path) for a table cell: its pipes escaped (GitHub's tables split
+    on them, even inside code)."""
+    return text.replace("|", "\\|")
+
+
 def _code_cell(text: str) -> str:
-    """``text`` (a user's path or glob) as a code span that a table cell keeps whole: its
-    pipes escaped (GitHub's tables split on them even inside code), its fence one backtick
-    longer than the longest run of backticks in it."""
+    """``text`` (a user's path or glob) as a code span that a table cell keeps whole, its
+    fence one backtick longer than the longest run of backticks in it."""
     fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
     pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
-    return fence + pad + text.replace("|", "\\|") + pad + fence
+    return fence + pad + _cell(text) + pad + fence
 
 
 def _settings(manifest: dict) -> list[str]:
@@ -225,7 +230,7 @@ def _settings(manifest: dict) -> list[str]:
         ("fakes per clip", samples["fakes"]),
         ("operator weights", weights),
         ("strength", f"{policy['strength'][0]:g} to {policy['strength'][1]:g} IOD"),
-        ("motion bases", f"{c['bases']['kind']}, k {c['bases']['k']}, {c['bases']['path']}".replace("|", "\\|")),
+        ("motion bases", f"{c['bases']['kind']}, k {c['bases']['k']}, {_cell(c['bases']['path'])}"),
     ]
     return [
         "| setting | value |",

@@ -225,6 +225,7 @@ class SynthesizeGroupFn(beam.DoFn):
         self, part: ShardGroup, rows: GroupRows, shard: str, record: str, events: Iterator[Made | Failed]
     ) -> tuple[ShardGroup, GroupRows]:
         """Stream a group's samples into its part file and write the group's record."""
+        size, seed = self.config.samples.size, self.config.seed
         with contextlib.ExitStack() as stack:
             writer = None
             for event in events:
@@ -234,7 +235,6 @@ class SynthesizeGroupFn(beam.DoFn):
                 if writer is None:
                     writer = stack.enter_context(SampleTarWriter(stack.enter_context(atomic_writer(part.uri))))
                 writer.write({"__key__": event.sample.key, **event.sample.members})
-                size, seed = self.config.samples.size, self.config.seed
                 rows.samples.append(sample_record(event.clip, event.sample, shard, size, seed))
         write_group(record, part.clips, rows)
         return part, rows
